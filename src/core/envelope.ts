@@ -1,0 +1,94 @@
+import { type BackoffPolicy, parseBackoff } from "./backoff.js";
+import { InvalidArgumentError } from "./errors.js";
+import { parseJsonSafe } from "./json-guard.js";
+import { DEFAULT_PRIORITY, FUNCTION_KEY_PATTERN, MAX_PRIORITY, QUEUE_PATTERN } from "./submission.js";
+
+// The broker message body, version 1: one UTF-8 JSON object. Forward compatible: decoding ignores
+// fields it does not know, so a newer producer can add fields without breaking older workers.
+// Everything a worker needs to decide (attempt, retries, backoff, timeout) travels here: workers
+// never read the tracking store.
+
+export interface TaskEnvelope {
+  v: 1;
+  id: string;
+  function_key: string;
+  payload: unknown;
+  queue: string;
+  priority: number;
+  /** 0-based retry counter within this run. */
+  attempt: number;
+  /** 0-based requeue counter: a requeue from the DLQ starts run + 1 at attempt 0. */
+  run: number;
+  max_retries?: number;
+  timeout_ms?: number;
+  backoff?: BackoffPolicy;
+  created_at: string;
+  metadata: Record<string, string>;
+  idempotency_key?: string;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+export function encodeEnvelope(envelope: TaskEnvelope): Uint8Array {
+  return encoder.encode(JSON.stringify(envelope));
+}
+
+function nonNegativeInt(value: unknown, field: string, fallback?: number): number {
+  const v = value ?? fallback;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
+    throw new InvalidArgumentError(`envelope field ${field} must be a non-negative integer (got ${JSON.stringify(v)})`);
+  }
+  return v;
+}
+
+/** Decodes a message body; throws InvalidArgumentError (→ DLQ `decode_error`) when it cannot. */
+export function decodeEnvelope(body: Uint8Array): TaskEnvelope {
+  let raw: unknown;
+  try {
+    raw = parseJsonSafe(decoder.decode(body));
+  } catch (error) {
+    throw new InvalidArgumentError(`message body is not UTF-8 JSON: ${(error as Error).message}`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new InvalidArgumentError("message body is not a JSON object");
+  }
+  const m = raw as Record<string, unknown>;
+  if (m.v !== 1) throw new InvalidArgumentError(`unsupported envelope version ${JSON.stringify(m.v)} (this worker reads v1)`);
+  if (typeof m.id !== "string" || m.id.length === 0) throw new InvalidArgumentError("envelope has no id");
+  if (typeof m.function_key !== "string" || !FUNCTION_KEY_PATTERN.test(m.function_key)) {
+    throw new InvalidArgumentError(`envelope function_key is invalid (${JSON.stringify(m.function_key)})`);
+  }
+  const queue = typeof m.queue === "string" && QUEUE_PATTERN.test(m.queue) ? m.queue : "default";
+  const priority = nonNegativeInt(m.priority, "priority", DEFAULT_PRIORITY);
+  const metadata: Record<string, string> = {};
+  if (typeof m.metadata === "object" && m.metadata !== null) {
+    for (const [k, val] of Object.entries(m.metadata)) if (typeof val === "string") metadata[k] = val;
+  }
+  return {
+    v: 1,
+    id: m.id,
+    function_key: m.function_key,
+    payload: m.payload === undefined ? {} : m.payload,
+    queue,
+    priority: Math.min(priority, MAX_PRIORITY),
+    attempt: nonNegativeInt(m.attempt, "attempt", 0),
+    run: nonNegativeInt(m.run, "run", 0),
+    ...(m.max_retries !== undefined ? { max_retries: nonNegativeInt(m.max_retries, "max_retries") } : {}),
+    ...(m.timeout_ms !== undefined ? { timeout_ms: nonNegativeInt(m.timeout_ms, "timeout_ms") } : {}),
+    ...(m.backoff !== undefined ? { backoff: parseBackoff(m.backoff, "envelope backoff") } : {}),
+    created_at: typeof m.created_at === "string" ? m.created_at : new Date(0).toISOString(),
+    metadata,
+    ...(typeof m.idempotency_key === "string" ? { idempotency_key: m.idempotency_key } : {}),
+  };
+}
+
+/** Best-effort peek at an undecodable body's id, so a decode_error DLQ entry is still findable. */
+export function peekId(body: Uint8Array): string | undefined {
+  try {
+    const m = JSON.parse(new TextDecoder().decode(body)) as { id?: unknown };
+    return typeof m.id === "string" ? m.id : undefined;
+  } catch {
+    return undefined;
+  }
+}

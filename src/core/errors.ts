@@ -1,0 +1,75 @@
+// Errors: one base class carrying a stable code, plus tiny named classes for control flow.
+// Transports (REST, gRPC, CLI) map `code` to their own statuses in one table; adapters translate
+// backend errors into these once, at their boundary, so no SDK error escapes a seam.
+
+export type ErrorCode =
+  | "invalid_argument" // the caller sent something wrong; the message says what to change
+  | "not_found"
+  | "conflict" // the request is valid but the current state forbids it (e.g. requeue without payload)
+  | "unauthenticated"
+  | "permission_denied"
+  | "resource_exhausted" // too large, too many, rate limited
+  | "unavailable" // a backend (broker, tracking store) cannot be reached; retry later
+  | "deadline_exceeded"
+  | "canceled"
+  | "permanent" // a handler said: do not retry this
+  | "internal";
+
+export class GoTaskQError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Thrown by a handler to fail the task at once: no retry, straight to the DLQ (`permanent_error`). */
+export class PermanentError extends GoTaskQError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("permanent", message, options);
+  }
+}
+
+/** The attempt ran past its `timeout_ms`. Retryable. */
+export class TimeoutError extends GoTaskQError {
+  constructor(message: string) {
+    super("deadline_exceeded", message);
+  }
+}
+
+/** The task was revoked (cancelled) before or while it ran. Never retried. */
+export class CanceledError extends GoTaskQError {
+  constructor(message: string) {
+    super("canceled", message);
+  }
+}
+
+/** Input that a caller can fix; the message names the field, the rule and what was received. */
+export class InvalidArgumentError extends GoTaskQError {
+  constructor(message: string) {
+    super("invalid_argument", message);
+  }
+}
+
+export class NotFoundError extends GoTaskQError {
+  constructor(message: string) {
+    super("not_found", message);
+  }
+}
+
+/** A backend is unreachable. Submissions fail fast with this rather than queue in memory. */
+export class UnavailableError extends GoTaskQError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("unavailable", message, options);
+  }
+}
+
+/** Best description of any thrown value, for logs and task records. */
+export function describeError(error: unknown): { message: string; type: string; stack?: string } {
+  if (error instanceof Error) {
+    return { message: error.message, type: error.name, ...(error.stack ? { stack: error.stack } : {}) };
+  }
+  return { message: String(error), type: typeof error };
+}

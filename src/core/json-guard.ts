@@ -1,0 +1,38 @@
+import { InvalidArgumentError } from "./errors.js";
+
+// Payloads are attacker-controlled JSON. These checks run before anything is enqueued so a
+// hostile document fails with a clear 4xx instead of exhausting a worker later.
+
+export const MAX_JSON_DEPTH = 64;
+
+/** Throws when `value` nests objects/arrays deeper than `maxDepth` (iterative: no stack overflow). */
+export function assertJsonDepth(value: unknown, field: string, maxDepth = MAX_JSON_DEPTH): void {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as [unknown, number];
+    if (typeof node !== "object" || node === null) continue;
+    if (depth > maxDepth) {
+      throw new InvalidArgumentError(`${field} nests deeper than ${maxDepth} levels; flatten it`);
+    }
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+}
+
+/**
+ * JSON.parse reviver-free parse that drops `__proto__` keys, so a decoded document can never
+ * carry a prototype-polluting key into code that merges objects.
+ */
+export function parseJsonSafe(text: string): unknown {
+  return JSON.parse(text, (key, value) => (key === "__proto__" ? undefined : value));
+}
+
+/** Whether a value is plain JSON data (what survives a JSON round trip unchanged). */
+export function isJsonValue(value: unknown): boolean {
+  try {
+    return JSON.stringify(value) !== undefined;
+  } catch {
+    return false;
+  }
+}

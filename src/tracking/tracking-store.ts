@@ -1,0 +1,148 @@
+import type { TaskStatus } from "../core/status.js";
+
+// The tracking seam: observability only. Best-effort, eventually consistent, non-authoritative.
+// Workers write to it and never read from it; the API and CLI read it to show what happened.
+//
+// Guarantees every implementation gives (checked by `conformance/tracking.case.ts`):
+// - `record` is idempotent and monotonic: an event replaces a task's status fields only when it
+//   `supersedes` the stored (run, attempt, status) (core/status.ts), so out-of-order and
+//   duplicated events converge to the same record. Descriptive fields (function key, payload,
+//   queue, created time…) are filled from whichever event carries them first.
+// - `list` filters by every field of `TaskQuery` and pages with an opaque cursor, newest first,
+//   without skipping or repeating records that existed when the first page was read.
+// - `purge` removes records, logs and heartbeats older than the cut-off.
+//
+// Internal: reshape freely. Implementations: sql (SQLite, PostgreSQL), none.
+
+export interface TaskErrorInfo {
+  message: string;
+  type: string;
+  stack?: string;
+}
+
+/** One observed step of a task. Times are epoch milliseconds. */
+export interface TaskEvent {
+  taskId: string;
+  run: number;
+  attempt: number;
+  status: TaskStatus;
+  /** When the step happened. */
+  at: number;
+  // Descriptive fields: the producer's event carries all of them, workers' events most.
+  functionKey?: string;
+  queue?: string;
+  priority?: number;
+  payload?: unknown;
+  maxRetries?: number;
+  timeoutMs?: number;
+  metadata?: Record<string, string>;
+  idempotencyKey?: string;
+  createdAt?: number;
+  // Status fields: applied only when this event supersedes the stored state.
+  startedAt?: number;
+  completedAt?: number;
+  durationMs?: number;
+  result?: unknown;
+  error?: TaskErrorInfo;
+  workerId?: string;
+  deliveryCount?: number;
+  /** When the next attempt becomes due (a retry, or a delayed submission). */
+  runAt?: number;
+  /** Set with FAILURE: why the task is in the DLQ. */
+  deadLetterReason?: string;
+}
+
+/** The tracked state of one task. Times are ISO 8601 strings (or null when not reached). */
+export interface TaskRecord {
+  id: string;
+  functionKey: string | null;
+  queue: string | null;
+  priority: number | null;
+  payload: unknown;
+  status: TaskStatus;
+  run: number;
+  attempt: number;
+  maxRetries: number | null;
+  timeoutMs: number | null;
+  metadata: Record<string, string>;
+  idempotencyKey: string | null;
+  createdAt: string | null;
+  startedAt: string | null;
+  completedAt: string | null;
+  durationMs: number | null;
+  runAt: string | null;
+  result: unknown;
+  error: TaskErrorInfo | null;
+  workerId: string | null;
+  deliveryCount: number | null;
+  deadLetterReason: string | null;
+  updatedAt: string;
+}
+
+export interface TaskLogLine {
+  taskId: string;
+  attempt: number;
+  /** Epoch ms. */
+  at: number;
+  level: "debug" | "info" | "warn" | "error";
+  message: string;
+}
+
+export interface WorkerHeartbeat {
+  workerId: string;
+  host: string;
+  pid: number;
+  queues: string[];
+  concurrency: number;
+  running: number;
+  functions: string[];
+  version: string;
+  startedAt: number;
+  /** Epoch ms of this heartbeat. */
+  seenAt: number;
+  /** Set on the last heartbeat of a worker that shut down cleanly. */
+  stoppedAt?: number;
+}
+
+export interface TaskQuery {
+  status?: TaskStatus[];
+  functionKey?: string;
+  queue?: string;
+  /** Case-insensitive substring of the id, function key or error message. */
+  text?: string;
+  /** Created at or after (epoch ms). */
+  since?: number;
+  /** Created before (epoch ms). */
+  until?: number;
+  /** 1–500, default 50. */
+  limit?: number;
+  cursor?: string;
+}
+
+export interface TaskPage {
+  tasks: TaskRecord[];
+  nextCursor?: string;
+}
+
+export interface PurgeResult {
+  tasks: number;
+  logs: number;
+  workers: number;
+}
+
+export interface TrackingStore {
+  readonly kind: string;
+  /** Creates or upgrades the schema; safe to call on every start and from several processes. */
+  migrate(): Promise<void>;
+  record(events: readonly TaskEvent[]): Promise<void>;
+  appendLogs(lines: readonly TaskLogLine[]): Promise<void>;
+  heartbeat(workers: readonly WorkerHeartbeat[]): Promise<void>;
+  get(taskId: string): Promise<TaskRecord | undefined>;
+  list(query: TaskQuery): Promise<TaskPage>;
+  logs(taskId: string, options?: { limit?: number }): Promise<TaskLogLine[]>;
+  /** Workers whose last heartbeat is at or after `seenSince` (epoch ms). */
+  workers(options: { seenSince: number }): Promise<WorkerHeartbeat[]>;
+  /** Removes tasks last updated, logs written and workers last seen before `olderThan` (epoch ms). */
+  purge(options: { olderThan: number }): Promise<PurgeResult>;
+  close(): Promise<void>;
+}
