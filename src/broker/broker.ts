@@ -13,9 +13,28 @@
 //   backend is documented in its skip list).
 // - The control channel reaches every subscriber, and a new subscriber first receives the
 //   revocations of the retention window (so a cancel survives worker restarts).
+// - Lease lost: when a delivery's lease expired AND another consumer has since claimed the message,
+//   `ack`/`retry`/`deadLetter`/`extendLease` on the old delivery change nothing and reject with
+//   `LeaseLostError` (code `conflict`): the new holder owns the message, and the old one learns
+//   that its outcome was discarded (the task runs again: at-least-once). `release` resolves
+//   quietly in that case (the message is already available to others). A lease that expired but
+//   was not yet claimed by anyone is still the old holder's: its settle or extension succeeds.
+// - A delivery is settled once; a second settle rejects with code `conflict`. Settling after the
+//   broker client was closed rejects with `UnavailableError`. Settling (even a rejected one)
+//   frees the delivery's prefetch slot; an expired lease does not, because the handler may still
+//   be running.
 //
 // Internal: reshape freely, but keep it this small. SDK types never cross it; adapters translate
 // backend errors into `GoTaskQError`s (`unavailable` for connectivity) once, at the boundary.
+
+import { GoTaskQError } from "../core/errors.js";
+
+/** The delivery's lease expired and another consumer claimed the message; see above. */
+export class LeaseLostError extends GoTaskQError {
+  constructor(message: string) {
+    super("conflict", message);
+  }
+}
 
 export type DeadLetterReason =
   | "retries_exhausted"

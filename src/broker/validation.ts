@@ -1,0 +1,101 @@
+import { GoTaskQError, InvalidArgumentError } from "../core/errors.js";
+import { MAX_PRIORITY, QUEUE_PATTERN } from "../core/submission.js";
+import type { BrokerLimits, ConsumeOptions, OutgoingMessage } from "./broker.js";
+
+// Argument checks every broker adapter applies at its boundary, before touching its backend, so
+// that all of them refuse the same inputs with the same messages (the conformance suite relies
+// on it) and a publish is all-or-nothing: nothing is sent when any message of a batch is invalid.
+
+/** A second settle of the same delivery (each delivery is settled exactly once). */
+export function alreadySettled(id: string, how: string): GoTaskQError {
+  return new GoTaskQError("conflict", `delivery of ${id} was already settled (${how}); settle it once`);
+}
+
+export function checkQueueName(queue: unknown): string {
+  if (typeof queue !== "string" || !QUEUE_PATTERN.test(queue)) {
+    throw new InvalidArgumentError(
+      `queue must match ${QUEUE_PATTERN} (got ${JSON.stringify(typeof queue === "string" ? queue.slice(0, 80) : queue)})`,
+    );
+  }
+  return queue;
+}
+
+export function checkBody(limits: BrokerLimits, id: string, body: Uint8Array): void {
+  if (!(body instanceof Uint8Array)) {
+    throw new InvalidArgumentError(`message ${id}: body must be a Uint8Array`);
+  }
+  if (body.byteLength > limits.maxMessageBytes) {
+    throw new InvalidArgumentError(
+      `message ${id} is ${body.byteLength} bytes; this broker accepts at most ${limits.maxMessageBytes} bytes (shrink the payload)`,
+    );
+  }
+}
+
+export function checkDelay(limits: BrokerLimits, id: string, delayMs: number): void {
+  if (!Number.isInteger(delayMs) || delayMs < 0 || delayMs > limits.maxDelayMs) {
+    throw new InvalidArgumentError(
+      `message ${id}: delayMs must be an integer between 0 and ${limits.maxDelayMs} (got ${delayMs})`,
+    );
+  }
+}
+
+export function checkOutgoing(
+  limits: BrokerLimits,
+  queue: string,
+  messages: readonly OutgoingMessage[],
+): void {
+  checkQueueName(queue);
+  if (!Array.isArray(messages)) throw new InvalidArgumentError("messages must be an array");
+  for (const m of messages) {
+    if (typeof m.id !== "string" || m.id.length === 0 || m.id.length > 256) {
+      throw new InvalidArgumentError(
+        `message id must be a non-empty string of at most 256 characters (got ${JSON.stringify(m.id)})`,
+      );
+    }
+    if (!Number.isInteger(m.priority) || m.priority < 0 || m.priority > MAX_PRIORITY) {
+      throw new InvalidArgumentError(
+        `message ${m.id}: priority must be an integer between 0 and ${MAX_PRIORITY} (got ${m.priority})`,
+      );
+    }
+    checkDelay(limits, m.id, m.delayMs);
+    checkBody(limits, m.id, m.body);
+  }
+}
+
+export function checkConsume(queues: readonly string[], options: ConsumeOptions): void {
+  if (!Array.isArray(queues) || queues.length === 0) {
+    throw new InvalidArgumentError("consume needs at least one queue name");
+  }
+  for (const q of queues) checkQueueName(q);
+  if (!Number.isInteger(options.prefetch) || options.prefetch < 1 || options.prefetch > 10_000) {
+    throw new InvalidArgumentError(
+      `prefetch must be an integer between 1 and 10000 (got ${options.prefetch})`,
+    );
+  }
+  if (!Number.isInteger(options.leaseMs) || options.leaseMs < 1 || options.leaseMs > 86_400_000) {
+    throw new InvalidArgumentError(
+      `leaseMs must be an integer between 1 and 86400000 (got ${options.leaseMs})`,
+    );
+  }
+}
+
+export function checkLeaseMs(ms: number): void {
+  if (!Number.isInteger(ms) || ms < 1 || ms > 86_400_000) {
+    throw new InvalidArgumentError(`extendLease ms must be an integer between 1 and 86400000 (got ${ms})`);
+  }
+}
+
+/**
+ * Runs a consumer callback so that a throwing callback cannot corrupt the broker's own loop: the
+ * error is rethrown on a fresh task (an uncaught exception, like an EventEmitter listener's),
+ * because a callback that throws is a bug in our own worker that must not pass silently.
+ */
+export function invokeCallback<T>(callback: (value: T) => void, value: T): void {
+  try {
+    callback(value);
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error;
+    });
+  }
+}

@@ -1,0 +1,92 @@
+import type { Command } from "commander";
+import { isFinalStatus } from "../../core/status.js";
+import { sleep } from "../../core/lifecycle.js";
+import { parseJsonSafe } from "../../core/json-guard.js";
+import type { TrackingStore, TaskRecord } from "../../tracking/tracking-store.js";
+import { CliError, EXIT_TASK_NOT_SUCCESSFUL, printJson } from "../output.js";
+import { intOption } from "../options.js";
+import type { CliSession } from "../session.js";
+import { printRecord } from "./inspect.js";
+
+// `gotaskq submit <function_key> [json]`: validate, publish (exit 0 only once the broker has the
+// task durably), then optionally follow the tracked status to a final one.
+
+/** How recently a worker must have sent a heartbeat to count as live when checking keys. */
+const LIVE_WORKER_WINDOW_MS = 30_000;
+
+function parsePayload(text: string | undefined): unknown {
+  if (text === undefined) return {};
+  try {
+    return parseJsonSafe(text);
+  } catch (error) {
+    throw new CliError(`payload is not valid JSON (${(error as Error).message}); pass a JSON document such as '{"a":1}'`);
+  }
+}
+
+/**
+ * Refuses a function key that no live worker registers. The CLI cannot know the registry, but
+ * live workers announce theirs in heartbeats; with no live worker it cannot tell, so it accepts.
+ */
+async function checkFunctionKey(store: TrackingStore, key: string): Promise<void> {
+  const workers = await store.workers({ seenSince: Date.now() - LIVE_WORKER_WINDOW_MS }).catch(() => []);
+  const live = workers.filter((w) => w.stoppedAt === undefined);
+  if (live.length === 0) return;
+  const known = new Set(live.flatMap((w) => w.functions));
+  if (known.has(key)) return;
+  const list = [...known].sort().join(", ");
+  throw new CliError(`unknown function key "${key}": no live worker registers it (known: ${list}); pass --allow-unknown to enqueue it anyway`);
+}
+
+async function waitForFinal(store: TrackingStore, id: string, timeoutMs: number): Promise<TaskRecord> {
+  const deadline = Date.now() + timeoutMs;
+  let last: TaskRecord | undefined;
+  while (Date.now() < deadline) {
+    last = await store.get(id);
+    if (last && isFinalStatus(last.status)) return last;
+    await sleep(100);
+  }
+  throw new CliError(`task ${id} did not reach a final status within ${timeoutMs} ms (last seen: ${last?.status ?? "not tracked yet"}); is a worker running?`);
+}
+
+export function registerSubmit(program: Command, session: () => CliSession): void {
+  program
+    .command("submit")
+    .description("submit a task; prints its id (exit 0 once the broker holds it durably)")
+    .argument("<function_key>", "registered function to run, e.g. demo.echo")
+    .argument("[json]", "payload as JSON (default {})")
+    .option("--queue <name>", "queue to publish to (default: default)")
+    .option("--priority <0-9>", "higher runs first (default 5)", intOption("--priority"))
+    .option("--timeout-ms <ms>", "attempt timeout", intOption("--timeout-ms"))
+    .option("--max-retries <n>", "retries after the first attempt", intOption("--max-retries"))
+    .option("--delay-ms <ms>", "run no earlier than this many ms from now", intOption("--delay-ms"))
+    .option("--wait", "follow the task until SUCCESS, FAILURE or CANCELED (exit 3 unless SUCCESS)")
+    .option("--wait-timeout-ms <ms>", "give up waiting after this long (default 120000)", intOption("--wait-timeout-ms"))
+    .option("--allow-unknown", "enqueue even if no live worker registers the function key")
+    .option("--json", "print JSON")
+    .action(async (functionKey: string, json: string | undefined, opts) => {
+      const s = session();
+      const payload = parsePayload(json);
+      const store = await s.tracking();
+      if (!opts.allowUnknown) await checkFunctionKey(store, functionKey);
+      const producer = await s.producer();
+      const accepted = await producer.submit({
+        function_key: functionKey,
+        payload,
+        ...(opts.queue !== undefined ? { queue: opts.queue } : {}),
+        ...(opts.priority !== undefined ? { priority: opts.priority } : {}),
+        ...(opts.timeoutMs !== undefined ? { timeout_ms: opts.timeoutMs } : {}),
+        ...(opts.maxRetries !== undefined ? { max_retries: opts.maxRetries } : {}),
+        ...(opts.delayMs !== undefined ? { delay_ms: opts.delayMs } : {}),
+      });
+      if (!opts.wait) {
+        if (opts.json) printJson(accepted);
+        else process.stdout.write(`${accepted.id}\n`);
+        return;
+      }
+      await (await s.writer()).flush?.();
+      const record = await waitForFinal(store, accepted.id, opts.waitTimeoutMs ?? 120_000);
+      if (opts.json) printJson(record);
+      else printRecord(record);
+      if (record.status !== "SUCCESS") process.exitCode = EXIT_TASK_NOT_SUCCESSFUL;
+    });
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from "commander";
+import { registerControl } from "./commands/control.js";
+import { registerInspect } from "./commands/inspect.js";
+import { registerRun } from "./commands/run.js";
+import { registerSubmit } from "./commands/submit.js";
+import { errorLine } from "./output.js";
+import { CliSession } from "./session.js";
+import { packageVersion } from "./version.js";
+
+// The `gotaskq` command. Every failure becomes one line on stderr and a non-zero exit code; long
+// running commands (dev, worker) exit 0 after a graceful shutdown on SIGTERM/SIGINT.
+
+async function main(argv: string[]): Promise<void> {
+  let current: CliSession | undefined;
+  // One-shot commands keep stdout for their answer, so they log at warn unless told otherwise.
+  const session = () => {
+    current ??= new CliSession({}, { logLevel: process.env.GOTASKQ_LOG_LEVEL ?? "warn" });
+    return current;
+  };
+  const program = new Command()
+    .name("gotaskq")
+    .description("GoTaskQ: a distributed task queue for Node.js")
+    .version(packageVersion())
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s.replace(/^error: /, "gotaskq: ")) });
+  registerRun(program);
+  registerSubmit(program, session);
+  registerInspect(program, session);
+  registerControl(program, session);
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander already printed its one line (usage errors) or the help/version text.
+      process.exitCode = error.exitCode;
+    } else {
+      process.stderr.write(`gotaskq: ${errorLine(error).split("\n")[0]}\n`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await current?.close().catch(() => undefined);
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,60 @@
+import type { Broker } from "../broker/broker.js";
+import { type GoTaskQConfig, resolveConfig } from "../config/config.js";
+import { createLogger, type Logger } from "../logging/logger.js";
+import { Producer } from "../producer/producer.js";
+import { BestEffortWriter } from "../tracking/best-effort-writer.js";
+import type { TrackingStore } from "../tracking/tracking-store.js";
+import { openBroker, openTracking } from "./backends.js";
+
+// What one CLI invocation opens, lazily (a `status` never touches the broker, a `cancel` never
+// touches the tracking store), and closes once on the way out.
+
+export class CliSession {
+  readonly config: GoTaskQConfig;
+  readonly logger: Logger;
+  #broker?: Broker;
+  #tracking?: Promise<TrackingStore>;
+  #writer?: BestEffortWriter;
+  #producer?: Producer;
+
+  constructor(flags: Partial<GoTaskQConfig> = {}, options: { logLevel?: string } = {}) {
+    this.config = resolveConfig(process.env, flags);
+    // One-shot commands keep stdout for their answer: logs only at warn and above.
+    this.logger = createLogger({ level: options.logLevel ?? this.config.logLevel });
+  }
+
+  broker(): Broker {
+    this.#broker ??= openBroker(this.config.brokerUrl);
+    return this.#broker;
+  }
+
+  tracking(): Promise<TrackingStore> {
+    this.#tracking ??= openTracking(this.config.trackingUrl);
+    return this.#tracking;
+  }
+
+  /** The best-effort writer in front of the tracking store (started on first use). */
+  async writer(): Promise<BestEffortWriter> {
+    if (!this.#writer) {
+      this.#writer = new BestEffortWriter(await this.tracking(), { logger: this.logger });
+      await this.#writer.start();
+    }
+    return this.#writer;
+  }
+
+  async producer(): Promise<Producer> {
+    this.#producer ??= new Producer({
+      broker: this.broker(),
+      tracking: await this.writer(),
+      logger: this.logger,
+      maxPayloadBytes: this.config.maxPayloadBytes,
+    });
+    return this.#producer;
+  }
+
+  async close(): Promise<void> {
+    await this.#writer?.stop();
+    await this.#broker?.close();
+    if (this.#tracking) await (await this.#tracking.catch(() => undefined))?.close();
+  }
+}

@@ -1,0 +1,76 @@
+import { InvalidArgumentError } from "../core/errors.js";
+
+// The one configuration type. Library code receives a resolved `GoTaskQConfig`; only the CLI
+// reads the environment and flags, then calls `resolveConfig` (pure: same input, same output).
+// Every field's comment ends with its default.
+
+export interface GoTaskQConfig {
+  /** Broker chosen by URL scheme: sqlite://path, memory://. Default `sqlite://.gotaskq/broker.db`. */
+  brokerUrl: string;
+  /** Tracking store by URL: sqlite://path, postgres://…, none. Default `sqlite://.gotaskq/tracking.db`. */
+  trackingUrl: string;
+  /** Interface the API servers bind. Default `127.0.0.1`. */
+  host: string;
+  /** REST port. Default 8080. */
+  httpPort: number;
+  /** gRPC port. Default 50051. */
+  grpcPort: number;
+  /** Handlers one worker process runs at once. Default 16. */
+  concurrency: number;
+  /** Queues a worker consumes. Default `["default"]`. */
+  queues: string[];
+  /** Largest accepted payload in bytes, capped by the broker's own limit. Default 1 MiB. */
+  maxPayloadBytes: number;
+  /** How long a delivery stays invisible while its worker lives (extended while it runs). Default 30 s. */
+  leaseMs: number;
+  /** How long shutdown waits for running tasks before releasing them. Default 30 s. */
+  shutdownGraceMs: number;
+  /** pino level. Default `info`. */
+  logLevel: string;
+}
+
+export const DEFAULT_CONFIG: GoTaskQConfig = {
+  brokerUrl: "sqlite://.gotaskq/broker.db",
+  trackingUrl: "sqlite://.gotaskq/tracking.db",
+  host: "127.0.0.1",
+  httpPort: 8080,
+  grpcPort: 50051,
+  concurrency: 16,
+  queues: ["default"],
+  maxPayloadBytes: 1_048_576,
+  leaseMs: 30_000,
+  shutdownGraceMs: 30_000,
+  logLevel: "info",
+};
+
+type Source = Record<string, string | undefined>;
+
+function positiveInt(name: string, raw: string | undefined, fallback: number, max = 2 ** 31): number {
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > max) {
+    throw new InvalidArgumentError(`${name} must be an integer between 1 and ${max} (got ${JSON.stringify(raw)})`);
+  }
+  return n;
+}
+
+/** Environment variables understood (DESIGN §5), mapped to config; flags override them. */
+export function resolveConfig(env: Source, flags: Partial<GoTaskQConfig> = {}): GoTaskQConfig {
+  const d = DEFAULT_CONFIG;
+  const queues = env.GOTASKQ_QUEUES?.split(",").map((q) => q.trim()).filter(Boolean);
+  const fromEnv: GoTaskQConfig = {
+    brokerUrl: env.GOTASKQ_BROKER_URL || d.brokerUrl,
+    trackingUrl: env.GOTASKQ_TRACKING_URL || d.trackingUrl,
+    host: env.GOTASKQ_HOST || d.host,
+    httpPort: positiveInt("GOTASKQ_HTTP_PORT", env.GOTASKQ_HTTP_PORT, d.httpPort, 65_535),
+    grpcPort: positiveInt("GOTASKQ_GRPC_PORT", env.GOTASKQ_GRPC_PORT, d.grpcPort, 65_535),
+    concurrency: positiveInt("GOTASKQ_CONCURRENCY", env.GOTASKQ_CONCURRENCY, d.concurrency, 10_000),
+    queues: queues && queues.length > 0 ? queues : d.queues,
+    maxPayloadBytes: positiveInt("GOTASKQ_MAX_PAYLOAD_BYTES", env.GOTASKQ_MAX_PAYLOAD_BYTES, d.maxPayloadBytes),
+    leaseMs: positiveInt("GOTASKQ_LEASE_MS", env.GOTASKQ_LEASE_MS, d.leaseMs),
+    shutdownGraceMs: positiveInt("GOTASKQ_SHUTDOWN_GRACE_MS", env.GOTASKQ_SHUTDOWN_GRACE_MS, d.shutdownGraceMs),
+    logLevel: env.GOTASKQ_LOG_LEVEL || d.logLevel,
+  };
+  const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
+  return { ...fromEnv, ...defined };
+}
