@@ -123,7 +123,11 @@ export type DeadLetterSelector =
   | { all: true };
 
 export interface DeadLetterQueue {
-  list(options: { limit: number; cursor?: string; reason?: DeadLetterReason }): Promise<DeadLetterPage>;
+  list(options: {
+    limit: number;
+    cursor?: string;
+    reason?: DeadLetterReason;
+  }): Promise<DeadLetterPage>;
   /**
    * Publishes `rewrite(body)` of each selected entry back to the queue and removes the entry.
    * Returns the entries requeued, so callers can report which tasks run again.
@@ -134,7 +138,7 @@ export interface DeadLetterQueue {
   ): Promise<DeadLetterEntry[]>;
 }
 
-export type ControlCommand = { type: "revoke"; taskId: string; /** epoch ms */ at: number };
+export type ControlCommand = { type: "revoke"; taskId: string /** epoch ms */; at: number };
 
 export interface ControlChannel {
   broadcast(command: ControlCommand): Promise<void>;

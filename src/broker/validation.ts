@@ -1,6 +1,13 @@
 import { GoTaskQError, InvalidArgumentError } from "../core/errors.js";
 import { MAX_PRIORITY, QUEUE_PATTERN } from "../core/submission.js";
-import type { BrokerLimits, ConsumeOptions, OutgoingMessage } from "./broker.js";
+import {
+  type BrokerLimits,
+  type ConsumeOptions,
+  type ControlCommand,
+  DEAD_LETTER_REASONS,
+  type DeadLetterReason,
+  type OutgoingMessage,
+} from "./broker.js";
 
 // Argument checks every broker adapter applies at its boundary, before touching its backend, so
 // that all of them refuse the same inputs with the same messages (the conformance suite relies
@@ -8,7 +15,10 @@ import type { BrokerLimits, ConsumeOptions, OutgoingMessage } from "./broker.js"
 
 /** A second settle of the same delivery (each delivery is settled exactly once). */
 export function alreadySettled(id: string, how: string): GoTaskQError {
-  return new GoTaskQError("conflict", `delivery of ${id} was already settled (${how}); settle it once`);
+  return new GoTaskQError(
+    "conflict",
+    `delivery of ${id} was already settled (${how}); settle it once`,
+  );
 }
 
 export function checkQueueName(queue: unknown): string {
@@ -81,7 +91,9 @@ export function checkConsume(queues: readonly string[], options: ConsumeOptions)
 
 export function checkLeaseMs(ms: number): void {
   if (!Number.isInteger(ms) || ms < 1 || ms > 86_400_000) {
-    throw new InvalidArgumentError(`extendLease ms must be an integer between 1 and 86400000 (got ${ms})`);
+    throw new InvalidArgumentError(
+      `extendLease ms must be an integer between 1 and 86400000 (got ${ms})`,
+    );
   }
 }
 
@@ -97,5 +109,40 @@ export function invokeCallback<T>(callback: (value: T) => void, value: T): void 
     queueMicrotask(() => {
       throw error;
     });
+  }
+}
+
+export function checkCommand(command: ControlCommand): void {
+  if (
+    command?.type !== "revoke" ||
+    typeof command.taskId !== "string" ||
+    command.taskId.length === 0 ||
+    !Number.isFinite(command.at)
+  ) {
+    throw new InvalidArgumentError(
+      `control command must be {type:"revoke", taskId: non-empty string, at: epoch ms} (got ${JSON.stringify(command)})`,
+    );
+  }
+}
+
+export function checkDeadLetterReason(reason: unknown): DeadLetterReason {
+  if (!DEAD_LETTER_REASONS.includes(reason as DeadLetterReason)) {
+    throw new InvalidArgumentError(
+      `dead-letter reason must be one of ${DEAD_LETTER_REASONS.join(", ")} (got ${JSON.stringify(reason)})`,
+    );
+  }
+  return reason as DeadLetterReason;
+}
+
+export function checkListOptions(options: { limit: number; reason?: DeadLetterReason }): void {
+  if (!Number.isInteger(options.limit) || options.limit < 1 || options.limit > 1000) {
+    throw new InvalidArgumentError(
+      `limit must be an integer between 1 and 1000 (got ${options.limit})`,
+    );
+  }
+  if (options.reason !== undefined && !DEAD_LETTER_REASONS.includes(options.reason)) {
+    throw new InvalidArgumentError(
+      `reason must be one of ${DEAD_LETTER_REASONS.join(", ")} (got ${JSON.stringify(options.reason)})`,
+    );
   }
 }

@@ -23,6 +23,11 @@ export interface TaskEnvelope {
   timeout_ms?: number;
   backoff?: BackoffPolicy;
   created_at: string;
+  /**
+   * ISO instant this run was requeued (absent on run 0). A revocation issued before it targeted
+   * an earlier run, so workers do not apply it to this one (cancel, then requeue, must run).
+   */
+  requeued_at?: string;
   metadata: Record<string, string>;
   idempotency_key?: string;
 }
@@ -78,6 +83,7 @@ export function decodeEnvelope(body: Uint8Array): TaskEnvelope {
     ...(m.timeout_ms !== undefined ? { timeout_ms: nonNegativeInt(m.timeout_ms, "timeout_ms") } : {}),
     ...(m.backoff !== undefined ? { backoff: parseBackoff(m.backoff, "envelope backoff") } : {}),
     created_at: typeof m.created_at === "string" ? m.created_at : new Date(0).toISOString(),
+    ...(typeof m.requeued_at === "string" ? { requeued_at: m.requeued_at } : {}),
     metadata,
     ...(typeof m.idempotency_key === "string" ? { idempotency_key: m.idempotency_key } : {}),
   };

@@ -370,7 +370,8 @@ export class MemoryNamespace {
 
   subscribeControl(handler: (command: ControlCommand) => void): () => void {
     this.purgeRevocations();
-    for (const [taskId, at] of this.revocations) invokeCallback(handler, { type: "revoke", taskId, at });
+    for (const [taskId, at] of this.revocations)
+      invokeCallback(handler, { type: "revoke", taskId, at });
     this.controlHandlers.add(handler);
     return () => this.controlHandlers.delete(handler);
   }

@@ -1,9 +1,9 @@
 import path from "node:path";
 import type { Command } from "commander";
 import type { GoTaskQConfig } from "../../config/config.js";
-import { demoTasks } from "../../demo/demo-tasks.js";
+import { demoTasks, mergeRegistries } from "../../demo/demo-tasks.js";
 import { BestEffortWriter } from "../../tracking/best-effort-writer.js";
-import { TaskRegistry } from "../../worker/registry.js";
+import type { TaskRegistry } from "../../worker/registry.js";
 import { Worker } from "../../worker/worker.js";
 import { intOption } from "../options.js";
 import { CliSession } from "../session.js";
@@ -69,7 +69,7 @@ export function registerRun(program: Command): void {
     .option("--queues <list>", "comma-separated queues to consume (default: default)")
     .action(async (opts: RunOptions) => {
       const registry = demoTasks();
-      if (opts.tasks) registry.merge(await loadTaskModule(opts.tasks));
+      if (opts.tasks) mergeRegistries(registry, await loadTaskModule(opts.tasks));
       await runWorker(opts, registry, (s) =>
         [
           `GoTaskQ dev is running (pid ${process.pid})`,

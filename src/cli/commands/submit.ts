@@ -14,8 +14,16 @@ import { printRecord } from "./inspect.js";
 /** How recently a worker must have sent a heartbeat to count as live when checking keys. */
 const LIVE_WORKER_WINDOW_MS = 30_000;
 
-function parsePayload(text: string | undefined): unknown {
-  if (text === undefined) return {};
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+async function parsePayload(arg: string | undefined): Promise<unknown> {
+  if (arg === undefined) return {};
+  // "-" reads the payload from stdin: large payloads do not fit in a command line (128 KiB).
+  const text = arg === "-" ? await readStdin() : arg;
   try {
     return parseJsonSafe(text);
   } catch (error) {
@@ -53,7 +61,7 @@ export function registerSubmit(program: Command, session: () => CliSession): voi
     .command("submit")
     .description("submit a task; prints its id (exit 0 once the broker holds it durably)")
     .argument("<function_key>", "registered function to run, e.g. demo.echo")
-    .argument("[json]", "payload as JSON (default {})")
+    .argument("[json]", "payload as JSON (default {}); - reads it from stdin")
     .option("--queue <name>", "queue to publish to (default: default)")
     .option("--priority <0-9>", "higher runs first (default 5)", intOption("--priority"))
     .option("--timeout-ms <ms>", "attempt timeout", intOption("--timeout-ms"))
@@ -65,7 +73,7 @@ export function registerSubmit(program: Command, session: () => CliSession): voi
     .option("--json", "print JSON")
     .action(async (functionKey: string, json: string | undefined, opts) => {
       const s = session();
-      const payload = parsePayload(json);
+      const payload = await parsePayload(json);
       const store = await s.tracking();
       if (!opts.allowUnknown) await checkFunctionKey(store, functionKey);
       const producer = await s.producer();

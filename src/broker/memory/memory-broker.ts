@@ -1,0 +1,286 @@
+import { MAX_DELAY_MS } from "../../core/backoff.js";
+import { UnavailableError } from "../../core/errors.js";
+import {
+  type Broker,
+  type BrokerLimits,
+  type ConsumeOptions,
+  type ControlChannel,
+  type ControlCommand,
+  type DeadLetterQueue,
+  type DeadLetterReason,
+  type Delivery,
+  LeaseLostError,
+  type OutgoingMessage,
+  type Subscription,
+} from "../broker.js";
+import {
+  alreadySettled,
+  checkBody,
+  checkCommand,
+  checkConsume,
+  checkDeadLetterReason,
+  checkDelay,
+  checkLeaseMs,
+  checkListOptions,
+  checkOutgoing,
+  checkQueueName,
+  invokeCallback,
+} from "../validation.js";
+import { type Entry, type MemoryConsumer, MemoryNamespace } from "./memory-namespace.js";
+
+// The in-process broker: for tests and `memory://`, never for production (nothing survives the
+// process). It is fully semantic — leases that expire, delays, priorities, prefetch, DLQ, control
+// channel with revocation replay — so that the worker, producer and API can be tested on it with
+// the same expectations they have of the durable brokers (the conformance suite pins both).
+//
+// A broker made without a `namespace` owns a private one and closes it (timers included) with
+// itself. Pass a shared `createMemoryNamespace()` to let several clients play separate processes
+// against one "server"; the namespace is then closed by whoever created it.
+
+export interface MemoryBrokerOptions {
+  /** Clock for timestamps (dead-lettered at, revocation retention). Default `Date.now`. */
+  now?: () => number;
+  /** How long revocations are replayed to new control subscribers (ms). Default 30 days. */
+  revocationRetentionMs?: number;
+  /** Shared state; when given, `now` and `revocationRetentionMs` come from the namespace. */
+  namespace?: MemoryNamespace;
+}
+
+export const MEMORY_LIMITS: BrokerLimits = {
+  maxMessageBytes: 1_048_576,
+  maxDelayMs: MAX_DELAY_MS,
+  priorities: 10,
+};
+
+export function createMemoryNamespace(
+  options: { now?: () => number; revocationRetentionMs?: number } = {},
+): MemoryNamespace {
+  return new MemoryNamespace(options);
+}
+
+export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
+  return new MemoryBroker(options);
+}
+
+class MemoryBroker implements Broker {
+  readonly kind = "memory";
+  readonly limits = MEMORY_LIMITS;
+  readonly control: ControlChannel;
+  readonly ns: MemoryNamespace;
+  private readonly ownsNamespace: boolean;
+  private readonly consumers = new Set<MemorySubscription>();
+  private readonly controlUnsubscribes = new Set<() => void>();
+  closed = false;
+
+  constructor(options: MemoryBrokerOptions) {
+    this.ownsNamespace = options.namespace === undefined;
+    this.ns = options.namespace ?? new MemoryNamespace(options);
+    this.control = {
+      broadcast: async (command: ControlCommand) => {
+        this.ensureOpen();
+        checkCommand(command);
+        this.ns.broadcast({ type: "revoke", taskId: command.taskId, at: command.at });
+      },
+      subscribe: async (handler: (command: ControlCommand) => void) => {
+        this.ensureOpen();
+        const unsubscribe = this.ns.subscribeControl(handler);
+        this.controlUnsubscribes.add(unsubscribe);
+        return {
+          close: async () => {
+            unsubscribe();
+            this.controlUnsubscribes.delete(unsubscribe);
+          },
+        };
+      },
+    };
+  }
+
+  ensureOpen(): void {
+    if (this.closed || this.ns.isClosed) throw new UnavailableError("memory broker is closed");
+  }
+
+  async publish(queue: string, messages: readonly OutgoingMessage[]) {
+    this.ensureOpen();
+    checkOutgoing(this.limits, queue, messages);
+    this.ns.publish(queue, messages);
+  }
+
+  async consume(
+    queues: readonly string[],
+    options: ConsumeOptions,
+    onDelivery: (delivery: Delivery) => void,
+  ): Promise<Subscription> {
+    this.ensureOpen();
+    checkConsume(queues, options);
+    const subscription = new MemorySubscription(this, [...new Set(queues)], options, onDelivery);
+    this.consumers.add(subscription);
+    this.ns.addConsumer(subscription);
+    return subscription;
+  }
+
+  unsubscribe(subscription: MemorySubscription): void {
+    this.consumers.delete(subscription);
+    this.ns.removeConsumer(subscription);
+  }
+
+  deadLetters(queue: string): DeadLetterQueue {
+    checkQueueName(queue);
+    return {
+      list: async (options) => {
+        this.ensureOpen();
+        checkListOptions(options);
+        return this.ns.listDeadLetters(queue, options);
+      },
+      requeue: async (selector, rewrite) => {
+        this.ensureOpen();
+        return this.ns.requeueDeadLetters(queue, selector, rewrite, this.limits);
+      },
+    };
+  }
+
+  async stats(queue: string) {
+    this.ensureOpen();
+    checkQueueName(queue);
+    return this.ns.stats(queue);
+  }
+
+  async queues(): Promise<string[]> {
+    this.ensureOpen();
+    return this.ns.queueNames();
+  }
+
+  async ping(): Promise<void> {
+    this.ensureOpen();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const subscription of [...this.consumers]) this.unsubscribe(subscription);
+    for (const unsubscribe of this.controlUnsubscribes) unsubscribe();
+    this.controlUnsubscribes.clear();
+    if (this.ownsNamespace) this.ns.close();
+  }
+}
+
+class MemorySubscription implements MemoryConsumer, Subscription {
+  unsettled = 0;
+  private active = true;
+
+  constructor(
+    readonly broker: MemoryBroker,
+    readonly queues: readonly string[],
+    private readonly options: ConsumeOptions,
+    private readonly onDelivery: (delivery: Delivery) => void,
+  ) {}
+
+  get leaseMs(): number {
+    return this.options.leaseMs;
+  }
+
+  hasFreeSlot(): boolean {
+    return this.active && this.unsettled < this.options.prefetch;
+  }
+
+  receive(entry: Entry, token: number): void {
+    this.unsettled++;
+    invokeCallback(this.onDelivery, new MemoryDelivery(this, entry, token));
+  }
+
+  settled(): void {
+    this.unsettled--;
+    this.broker.ns.wake();
+  }
+
+  async close(): Promise<void> {
+    if (!this.active) return;
+    this.active = false;
+    this.broker.unsubscribe(this);
+  }
+}
+
+class MemoryDelivery implements Delivery {
+  readonly id: string;
+  readonly queue: string;
+  readonly body: Uint8Array;
+  readonly deliveryCount: number;
+  private settledBy: string | undefined;
+
+  constructor(
+    private readonly subscription: MemorySubscription,
+    private readonly entry: Entry,
+    private readonly token: number,
+  ) {
+    this.id = entry.id;
+    this.queue = entry.queue.name;
+    this.body = entry.body;
+    this.deliveryCount = entry.deliveryCount;
+  }
+
+  ack(): Promise<void> {
+    return this.settle("ack", (ns) => ns.ack(this.entry, this.token));
+  }
+
+  retry(nextBody: Uint8Array, delayMs: number): Promise<void> {
+    const limits = this.subscription.broker.limits;
+    try {
+      checkBody(limits, this.id, nextBody);
+      checkDelay(limits, this.id, delayMs);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.settle("retry", (ns) => ns.retry(this.entry, this.token, nextBody, delayMs));
+  }
+
+  deadLetter(reason: DeadLetterReason, detail: string): Promise<void> {
+    try {
+      checkDeadLetterReason(reason);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.settle("deadLetter", (ns) =>
+      ns.deadLetter(this.entry, this.token, reason, String(detail)),
+    );
+  }
+
+  release(): Promise<void> {
+    return this.settle("release", (ns) => ns.release(this.entry, this.token), true);
+  }
+
+  extendLease(ms: number): Promise<void> {
+    try {
+      this.subscription.broker.ensureOpen();
+      checkLeaseMs(ms);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.settledBy) return Promise.reject(alreadySettled(this.id, this.settledBy));
+    if (!this.subscription.broker.ns.extendLease(this.entry, this.token, ms)) {
+      return Promise.reject(this.lost("extendLease"));
+    }
+    return Promise.resolve();
+  }
+
+  private settle(
+    how: string,
+    op: (ns: MemoryNamespace) => boolean,
+    quietIfLost = false,
+  ): Promise<void> {
+    try {
+      this.subscription.broker.ensureOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.settledBy) return Promise.reject(alreadySettled(this.id, this.settledBy));
+    this.settledBy = how;
+    const held = op(this.subscription.broker.ns);
+    this.subscription.settled();
+    return held || quietIfLost ? Promise.resolve() : Promise.reject(this.lost(how));
+  }
+
+  private lost(how: string): LeaseLostError {
+    return new LeaseLostError(
+      `${how} of ${this.id} ignored: its lease expired and another consumer took the message (extend leases before they run out)`,
+    );
+  }
+}

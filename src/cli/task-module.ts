@@ -1,0 +1,22 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { tsImport } from "tsx/esm/api";
+import { registryFromModule, type TaskRegistry } from "../worker/registry.js";
+import { CliError } from "./output.js";
+
+// Loads a user's task module for `worker --tasks` / `dev --tasks`. TypeScript modules are loaded
+// through tsx (Node 20 cannot strip types itself), JavaScript with a plain dynamic import.
+
+export async function loadTaskModule(file: string): Promise<TaskRegistry> {
+  const absolute = path.resolve(file);
+  if (!existsSync(absolute)) throw new CliError(`--tasks ${file}: no such file (looked at ${absolute})`);
+  const url = pathToFileURL(absolute).href;
+  let loaded: unknown;
+  try {
+    loaded = /\.[cm]?tsx?$/.test(absolute) ? await tsImport(url, import.meta.url) : await import(url);
+  } catch (error) {
+    throw new CliError(`--tasks ${file} failed to load: ${(error as Error).message.split("\n")[0]}`);
+  }
+  return registryFromModule(loaded, `--tasks ${file}`);
+}

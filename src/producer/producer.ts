@@ -1,0 +1,282 @@
+import type { Broker, DeadLetterSelector, OutgoingMessage } from "../broker/broker.js";
+import { encodeEnvelope, type TaskEnvelope } from "../core/envelope.js";
+import { GoTaskQError, InvalidArgumentError } from "../core/errors.js";
+import { newTaskId, parseTaskId } from "../core/ids.js";
+import { type ValidSubmission, validateSubmission } from "../core/submission.js";
+import { createLogger, type Logger } from "../logging/logger.js";
+import { noTracking, type TrackingSink } from "../tracking/tracking-sink.js";
+import type { TaskEvent, TrackingStore } from "../tracking/tracking-store.js";
+import type { TaskRegistry } from "../worker/registry.js";
+import { taskEvent } from "../worker/task-events.js";
+import {
+  type RequeuedTask,
+  type RequeueOptions,
+  requeueDeadLetters,
+  requeueTask,
+} from "./requeue.js";
+
+// The producer: the one way tasks enter the broker (library, CLI, REST and gRPC all go through
+// it). A submission is accepted only once the broker confirmed it durably; the tracking event and
+// the log line come after, best-effort, and can never fail an accepted submission. Broker errors
+// propagate unchanged (`unavailable` → 503 in the API), because a caller must know the task was
+// not enqueued.
+
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576;
+/**
+ * Bytes reserved for the envelope around the payload when deriving the payload limit from the
+ * broker's message limit. Typical envelopes take ~400 bytes; large metadata can take more, which
+ * the encoded-size check below catches with its own message.
+ */
+export const ENVELOPE_OVERHEAD_BYTES = 4_096;
+export const DEFAULT_MAX_BATCH_SIZE = 1_000;
+
+export interface ProducerOptions {
+  broker: Broker;
+  /** Where PENDING events go (default: nowhere). */
+  tracking?: TrackingSink;
+  /** Default: a pino logger on stdout. */
+  logger?: Logger;
+  /** When given, unknown function keys and payloads failing their schema are refused. */
+  registry?: TaskRegistry;
+  /** Largest payload accepted (default 1 MiB; never above the broker's limit minus the envelope). */
+  maxPayloadBytes?: number;
+  /** Most tasks in one `submitBatch` (default 1000). */
+  maxBatchSize?: number;
+  now?: () => number;
+}
+
+/** What a caller learns about an accepted submission (wire names, like the REST answer). */
+export interface SubmittedTask {
+  id: string;
+  status: "PENDING";
+  function_key: string;
+  queue: string;
+  priority: number;
+  run: 0;
+  attempt: 0;
+  created_at: string;
+  /** Present for delayed submissions: when the task becomes due. */
+  run_at?: string;
+}
+
+export type BatchItemResult = { ok: true; task: SubmittedTask } | { ok: false; error: GoTaskQError };
+
+interface Prepared {
+  envelope: TaskEnvelope;
+  message: OutgoingMessage;
+  event: TaskEvent;
+  task: SubmittedTask;
+}
+
+export class Producer {
+  private readonly broker: Broker;
+  private readonly tracking: TrackingSink;
+  private readonly logger: Logger;
+  private readonly registry: TaskRegistry | undefined;
+  private readonly now: () => number;
+  private readonly maxBatchSize: number;
+  /** The effective payload limit: min(configured, broker limit − envelope overhead). */
+  readonly maxPayloadBytes: number;
+
+  constructor(options: ProducerOptions) {
+    this.broker = options.broker;
+    this.tracking = options.tracking ?? noTracking;
+    this.logger = options.logger ?? createLogger();
+    this.registry = options.registry;
+    this.now = options.now ?? Date.now;
+    this.maxBatchSize = options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE;
+    this.maxPayloadBytes = Math.min(
+      options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+      this.broker.limits.maxMessageBytes - ENVELOPE_OVERHEAD_BYTES,
+    );
+  }
+
+  /** Validates and publishes one task; resolves once the broker holds it durably. */
+  async submit(submission: unknown): Promise<SubmittedTask> {
+    const prepared = this.prepare(submission);
+    await this.broker.publish(prepared.envelope.queue, [prepared.message]);
+    this.accepted(prepared);
+    return prepared.task;
+  }
+
+  /**
+   * Validates every item and publishes the valid ones, one broker publish per queue. Results are
+   * per item, in order: an invalid item does not stop the others. When the broker fails and
+   * nothing at all was enqueued, the broker error is thrown (the whole request failed, e.g. 503);
+   * otherwise the items of a failed publish carry that error.
+   */
+  async submitBatch(items: readonly unknown[]): Promise<BatchItemResult[]> {
+    if (!Array.isArray(items)) throw new InvalidArgumentError("tasks must be an array of task objects");
+    if (items.length > this.maxBatchSize) {
+      throw new InvalidArgumentError(
+        `a batch may hold at most ${this.maxBatchSize} tasks (got ${items.length}); split it`,
+      );
+    }
+    const results: BatchItemResult[] = new Array(items.length);
+    const byQueue = new Map<string, Array<{ index: number; prepared: Prepared }>>();
+    items.forEach((item, index) => {
+      try {
+        const prepared = this.prepare(item, `tasks[${index}]: `);
+        const group = byQueue.get(prepared.envelope.queue) ?? [];
+        group.push({ index, prepared });
+        byQueue.set(prepared.envelope.queue, group);
+      } catch (error) {
+        results[index] = { ok: false, error: asDomainError(error) };
+      }
+    });
+    const failures = await Promise.all(
+      [...byQueue].map(([queue, group]) => this.publishGroup(queue, group, results)),
+    );
+    const published = results.some((r) => r.ok);
+    const firstFailure = failures.find((f) => f !== undefined);
+    if (firstFailure !== undefined && !published) throw firstFailure;
+    return results;
+  }
+
+  /**
+   * Revokes a task through the broker's control channel: a queued task is acked without running
+   * when it arrives, a running one sees its signal abort. When a tracking store is given and the
+   * task is still PENDING there, CANCELED is recorded at once (a delayed task would otherwise
+   * show PENDING until it comes due); the merge keeps a final status reached in the meantime.
+   */
+  async cancel(taskId: string, options: { fromTracking?: TrackingStore } = {}): Promise<void> {
+    const id = parseTaskId(taskId);
+    const at = this.now();
+    await this.broker.control.broadcast({ type: "revoke", taskId: id, at });
+    this.logger.info({ event: "cancel_requested", task_id: id }, "task revoked");
+    if (!options.fromTracking) return;
+    try {
+      const record = await options.fromTracking.get(id);
+      if (record?.status === "PENDING") {
+        this.tracking.record({ taskId: id, run: record.run, attempt: record.attempt, status: "CANCELED", at, completedAt: at });
+      }
+    } catch (error) {
+      // Tracking is best-effort: the revoke is out; the worker records CANCELED when it sees it.
+      this.logger.warn({ err: error, task_id: id }, "could not read the tracking record after a cancel");
+    }
+  }
+
+  /** A fresh run of a FAILURE or CANCELED task (see requeue.ts for where the payload comes from). */
+  requeue(taskId: string, options: RequeueOptions = {}): Promise<RequeuedTask> {
+    return requeueTask(this.deps(), taskId, options);
+  }
+
+  /** Requeues the selected DLQ entries of `queue` (ids, a reason, or all) as fresh runs. */
+  requeueDeadLetters(queue: string, selector: DeadLetterSelector): Promise<RequeuedTask[]> {
+    return requeueDeadLetters(this.deps(), queue, selector);
+  }
+
+  private deps() {
+    return { broker: this.broker, tracking: this.tracking, logger: this.logger, now: this.now };
+  }
+
+  private async publishGroup(
+    queue: string,
+    group: Array<{ index: number; prepared: Prepared }>,
+    results: BatchItemResult[],
+  ): Promise<GoTaskQError | undefined> {
+    try {
+      await this.broker.publish(queue, group.map((g) => g.prepared.message));
+    } catch (error) {
+      const failure = asDomainError(error);
+      for (const { index } of group) results[index] = { ok: false, error: failure };
+      return failure;
+    }
+    for (const { index, prepared } of group) {
+      this.accepted(prepared);
+      results[index] = { ok: true, task: prepared.task };
+    }
+    return undefined;
+  }
+
+  private prepare(input: unknown, where = ""): Prepared {
+    try {
+      const valid = validateSubmission(input, { maxPayloadBytes: this.maxPayloadBytes, now: this.now });
+      return this.build(this.applyRegistry(valid, input));
+    } catch (error) {
+      if (where && error instanceof GoTaskQError) {
+        throw new GoTaskQError(error.code, `${where}${error.message}`);
+      }
+      throw error;
+    }
+  }
+
+  private applyRegistry(valid: ValidSubmission, input: unknown): ValidSubmission {
+    if (!this.registry) return valid;
+    const task = this.registry.require(valid.function_key);
+    this.registry.validatePayload(valid.function_key, valid.payload);
+    const queueGiven = (input as Record<string, unknown>).queue != null;
+    if (queueGiven || task.options.queue === undefined) return valid;
+    return { ...valid, queue: task.options.queue };
+  }
+
+  private build(valid: ValidSubmission): Prepared {
+    const now = this.now();
+    const envelope: TaskEnvelope = {
+      v: 1,
+      id: newTaskId(),
+      function_key: valid.function_key,
+      payload: valid.payload,
+      queue: valid.queue,
+      priority: valid.priority,
+      attempt: 0,
+      run: 0,
+      ...(valid.max_retries !== undefined ? { max_retries: valid.max_retries } : {}),
+      ...(valid.timeout_ms !== undefined ? { timeout_ms: valid.timeout_ms } : {}),
+      ...(valid.backoff !== undefined ? { backoff: valid.backoff } : {}),
+      created_at: new Date(now).toISOString(),
+      metadata: valid.metadata,
+      ...(valid.idempotency_key !== undefined ? { idempotency_key: valid.idempotency_key } : {}),
+    };
+    const body = encodeEnvelope(envelope);
+    if (body.byteLength > this.broker.limits.maxMessageBytes) {
+      throw new InvalidArgumentError(
+        `the task encodes to ${body.byteLength} bytes; the ${this.broker.kind} broker accepts at most ${this.broker.limits.maxMessageBytes} (shrink the payload or metadata)`,
+      );
+    }
+    const runAt = valid.delay_ms > 0 ? now + valid.delay_ms : undefined;
+    const defaults = this.registry?.get(valid.function_key)?.options;
+    const event: TaskEvent = {
+      ...taskEvent(envelope, "PENDING", now, {
+        ...(defaults?.maxRetries !== undefined ? { maxRetries: defaults.maxRetries } : {}),
+        ...(defaults?.timeoutMs !== undefined ? { timeoutMs: defaults.timeoutMs } : {}),
+      }),
+      ...(runAt !== undefined ? { runAt } : {}),
+    };
+    const task: SubmittedTask = {
+      id: envelope.id,
+      status: "PENDING",
+      function_key: envelope.function_key,
+      queue: envelope.queue,
+      priority: envelope.priority,
+      run: 0,
+      attempt: 0,
+      created_at: envelope.created_at,
+      ...(runAt !== undefined ? { run_at: new Date(runAt).toISOString() } : {}),
+    };
+    const message = { id: envelope.id, body, priority: envelope.priority, delayMs: valid.delay_ms };
+    return { envelope, message, event, task };
+  }
+
+  private accepted({ envelope, event }: Prepared): void {
+    this.tracking.record(event);
+    this.logger.info(
+      {
+        event: "submitted",
+        task_id: envelope.id,
+        function_key: envelope.function_key,
+        attempt: 0,
+        queue: envelope.queue,
+        ...(event.runAt !== undefined ? { run_at: new Date(event.runAt).toISOString() } : {}),
+      },
+      "task submitted",
+    );
+  }
+}
+
+function asDomainError(error: unknown): GoTaskQError {
+  if (error instanceof GoTaskQError) return error;
+  return new GoTaskQError("internal", error instanceof Error ? error.message : String(error), {
+    cause: error,
+  });
+}
