@@ -1,1 +1,54 @@
-export {};
+// GoTaskQ's public library API: what an application imports to define tasks, submit them and
+// run workers. Everything else (adapters, transports, the CLI) is internal and may change.
+// Concrete brokers and tracking stores are opened by the CLI from URLs; a library user who
+// wires them by hand imports them from their modules.
+
+export type { Broker, DeadLetterReason, DeadLetterSelector } from "./broker/broker.js";
+export type { BackoffPolicy, CustomBackoff } from "./core/backoff.js";
+export { DEFAULT_BACKOFF } from "./core/backoff.js";
+export type { TaskEnvelope } from "./core/envelope.js";
+export {
+  CanceledError,
+  type ErrorCode,
+  GoTaskQError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermanentError,
+  TimeoutError,
+  UnavailableError,
+} from "./core/errors.js";
+export type { Service } from "./core/lifecycle.js";
+export { TASK_STATUSES, type TaskStatus } from "./core/status.js";
+export type { TaskSubmission } from "./core/submission.js";
+export { createLogger, type Logger, silentLogger } from "./logging/logger.js";
+export {
+  type BatchItemResult,
+  Producer,
+  type ProducerOptions,
+  type SubmittedTask,
+} from "./producer/producer.js";
+export type { RequeuedTask, RequeueOptions, TrackingReader } from "./producer/requeue.js";
+export { noTracking, type TrackingSink } from "./tracking/tracking-sink.js";
+export type {
+  TaskErrorInfo,
+  TaskEvent,
+  TaskLogLine,
+  TaskRecord,
+  WorkerHeartbeat,
+} from "./tracking/tracking-store.js";
+export type { JsonSchema } from "./worker/payload-schema.js";
+export {
+  defineTasks,
+  type FunctionDescription,
+  type RegisteredTask,
+  registryFromModule,
+  type TaskContext,
+  type TaskDefinition,
+  type TaskHandler,
+  type TaskLog,
+  type TaskOptions,
+  TaskRegistry,
+} from "./worker/registry.js";
+export { installSignalHandlers, type SignalHandlerOptions } from "./worker/signals.js";
+export { Worker } from "./worker/worker.js";
+export type { WorkerOptions } from "./worker/worker-options.js";

@@ -6,6 +6,7 @@ import {
   type ControlCommand,
   DEAD_LETTER_REASONS,
   type DeadLetterReason,
+  type DeadLetterSelector,
   type OutgoingMessage,
 } from "./broker.js";
 
@@ -143,6 +144,40 @@ export function checkListOptions(options: { limit: number; reason?: DeadLetterRe
   if (options.reason !== undefined && !DEAD_LETTER_REASONS.includes(options.reason)) {
     throw new InvalidArgumentError(
       `reason must be one of ${DEAD_LETTER_REASONS.join(", ")} (got ${JSON.stringify(options.reason)})`,
+    );
+  }
+}
+
+/** Dead-letter cursors are the last entry's sequence number, as a decimal string. */
+export function parseSeqCursor(cursor: string | undefined): number {
+  if (cursor === undefined) return 0;
+  if (typeof cursor !== "string" || !/^\d{1,15}$/.test(cursor)) {
+    throw new InvalidArgumentError(
+      `cursor must be the nextCursor of a previous page (got ${JSON.stringify(String(cursor).slice(0, 40))})`,
+    );
+  }
+  return Number(cursor);
+}
+
+export function checkSelector(selector: DeadLetterSelector): void {
+  if (typeof selector !== "object" || selector === null) {
+    throw new InvalidArgumentError(
+      'requeue selector must be {ids: [...]}, {reason: "..."} or {all: true}',
+    );
+  }
+  if ("ids" in selector) {
+    if (!Array.isArray(selector.ids) || selector.ids.some((id) => typeof id !== "string")) {
+      throw new InvalidArgumentError("requeue selector ids must be an array of task id strings");
+    }
+    return;
+  }
+  if ("reason" in selector) {
+    checkDeadLetterReason(selector.reason);
+    return;
+  }
+  if (!("all" in selector) || selector.all !== true) {
+    throw new InvalidArgumentError(
+      'requeue selector must be {ids: [...]}, {reason: "..."} or {all: true}',
     );
   }
 }

@@ -1,18 +1,18 @@
-import type { Broker, DeadLetterSelector, OutgoingMessage } from "../broker/broker.js";
-import { encodeEnvelope, type TaskEnvelope } from "../core/envelope.js";
+import type { Broker, DeadLetterSelector } from "../broker/broker.js";
 import { GoTaskQError, InvalidArgumentError } from "../core/errors.js";
-import { newTaskId, parseTaskId } from "../core/ids.js";
+import { parseTaskId } from "../core/ids.js";
 import { type ValidSubmission, validateSubmission } from "../core/submission.js";
 import { createLogger, type Logger } from "../logging/logger.js";
 import { noTracking, type TrackingSink } from "../tracking/tracking-sink.js";
-import type { TaskEvent, TrackingStore } from "../tracking/tracking-store.js";
 import type { TaskRegistry } from "../worker/registry.js";
-import { taskEvent } from "../worker/task-events.js";
+import { guardedSink } from "../worker/task-events.js";
+import { type PreparedTask, prepareTask, type SubmittedTask } from "./prepared-task.js";
 import {
   type RequeuedTask,
   type RequeueOptions,
   requeueDeadLetters,
   requeueTask,
+  type TrackingReader,
 } from "./requeue.js";
 
 // The producer: the one way tasks enter the broker (library, CLI, REST and gRPC all go through
@@ -25,7 +25,7 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576;
 /**
  * Bytes reserved for the envelope around the payload when deriving the payload limit from the
  * broker's message limit. Typical envelopes take ~400 bytes; large metadata can take more, which
- * the encoded-size check below catches with its own message.
+ * the encoded-size check in prepared-task.ts catches with its own message.
  */
 export const ENVELOPE_OVERHEAD_BYTES = 4_096;
 export const DEFAULT_MAX_BATCH_SIZE = 1_000;
@@ -45,28 +45,11 @@ export interface ProducerOptions {
   now?: () => number;
 }
 
-/** What a caller learns about an accepted submission (wire names, like the REST answer). */
-export interface SubmittedTask {
-  id: string;
-  status: "PENDING";
-  function_key: string;
-  queue: string;
-  priority: number;
-  run: 0;
-  attempt: 0;
-  created_at: string;
-  /** Present for delayed submissions: when the task becomes due. */
-  run_at?: string;
-}
+export type { SubmittedTask } from "./prepared-task.js";
 
-export type BatchItemResult = { ok: true; task: SubmittedTask } | { ok: false; error: GoTaskQError };
-
-interface Prepared {
-  envelope: TaskEnvelope;
-  message: OutgoingMessage;
-  event: TaskEvent;
-  task: SubmittedTask;
-}
+export type BatchItemResult =
+  | { ok: true; task: SubmittedTask }
+  | { ok: false; error: GoTaskQError };
 
 export class Producer {
   private readonly broker: Broker;
@@ -80,8 +63,8 @@ export class Producer {
 
   constructor(options: ProducerOptions) {
     this.broker = options.broker;
-    this.tracking = options.tracking ?? noTracking;
     this.logger = options.logger ?? createLogger();
+    this.tracking = guardedSink(options.tracking ?? noTracking, this.logger);
     this.registry = options.registry;
     this.now = options.now ?? Date.now;
     this.maxBatchSize = options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE;
@@ -106,14 +89,15 @@ export class Producer {
    * otherwise the items of a failed publish carry that error.
    */
   async submitBatch(items: readonly unknown[]): Promise<BatchItemResult[]> {
-    if (!Array.isArray(items)) throw new InvalidArgumentError("tasks must be an array of task objects");
+    if (!Array.isArray(items))
+      throw new InvalidArgumentError("tasks must be an array of task objects");
     if (items.length > this.maxBatchSize) {
       throw new InvalidArgumentError(
         `a batch may hold at most ${this.maxBatchSize} tasks (got ${items.length}); split it`,
       );
     }
     const results: BatchItemResult[] = new Array(items.length);
-    const byQueue = new Map<string, Array<{ index: number; prepared: Prepared }>>();
+    const byQueue = new Map<string, Array<{ index: number; prepared: PreparedTask }>>();
     items.forEach((item, index) => {
       try {
         const prepared = this.prepare(item, `tasks[${index}]: `);
@@ -139,7 +123,7 @@ export class Producer {
    * task is still PENDING there, CANCELED is recorded at once (a delayed task would otherwise
    * show PENDING until it comes due); the merge keeps a final status reached in the meantime.
    */
-  async cancel(taskId: string, options: { fromTracking?: TrackingStore } = {}): Promise<void> {
+  async cancel(taskId: string, options: { fromTracking?: TrackingReader } = {}): Promise<void> {
     const id = parseTaskId(taskId);
     const at = this.now();
     await this.broker.control.broadcast({ type: "revoke", taskId: id, at });
@@ -148,11 +132,21 @@ export class Producer {
     try {
       const record = await options.fromTracking.get(id);
       if (record?.status === "PENDING") {
-        this.tracking.record({ taskId: id, run: record.run, attempt: record.attempt, status: "CANCELED", at, completedAt: at });
+        this.tracking.record({
+          taskId: id,
+          run: record.run,
+          attempt: record.attempt,
+          status: "CANCELED",
+          at,
+          completedAt: at,
+        });
       }
     } catch (error) {
       // Tracking is best-effort: the revoke is out; the worker records CANCELED when it sees it.
-      this.logger.warn({ err: error, task_id: id }, "could not read the tracking record after a cancel");
+      this.logger.warn(
+        { err: error, task_id: id },
+        "could not read the tracking record after a cancel",
+      );
     }
   }
 
@@ -172,11 +166,14 @@ export class Producer {
 
   private async publishGroup(
     queue: string,
-    group: Array<{ index: number; prepared: Prepared }>,
+    group: Array<{ index: number; prepared: PreparedTask }>,
     results: BatchItemResult[],
   ): Promise<GoTaskQError | undefined> {
     try {
-      await this.broker.publish(queue, group.map((g) => g.prepared.message));
+      await this.broker.publish(
+        queue,
+        group.map((g) => g.prepared.message),
+      );
     } catch (error) {
       const failure = asDomainError(error);
       for (const { index } of group) results[index] = { ok: false, error: failure };
@@ -189,10 +186,19 @@ export class Producer {
     return undefined;
   }
 
-  private prepare(input: unknown, where = ""): Prepared {
+  private prepare(input: unknown, where = ""): PreparedTask {
     try {
-      const valid = validateSubmission(input, { maxPayloadBytes: this.maxPayloadBytes, now: this.now });
-      return this.build(this.applyRegistry(valid, input));
+      const valid = validateSubmission(input, {
+        maxPayloadBytes: this.maxPayloadBytes,
+        now: this.now,
+      });
+      const checked = this.applyRegistry(valid, input);
+      const defaults = this.registry?.get(checked.function_key)?.options;
+      return prepareTask(checked, {
+        now: this.now(),
+        broker: this.broker,
+        ...(defaults ? { defaults } : {}),
+      });
     } catch (error) {
       if (where && error instanceof GoTaskQError) {
         throw new GoTaskQError(error.code, `${where}${error.message}`);
@@ -210,55 +216,7 @@ export class Producer {
     return { ...valid, queue: task.options.queue };
   }
 
-  private build(valid: ValidSubmission): Prepared {
-    const now = this.now();
-    const envelope: TaskEnvelope = {
-      v: 1,
-      id: newTaskId(),
-      function_key: valid.function_key,
-      payload: valid.payload,
-      queue: valid.queue,
-      priority: valid.priority,
-      attempt: 0,
-      run: 0,
-      ...(valid.max_retries !== undefined ? { max_retries: valid.max_retries } : {}),
-      ...(valid.timeout_ms !== undefined ? { timeout_ms: valid.timeout_ms } : {}),
-      ...(valid.backoff !== undefined ? { backoff: valid.backoff } : {}),
-      created_at: new Date(now).toISOString(),
-      metadata: valid.metadata,
-      ...(valid.idempotency_key !== undefined ? { idempotency_key: valid.idempotency_key } : {}),
-    };
-    const body = encodeEnvelope(envelope);
-    if (body.byteLength > this.broker.limits.maxMessageBytes) {
-      throw new InvalidArgumentError(
-        `the task encodes to ${body.byteLength} bytes; the ${this.broker.kind} broker accepts at most ${this.broker.limits.maxMessageBytes} (shrink the payload or metadata)`,
-      );
-    }
-    const runAt = valid.delay_ms > 0 ? now + valid.delay_ms : undefined;
-    const defaults = this.registry?.get(valid.function_key)?.options;
-    const event: TaskEvent = {
-      ...taskEvent(envelope, "PENDING", now, {
-        ...(defaults?.maxRetries !== undefined ? { maxRetries: defaults.maxRetries } : {}),
-        ...(defaults?.timeoutMs !== undefined ? { timeoutMs: defaults.timeoutMs } : {}),
-      }),
-      ...(runAt !== undefined ? { runAt } : {}),
-    };
-    const task: SubmittedTask = {
-      id: envelope.id,
-      status: "PENDING",
-      function_key: envelope.function_key,
-      queue: envelope.queue,
-      priority: envelope.priority,
-      run: 0,
-      attempt: 0,
-      created_at: envelope.created_at,
-      ...(runAt !== undefined ? { run_at: new Date(runAt).toISOString() } : {}),
-    };
-    const message = { id: envelope.id, body, priority: envelope.priority, delayMs: valid.delay_ms };
-    return { envelope, message, event, task };
-  }
-
-  private accepted({ envelope, event }: Prepared): void {
+  private accepted({ envelope, event }: PreparedTask): void {
     this.tracking.record(event);
     this.logger.info(
       {

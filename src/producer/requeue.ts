@@ -1,4 +1,9 @@
-import type { Broker, DeadLetterEntry, DeadLetterSelector, OutgoingMessage } from "../broker/broker.js";
+import type {
+  Broker,
+  DeadLetterEntry,
+  DeadLetterSelector,
+  OutgoingMessage,
+} from "../broker/broker.js";
 import { decodeEnvelope, encodeEnvelope, type TaskEnvelope } from "../core/envelope.js";
 import { GoTaskQError, NotFoundError } from "../core/errors.js";
 import { parseTaskId } from "../core/ids.js";
@@ -27,7 +32,7 @@ export interface RequeueOptions {
   /** Search only this queue's DLQ (default: every queue the broker knows). */
   queue?: string;
   /** Fallback when no DLQ holds the task: republish from a FAILURE or CANCELED record. */
-  fromTracking?: TrackingStore;
+  fromTracking?: TrackingReader;
 }
 
 export interface RequeueDeps {
@@ -36,6 +41,9 @@ export interface RequeueDeps {
   logger: Logger;
   now: () => number;
 }
+
+/** All the producer reads of tracking (and only callers allowed to read it pass one). */
+export type TrackingReader = Pick<TrackingStore, "get">;
 
 const REQUEUABLE = new Set(["FAILURE", "CANCELED"]);
 
@@ -57,7 +65,8 @@ export async function requeueTask(
     );
   }
   const record = await options.fromTracking.get(id);
-  if (!record) throw new NotFoundError(`no task ${id}: no dead-letter queue and no tracking record holds it`);
+  if (!record)
+    throw new NotFoundError(`no task ${id}: no dead-letter queue and no tracking record holds it`);
   return republishFromRecord(deps, record);
 }
 
@@ -73,7 +82,8 @@ export async function requeueDeadLetters(
     const envelope = tryDecode(entry.body);
     // An undecodable body goes back unchanged: a newer worker may read it; if not it returns to
     // the DLQ with `decode_error` again, which is still better than losing it.
-    if (!envelope) return { id: entry.id, body: entry.body, priority: DEFAULT_PRIORITY, delayMs: 0 };
+    if (!envelope)
+      return { id: entry.id, body: entry.body, priority: DEFAULT_PRIORITY, delayMs: 0 };
     const next = nextRun(envelope, now);
     envelopes.set(entry.id, next);
     return { id: entry.id, body: encodeEnvelope(next), priority: next.priority, delayMs: 0 };
@@ -112,7 +122,8 @@ async function republishFromRecord(deps: RequeueDeps, record: TaskRecord): Promi
 
 // The record keeps no backoff policy: the new run uses the worker's default for the function.
 function envelopeFromRecord(record: TaskRecord, functionKey: string, now: number): TaskEnvelope {
-  const queue = record.queue !== null && QUEUE_PATTERN.test(record.queue) ? record.queue : DEFAULT_QUEUE;
+  const queue =
+    record.queue !== null && QUEUE_PATTERN.test(record.queue) ? record.queue : DEFAULT_QUEUE;
   return {
     v: 1,
     id: record.id,

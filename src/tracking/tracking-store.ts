@@ -7,10 +7,20 @@ import type { TaskStatus } from "../core/status.js";
 // - `record` is idempotent and monotonic: an event replaces a task's status fields only when it
 //   `supersedes` the stored (run, attempt, status) (core/status.ts), so out-of-order and
 //   duplicated events converge to the same record. Descriptive fields (function key, payload,
-//   queue, created time…) are filled from whichever event carries them first.
-// - `list` filters by every field of `TaskQuery` and pages with an opaque cursor, newest first,
-//   without skipping or repeating records that existed when the first page was read.
+//   queue, created time…) are filled from whichever event carries them first. The status fields
+//   describe the current attempt: an event of a newer attempt or run replaces them all (a
+//   retry's PENDING clears the previous result and completedAt), while events of the same
+//   attempt fill each other's gaps (a late STARTED still sets startedAt). `error` is the last
+//   failure: it stays visible while a retry is pending or running, and is hidden once the task
+//   succeeds.
+// - `list` filters by every field of `TaskQuery` and pages with an opaque cursor, newest first
+//   by creation time (the first event's time while the creation time is unknown), without
+//   skipping or repeating records that existed when the first page was read.
 // - `purge` removes records, logs and heartbeats older than the cut-off.
+//
+// Errors: `unavailable` when the backend cannot be reached (the best-effort writer retries),
+// `internal` when it was reached but refused the data (the writer drops the refused item),
+// `invalid_argument` for a bad query (limit, cursor).
 //
 // Internal: reshape freely. Implementations: sql (SQLite, PostgreSQL), none.
 
@@ -58,6 +68,7 @@ export interface TaskRecord {
   functionKey: string | null;
   queue: string | null;
   priority: number | null;
+  /** undefined when no event carried the payload (requeue tells that apart from JSON null). */
   payload: unknown;
   status: TaskStatus;
   run: number;
@@ -72,10 +83,12 @@ export interface TaskRecord {
   durationMs: number | null;
   runAt: string | null;
   result: unknown;
+  /** The last failure (also while a retry is pending); null when none, or once SUCCESS. */
   error: TaskErrorInfo | null;
   workerId: string | null;
   deliveryCount: number | null;
   deadLetterReason: string | null;
+  /** Time of the latest event merged into the record (retention purges on it). */
   updatedAt: string;
 }
 
@@ -108,7 +121,7 @@ export interface TaskQuery {
   status?: TaskStatus[];
   functionKey?: string;
   queue?: string;
-  /** Case-insensitive substring of the id, function key or error message. */
+  /** Case-insensitive substring of the id, function key or error message (% and _ literal). */
   text?: string;
   /** Created at or after (epoch ms). */
   since?: number;
@@ -139,10 +152,14 @@ export interface TrackingStore {
   heartbeat(workers: readonly WorkerHeartbeat[]): Promise<void>;
   get(taskId: string): Promise<TaskRecord | undefined>;
   list(query: TaskQuery): Promise<TaskPage>;
+  /** The task's most recent `limit` lines (1–10,000, default 1,000), oldest first. */
   logs(taskId: string, options?: { limit?: number }): Promise<TaskLogLine[]>;
   /** Workers whose last heartbeat is at or after `seenSince` (epoch ms). */
   workers(options: { seenSince: number }): Promise<WorkerHeartbeat[]>;
-  /** Removes tasks last updated, logs written and workers last seen before `olderThan` (epoch ms). */
+  /**
+   * Removes tasks last updated, logs written and workers last seen before `olderThan` (epoch ms).
+   * A task whose runAt is still at or after the cut-off (a long delay) is kept.
+   */
   purge(options: { olderThan: number }): Promise<PurgeResult>;
   close(): Promise<void>;
 }

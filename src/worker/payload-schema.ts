@@ -5,9 +5,11 @@ import { InvalidArgumentError } from "../core/errors.js";
 // once, when its function is registered, so a broken schema fails at worker start-up (where its
 // author sees it) and validation per task is a call to generated code.
 //
-// Strict mode stays on: a typo such as `requried` is a registration error, not a silently
-// ignored keyword. Ajv ships no `format` implementations (they live in ajv-formats, which we do
-// not depend on), and strict mode refuses an unknown format, so the common ones are defined here.
+// Strict about the schema itself: a typo such as `requried` is a registration error, not a
+// silently ignored keyword. Not strict about valid-but-loose schemas (`required` without
+// `properties`, untyped keywords), which are plain JSON Schema that users rightly write. Ajv
+// ships no `format` implementations (they live in ajv-formats, which we do not depend on), and
+// an unknown format is refused, so the common ones are defined here.
 
 /** A JSON Schema object. Kept structural: users write schemas as plain object literals. */
 export type JsonSchema = Record<string, unknown>;
@@ -24,7 +26,14 @@ const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{
 const MAX_LISTED_ERRORS = 5;
 
 export function createSchemaCompiler(): (schema: JsonSchema, key: string) => PayloadValidator {
-  const ajv = new Ajv({ allErrors: true, strict: true });
+  const ajv = new Ajv({
+    allErrors: true,
+    strictSchema: true,
+    strictNumbers: true,
+    strictTypes: false,
+    strictTuples: false,
+    strictRequired: false,
+  });
   ajv.addFormat("uuid", UUID);
   ajv.addFormat("email", EMAIL);
   ajv.addFormat("date", DATE);

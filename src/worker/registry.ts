@@ -1,5 +1,5 @@
 import { type BackoffPolicy, type CustomBackoff, parseBackoff } from "../core/backoff.js";
-import { InvalidArgumentError, NotFoundError } from "../core/errors.js";
+import { InvalidArgumentError } from "../core/errors.js";
 import {
   DEFAULT_QUEUE,
   FUNCTION_KEY_PATTERN,
@@ -43,7 +43,10 @@ export interface TaskContext {
   log: TaskLog;
 }
 
-export type TaskHandler<P = unknown, R = unknown> = (payload: P, ctx: TaskContext) => Promise<R> | R;
+export type TaskHandler<P = unknown, R = unknown> = (
+  payload: P,
+  ctx: TaskContext,
+) => Promise<R> | R;
 
 export interface TaskOptions {
   /** JSON Schema of the payload, checked before the handler runs (failure → DLQ, no retry). */
@@ -137,17 +140,21 @@ export class TaskRegistry {
     });
   }
 
-  /** The task for `key`, or a NotFoundError whose message suggests the nearest registered keys. */
+  /**
+   * The task for `key`, or an InvalidArgumentError (the caller named a function that does not
+   * exist: a 4xx, not a 404 of the route) whose message suggests the nearest registered keys.
+   */
   require(key: string): RegisteredTask {
     const task = this.tasks.get(key);
     if (task) return task;
     const near = nearbyKeys(key, this.keys());
-    const hint = near.length > 0 ? `; did you mean ${near.map((k) => JSON.stringify(k)).join(" or ")}?` : "";
+    const hint =
+      near.length > 0 ? `; did you mean ${near.map((k) => JSON.stringify(k)).join(" or ")}?` : "";
     const known = this.tasks.size === 0 ? " (no functions are registered)" : hint;
-    throw new NotFoundError(`unknown function_key ${JSON.stringify(key)}${known}`);
+    throw new InvalidArgumentError(`unknown function_key ${JSON.stringify(key)}${known}`);
   }
 
-  /** Throws NotFoundError for an unknown key, InvalidArgumentError when the schema refuses. */
+  /** Throws InvalidArgumentError for an unknown key or a payload its schema refuses. */
   validatePayload(key: string, payload: unknown): void {
     const { validator } = this.require(key);
     if (validator && !validator(payload)) {
@@ -161,15 +168,22 @@ function checkOptions(key: string, options: TaskOptions): TaskOptions {
   const int = (name: "timeoutMs" | "maxRetries", min: number, max: number) => {
     const v = options[name];
     if (v !== undefined && (!Number.isInteger(v) || v < min || v > max)) {
-      throw new InvalidArgumentError(`${where}: ${name} must be an integer between ${min} and ${max} (got ${v})`);
+      throw new InvalidArgumentError(
+        `${where}: ${name} must be an integer between ${min} and ${max} (got ${v})`,
+      );
     }
   };
   int("timeoutMs", 1, MAX_TIMEOUT_MS);
   int("maxRetries", 0, MAX_RETRIES_LIMIT);
   if (options.queue !== undefined && !QUEUE_PATTERN.test(options.queue)) {
-    throw new InvalidArgumentError(`${where}: queue must match ${QUEUE_PATTERN} (got ${JSON.stringify(options.queue)})`);
+    throw new InvalidArgumentError(
+      `${where}: queue must match ${QUEUE_PATTERN} (got ${JSON.stringify(options.queue)})`,
+    );
   }
-  if (options.schema !== undefined && (typeof options.schema !== "object" || options.schema === null)) {
+  if (
+    options.schema !== undefined &&
+    (typeof options.schema !== "object" || options.schema === null)
+  ) {
     throw new InvalidArgumentError(`${where}: schema must be a JSON Schema object`);
   }
   const backoff = options.backoff;

@@ -1,26 +1,20 @@
 import { MAX_DELAY_MS } from "../../core/backoff.js";
 import { UnavailableError } from "../../core/errors.js";
-import {
-  type Broker,
-  type BrokerLimits,
-  type ConsumeOptions,
-  type ControlChannel,
-  type ControlCommand,
-  type DeadLetterQueue,
-  type DeadLetterReason,
-  type Delivery,
-  LeaseLostError,
-  type OutgoingMessage,
-  type Subscription,
+import type {
+  Broker,
+  BrokerLimits,
+  ConsumeOptions,
+  ControlChannel,
+  ControlCommand,
+  DeadLetterQueue,
+  Delivery,
+  OutgoingMessage,
+  Subscription,
 } from "../broker.js";
+import { GuardedDelivery, type SettleOp } from "../guarded-delivery.js";
 import {
-  alreadySettled,
-  checkBody,
   checkCommand,
   checkConsume,
-  checkDeadLetterReason,
-  checkDelay,
-  checkLeaseMs,
   checkListOptions,
   checkOutgoing,
   checkQueueName,
@@ -79,11 +73,11 @@ class MemoryBroker implements Broker {
       broadcast: async (command: ControlCommand) => {
         this.ensureOpen();
         checkCommand(command);
-        this.ns.broadcast({ type: "revoke", taskId: command.taskId, at: command.at });
+        this.ns.control.broadcast({ type: "revoke", taskId: command.taskId, at: command.at });
       },
       subscribe: async (handler: (command: ControlCommand) => void) => {
         this.ensureOpen();
-        const unsubscribe = this.ns.subscribeControl(handler);
+        const unsubscribe = this.ns.control.subscribe(handler);
         this.controlUnsubscribes.add(unsubscribe);
         return {
           close: async () => {
@@ -95,8 +89,12 @@ class MemoryBroker implements Broker {
     };
   }
 
+  isOpen(): boolean {
+    return !this.closed && !this.ns.isClosed;
+  }
+
   ensureOpen(): void {
-    if (this.closed || this.ns.isClosed) throw new UnavailableError("memory broker is closed");
+    if (!this.isOpen()) throw new UnavailableError("memory broker is closed");
   }
 
   async publish(queue: string, messages: readonly OutgoingMessage[]) {
@@ -129,7 +127,7 @@ class MemoryBroker implements Broker {
       list: async (options) => {
         this.ensureOpen();
         checkListOptions(options);
-        return this.ns.listDeadLetters(queue, options);
+        return this.ns.deadLetters.list(queue, options);
       },
       requeue: async (selector, rewrite) => {
         this.ensureOpen();
@@ -199,88 +197,48 @@ class MemorySubscription implements MemoryConsumer, Subscription {
   }
 }
 
-class MemoryDelivery implements Delivery {
+class MemoryDelivery extends GuardedDelivery {
   readonly id: string;
   readonly queue: string;
   readonly body: Uint8Array;
   readonly deliveryCount: number;
-  private settledBy: string | undefined;
 
   constructor(
     private readonly subscription: MemorySubscription,
     private readonly entry: Entry,
     private readonly token: number,
   ) {
+    super(subscription.broker.limits);
     this.id = entry.id;
     this.queue = entry.queue.name;
     this.body = entry.body;
     this.deliveryCount = entry.deliveryCount;
   }
 
-  ack(): Promise<void> {
-    return this.settle("ack", (ns) => ns.ack(this.entry, this.token));
+  protected perform(op: SettleOp): Promise<boolean> {
+    const ns = this.subscription.broker.ns;
+    const { entry, token } = this;
+    switch (op.kind) {
+      case "ack":
+        return Promise.resolve(ns.ack(entry, token));
+      case "retry":
+        return Promise.resolve(ns.retry(entry, token, op.body, op.delayMs));
+      case "deadLetter":
+        return Promise.resolve(ns.deadLetter(entry, token, op.reason, op.detail));
+      case "release":
+        return Promise.resolve(ns.release(entry, token));
+      case "extendLease":
+        return Promise.resolve(ns.extendLease(entry, token, op.ms));
+    }
   }
 
-  retry(nextBody: Uint8Array, delayMs: number): Promise<void> {
-    const limits = this.subscription.broker.limits;
-    try {
-      checkBody(limits, this.id, nextBody);
-      checkDelay(limits, this.id, delayMs);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.settle("retry", (ns) => ns.retry(this.entry, this.token, nextBody, delayMs));
+  protected closedError(): UnavailableError | undefined {
+    return this.subscription.broker.isOpen()
+      ? undefined
+      : new UnavailableError("memory broker is closed");
   }
 
-  deadLetter(reason: DeadLetterReason, detail: string): Promise<void> {
-    try {
-      checkDeadLetterReason(reason);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.settle("deadLetter", (ns) =>
-      ns.deadLetter(this.entry, this.token, reason, String(detail)),
-    );
-  }
-
-  release(): Promise<void> {
-    return this.settle("release", (ns) => ns.release(this.entry, this.token), true);
-  }
-
-  extendLease(ms: number): Promise<void> {
-    try {
-      this.subscription.broker.ensureOpen();
-      checkLeaseMs(ms);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (this.settledBy) return Promise.reject(alreadySettled(this.id, this.settledBy));
-    if (!this.subscription.broker.ns.extendLease(this.entry, this.token, ms)) {
-      return Promise.reject(this.lost("extendLease"));
-    }
-    return Promise.resolve();
-  }
-
-  private settle(
-    how: string,
-    op: (ns: MemoryNamespace) => boolean,
-    quietIfLost = false,
-  ): Promise<void> {
-    try {
-      this.subscription.broker.ensureOpen();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (this.settledBy) return Promise.reject(alreadySettled(this.id, this.settledBy));
-    this.settledBy = how;
-    const held = op(this.subscription.broker.ns);
+  protected slotFreed(): void {
     this.subscription.settled();
-    return held || quietIfLost ? Promise.resolve() : Promise.reject(this.lost(how));
-  }
-
-  private lost(how: string): LeaseLostError {
-    return new LeaseLostError(
-      `${how} of ${this.id} ignored: its lease expired and another consumer took the message (extend leases before they run out)`,
-    );
   }
 }

@@ -1,14 +1,14 @@
-import { InvalidArgumentError } from "../../core/errors.js";
 import type {
-  ControlCommand,
+  BrokerLimits,
   DeadLetterEntry,
-  DeadLetterPage,
   DeadLetterReason,
   DeadLetterSelector,
   OutgoingMessage,
   QueueStats,
 } from "../broker.js";
-import { checkOutgoing, invokeCallback } from "../validation.js";
+import { checkOutgoing } from "../validation.js";
+import { DEFAULT_REVOCATION_RETENTION_MS, MemoryControl } from "./memory-control.js";
+import { MemoryDeadLetters } from "./memory-dead-letters.js";
 import { PriorityHeap } from "./priority-heap.js";
 import { cancelTimer, startTimer, type TimerHandle } from "./timers.js";
 
@@ -18,8 +18,6 @@ import { cancelTimer, startTimer, type TimerHandle } from "./timers.js";
 // lease expires, exactly as a real server that saw a consumer vanish would. Every operation is
 // synchronous, so each state transition is atomic without locks. Timers drive delays and lease
 // expiry; `now` only stamps times (dead-lettered at, revocation retention).
-
-export const DEFAULT_REVOCATION_RETENTION_MS = 30 * 24 * 3_600_000;
 
 type EntryState = "delayed" | "ready" | "leased" | "gone";
 
@@ -39,18 +37,12 @@ export interface Entry {
   timer: TimerHandle | undefined;
 }
 
-interface StoredDeadLetter extends DeadLetterEntry {
-  readonly seq: number;
-}
-
 interface QueueState {
   readonly name: string;
   readonly heap: PriorityHeap<Entry>;
   ready: number;
   readonly leased: Set<Entry>;
   readonly delayed: Set<Entry>;
-  /** Insertion order is dead-letter order, which is what `list` pages through. */
-  readonly dlq: Map<number, StoredDeadLetter>;
 }
 
 /** What the namespace needs from a subscription to hand it messages. */
@@ -66,12 +58,12 @@ const comesFirst = (a: Entry, b: Entry): boolean =>
 
 export class MemoryNamespace {
   readonly now: () => number;
-  private readonly retentionMs: number;
   private readonly queueStates = new Map<string, QueueState>();
+  /** Queues published to or consumed from (stats of an unknown queue must not add it). */
+  private readonly known = new Set<string>();
   private readonly consumers: MemoryConsumer[] = [];
-  private readonly controlHandlers = new Set<(command: ControlCommand) => void>();
-  /** taskId → revoked at; re-revoking moves the id to the end, keeping the map in time order. */
-  private readonly revocations = new Map<string, number>();
+  readonly control: MemoryControl;
+  readonly deadLetters = new MemoryDeadLetters();
   private seq = 0;
   private tokens = 0;
   private rotation = 0;
@@ -80,7 +72,10 @@ export class MemoryNamespace {
 
   constructor(options: { now?: () => number; revocationRetentionMs?: number } = {}) {
     this.now = options.now ?? Date.now;
-    this.retentionMs = options.revocationRetentionMs ?? DEFAULT_REVOCATION_RETENTION_MS;
+    this.control = new MemoryControl(
+      this.now,
+      options.revocationRetentionMs ?? DEFAULT_REVOCATION_RETENTION_MS,
+    );
   }
 
   get isClosed(): boolean {
@@ -96,7 +91,6 @@ export class MemoryNamespace {
         ready: 0,
         leased: new Set(),
         delayed: new Set(),
-        dlq: new Map(),
       };
       this.queueStates.set(name, state);
     }
@@ -104,10 +98,11 @@ export class MemoryNamespace {
   }
 
   queueNames(): string[] {
-    return [...this.queueStates.keys()].sort();
+    return [...this.known].sort();
   }
 
   publish(queue: string, messages: readonly OutgoingMessage[]): void {
+    this.known.add(queue);
     const state = this.queue(queue);
     for (const m of messages) {
       // Copied so that a caller reusing its buffer cannot change a message already "durable".
@@ -160,7 +155,7 @@ export class MemoryNamespace {
   // ---- dispatch -------------------------------------------------------------------------------
 
   addConsumer(consumer: MemoryConsumer): void {
-    for (const q of consumer.queues) this.queue(q);
+    for (const q of consumer.queues) this.known.add(q);
     this.consumers.push(consumer);
     this.wake();
   }
@@ -278,9 +273,7 @@ export class MemoryNamespace {
   deadLetter(entry: Entry, token: number, reason: DeadLetterReason, detail: string): boolean {
     if (!this.holds(entry, token)) return false;
     this.remove(entry);
-    const seq = ++this.seq;
-    entry.queue.dlq.set(seq, {
-      seq,
+    this.deadLetters.add({
       id: entry.id,
       queue: entry.queue.name,
       body: entry.body,
@@ -318,69 +311,19 @@ export class MemoryNamespace {
 
   // ---- dead letters ---------------------------------------------------------------------------
 
-  listDeadLetters(
-    queue: string,
-    options: { limit: number; cursor?: string; reason?: DeadLetterReason },
-  ): DeadLetterPage {
-    const after = parseCursor(options.cursor);
-    const entries: DeadLetterEntry[] = [];
-    let more = false;
-    let last = after;
-    for (const stored of this.queue(queue).dlq.values()) {
-      if (stored.seq <= after) continue;
-      if (options.reason && stored.reason !== options.reason) continue;
-      if (entries.length === options.limit) {
-        more = true;
-        break;
-      }
-      entries.push(publicEntry(stored));
-      last = stored.seq;
-    }
-    return more ? { entries, nextCursor: String(last) } : { entries };
-  }
-
   requeueDeadLetters(
     queue: string,
     selector: DeadLetterSelector,
     rewrite: (entry: DeadLetterEntry) => OutgoingMessage,
-    limits: Parameters<typeof checkOutgoing>[0],
+    limits: BrokerLimits,
   ): DeadLetterEntry[] {
-    const state = this.queue(queue);
-    const ids = "ids" in selector ? new Set(selector.ids) : undefined;
-    const chosen = [...state.dlq.values()].filter((e) =>
-      ids ? ids.has(e.id) : "reason" in selector ? e.reason === selector.reason : true,
-    );
-    const entries = chosen.map(publicEntry);
+    const { entries, remove } = this.deadLetters.select(queue, selector);
     // Rewrite and validate everything before changing anything: a requeue is all-or-nothing.
     const messages = entries.map(rewrite);
     checkOutgoing(limits, queue, messages);
-    for (const e of chosen) state.dlq.delete(e.seq);
+    remove();
     this.publish(queue, messages);
     return entries;
-  }
-
-  // ---- control channel ------------------------------------------------------------------------
-
-  broadcast(command: ControlCommand): void {
-    this.revocations.delete(command.taskId);
-    this.revocations.set(command.taskId, command.at);
-    this.purgeRevocations();
-    for (const handler of [...this.controlHandlers]) invokeCallback(handler, command);
-  }
-
-  subscribeControl(handler: (command: ControlCommand) => void): () => void {
-    this.purgeRevocations();
-    for (const [taskId, at] of this.revocations)
-      invokeCallback(handler, { type: "revoke", taskId, at });
-    this.controlHandlers.add(handler);
-    return () => this.controlHandlers.delete(handler);
-  }
-
-  private purgeRevocations(): void {
-    const oldest = this.now() - this.retentionMs;
-    for (const [taskId, at] of this.revocations) {
-      if (at < oldest) this.revocations.delete(taskId);
-    }
   }
 
   // ---- observability and lifecycle ------------------------------------------------------------
@@ -392,7 +335,7 @@ export class MemoryNamespace {
       ready: state.ready,
       inFlight: state.leased.size,
       delayed: state.delayed.size,
-      deadLettered: state.dlq.size,
+      deadLettered: this.deadLetters.count(queue),
     };
   }
 
@@ -403,21 +346,6 @@ export class MemoryNamespace {
       for (const entry of [...state.delayed, ...state.leased]) cancelTimer(entry.timer);
     }
     this.consumers.length = 0;
-    this.controlHandlers.clear();
+    this.control.clear();
   }
-}
-
-function publicEntry(stored: StoredDeadLetter): DeadLetterEntry {
-  const { seq: _seq, ...entry } = stored;
-  return entry;
-}
-
-function parseCursor(cursor: string | undefined): number {
-  if (cursor === undefined) return 0;
-  if (!/^\d{1,15}$/.test(cursor)) {
-    throw new InvalidArgumentError(
-      `cursor must be the nextCursor of a previous page (got ${JSON.stringify(cursor.slice(0, 40))})`,
-    );
-  }
-  return Number(cursor);
 }

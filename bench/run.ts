@@ -1,0 +1,231 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { deleteBullKeys, describeRedis, redisReachable } from "./bullmq-scenarios.js";
+import { type BenchConfig, readBenchConfig, type SystemName } from "./config.js";
+import type { ChildReport, ChildSpec, Role, Target } from "./protocol.js";
+import {
+  type Cell,
+  type MachineInfo,
+  type Results,
+  renderReport,
+  SCENARIOS,
+  type ScenarioName,
+} from "./report.js";
+import { startChild } from "./spawn-child.js";
+
+// `npm run bench`: the orchestrator. For each scenario it runs every system in turn (so a burst
+// of load from elsewhere on a shared machine hits one cell, not one whole column), each producer
+// and worker in its own child process, then prints the markdown report and writes it to
+// bench/results/latest.md. Scenario 1 builds the backlog that scenario 2 drains; scenario 3 uses
+// fresh storage. Temp SQLite files and this run's Redis keys are removed at the end.
+
+type Group = "backlog" | "mixed";
+
+interface RunContext {
+  config: BenchConfig;
+  runId: string;
+  tempRoot: string;
+  bullPrefix: string;
+}
+
+function targetFor(ctx: RunContext, system: SystemName, group: Group): Target {
+  const dir = path.join(ctx.tempRoot, `${system}-${group}`);
+  mkdirSync(dir, { recursive: true });
+  switch (system) {
+    case "gotaskq-tracking":
+      return {
+        system: "gotaskq",
+        brokerPath: path.join(dir, "broker.db"),
+        trackingPath: path.join(dir, "tracking.db"),
+      };
+    case "gotaskq-no-tracking":
+      return { system: "gotaskq", brokerPath: path.join(dir, "broker.db") };
+    case "bullmq":
+      return { system: "bullmq", redisUrl: ctx.config.redisUrl, prefix: ctx.bullPrefix };
+    case "raw-sqlite":
+      return { system: "raw-sqlite", path: path.join(dir, "queue.db") };
+  }
+}
+
+function specFor(
+  ctx: RunContext,
+  system: SystemName,
+  scenario: ScenarioName,
+  role: Role,
+): ChildSpec {
+  const group: Group = scenario === "mixed" ? "mixed" : "backlog";
+  const { config } = ctx;
+  return {
+    role,
+    target: targetFor(ctx, system, group),
+    // A fresh queue name per group and run: BullMQ keys never collide with an earlier run's.
+    queue: `bench-${group}-${ctx.runId}`,
+    tasks: scenario === "mixed" ? config.mixedTasks : config.tasks,
+    batchSize: config.batchSize,
+    concurrency: config.concurrency,
+  };
+}
+
+function execArgvFor(
+  ctx: RunContext,
+  system: SystemName,
+  scenario: ScenarioName,
+  role: Role,
+): string[] {
+  const dir = ctx.config.cpuProfileDir;
+  if (!dir) return [];
+  return [
+    "--cpu-prof",
+    "--cpu-prof-dir",
+    dir,
+    "--cpu-prof-name",
+    `${system}-${scenario}-${role}.cpuprofile`,
+  ];
+}
+
+function cellOf(
+  report: ChildReport,
+  tasks: number,
+  extra: Record<string, number | string> = {},
+): Cell {
+  if (report.count !== tasks) {
+    return { ok: false, reason: `only ${report.count} of ${tasks} tasks` };
+  }
+  return {
+    ok: true,
+    tasks,
+    elapsedMs: report.elapsedMs,
+    peakRssBytes: report.peakRssBytes,
+    details: { ...report.details, ...extra },
+  };
+}
+
+async function runScenario(
+  ctx: RunContext,
+  system: SystemName,
+  scenario: ScenarioName,
+): Promise<Cell> {
+  const start = (role: Role) =>
+    startChild(specFor(ctx, system, scenario, role), {
+      label: `${system} ${scenario} ${role}`,
+      timeoutMs: ctx.config.timeoutMs,
+      execArgv: execArgvFor(ctx, system, scenario, role),
+    });
+  const tasks = specFor(ctx, system, scenario, "worker").tasks;
+  if (scenario === "enqueue" || scenario === "drain") {
+    const child = await start(scenario === "enqueue" ? "producer" : "worker");
+    child.go();
+    return cellOf(await child.done, tasks);
+  }
+  // Produce and consume at once: both children connected and idle, then started together.
+  const worker = await start("worker");
+  let producer: Awaited<ReturnType<typeof start>>;
+  try {
+    producer = await start("producer");
+  } catch (error) {
+    worker.kill();
+    throw error;
+  }
+  worker.go();
+  producer.go();
+  const [workerReport, producerReport] = await Promise.all([worker.done, producer.done]);
+  return cellOf(workerReport, tasks, {
+    "producer done after (ms)": Math.round(producerReport.elapsedMs),
+    "producer peak RSS (MiB)": Math.round(producerReport.peakRssBytes / 1_048_576),
+  });
+}
+
+function packageVersion(file: string): string {
+  try {
+    const json: unknown = JSON.parse(readFileSync(file, "utf8"));
+    const version = (json as { version?: unknown }).version;
+    return typeof version === "string" ? version : "?";
+  } catch {
+    return "?";
+  }
+}
+
+async function main(): Promise<void> {
+  const config = readBenchConfig(process.env);
+  const runId = `${Date.now().toString(36)}-${process.pid}`;
+  const ctx: RunContext = {
+    config,
+    runId,
+    tempRoot: mkdtempSync(path.join(os.tmpdir(), "gotaskq-bench-")),
+    bullPrefix: `gotaskq-bench-${runId}`,
+  };
+  const loadAtStart = os.loadavg();
+  const bullReachable =
+    config.systems.includes("bullmq") && (await redisReachable(config.redisUrl));
+  const results: Results = { enqueue: {}, drain: {}, mixed: {} };
+  process.stderr.write(
+    `bench: ${config.tasks} tasks backlog, ${config.mixedTasks} mixed, concurrency ${config.concurrency}, systems ${config.systems.join(",")}\n`,
+  );
+  try {
+    for (const scenario of SCENARIOS) {
+      for (const system of config.systems) {
+        let cell: Cell;
+        if (system === "bullmq" && !bullReachable) {
+          cell = { ok: false, reason: "Redis not reachable" };
+        } else if (scenario === "drain" && !results.enqueue[system]?.ok) {
+          cell = { ok: false, reason: "no backlog (enqueue failed)" };
+        } else {
+          process.stderr.write(`bench: ${scenario} on ${system}…\n`);
+          cell = await runScenario(ctx, system, scenario).catch(
+            (error: unknown): Cell => ({
+              ok: false,
+              reason: `failed: ${(error as Error).message}`,
+            }),
+          );
+          if (cell.ok) {
+            process.stderr.write(
+              `bench:   ${Math.round((cell.tasks * 1_000) / cell.elapsedMs)} tasks/s, peak RSS ${Math.round(cell.peakRssBytes / 1_048_576)} MiB\n`,
+            );
+          } else {
+            process.stderr.write(`bench:   ${cell.reason}\n`);
+          }
+          // Let the previous children's exit and the file system settle before the next cell.
+          await sleep(1_000);
+        }
+        results[scenario][system] = cell;
+      }
+    }
+  } finally {
+    rmSync(ctx.tempRoot, { recursive: true, force: true });
+    if (bullReachable) {
+      const deleted = await deleteBullKeys(config.redisUrl, ctx.bullPrefix);
+      process.stderr.write(`bench: removed ${deleted} Redis keys under ${ctx.bullPrefix}:\n`);
+    }
+  }
+  const cpus = os.cpus();
+  const machine: MachineInfo = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: os.availableParallelism(),
+    cpuModel: cpus[0]?.model.trim() ?? "unknown CPU",
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    loadAtStart,
+    loadAtEnd: os.loadavg(),
+    gotaskqVersion: packageVersion("package.json"),
+    bullmqVersion: packageVersion("node_modules/bullmq/package.json"),
+    redis: bullReachable
+      ? await describeRedis(config.redisUrl)
+      : config.systems.includes("bullmq")
+        ? `${config.redisUrl} (not reachable)`
+        : "Redis (not measured)",
+  };
+  const markdown = renderReport(results, config, machine);
+  process.stdout.write(markdown);
+  mkdirSync(path.dirname(config.resultsPath), { recursive: true });
+  writeFileSync(config.resultsPath, markdown);
+  process.stderr.write(`bench: report written to ${config.resultsPath}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});

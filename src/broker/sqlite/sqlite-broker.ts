@@ -1,0 +1,206 @@
+import type Database from "better-sqlite3";
+import { MAX_DELAY_MS } from "../../core/backoff.js";
+import { InvalidArgumentError, UnavailableError } from "../../core/errors.js";
+import type {
+  Broker,
+  BrokerLimits,
+  ConsumeOptions,
+  ControlChannel,
+  DeadLetterQueue,
+  Delivery,
+  OutgoingMessage,
+  QueueStats,
+  Subscription,
+} from "../broker.js";
+import { checkConsume, checkListOptions, checkOutgoing, checkQueueName } from "../validation.js";
+import { DEFAULT_REVOCATION_RETENTION_MS, SqliteControlChannel } from "./control-channel.js";
+import { DeadLetterStore } from "./dead-letters.js";
+import { SqliteSubscription } from "./delivery.js";
+import { toDomainError } from "./errors.js";
+import { MessageWriter } from "./publish.js";
+import { openDatabase, type SynchronousMode } from "./schema.js";
+import { StatsReader } from "./stats.js";
+import { WriteLoop } from "./write-loop.js";
+
+// The embedded default broker: a durable single-node broker in one SQLite file (WAL), shared
+// safely by any number of processes on one machine — `gotaskq dev`, several workers, the CLI.
+// This file wires the pieces and is the error boundary: every SQLite failure leaves here as a
+// GoTaskQError (`unavailable`), never as a SqliteError.
+//
+// - schema.ts: pragmas, durability modes, migrations.      - write-loop.ts: the one writer loop.
+// - publish.ts / claim.ts / settle.ts: its statements.       - delivery.ts: subscriptions, deliveries.
+// - dead-letters.ts: DLQ list and requeue.                   - control-channel.ts: revocations.
+// - stats.ts: counts and the queue list.
+//
+// Priority mapping: exact. All ten priorities (0–9) are honoured by the ordered index; FIFO by
+// publish order within a priority. Delays: exact to the poll interval (never early).
+// Lease lost: a settle after another consumer claimed the message matches no row (its lease
+// token changed) and rejects with LeaseLostError; release resolves quietly (see broker.ts).
+
+export interface SqliteBrokerOptions {
+  /** Broker file; created, with its directory, when missing. */
+  path: string;
+  /**
+   * "normal" (default): a resolved publish or settle survives any process crash;
+   * "full": it also survives an OS crash or power loss (fsync per commit; much slower).
+   */
+  synchronous?: SynchronousMode;
+  /** How often an idle consumer looks for other processes' messages and commands (ms). Default 50. */
+  pollIntervalMs?: number;
+  /** Clock for delays, leases and timestamps (epoch ms). Default `Date.now`. */
+  now?: () => number;
+  /** How long revocations are replayed to new control subscribers (ms). Default 30 days. */
+  revocationRetentionMs?: number;
+}
+
+export const SQLITE_LIMITS: BrokerLimits = {
+  maxMessageBytes: 1_048_576,
+  maxDelayMs: MAX_DELAY_MS,
+  priorities: 10,
+};
+
+export const DEFAULT_POLL_INTERVAL_MS = 50;
+
+export function openSqliteBroker(options: SqliteBrokerOptions): Broker {
+  const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+  if (!Number.isInteger(pollIntervalMs) || pollIntervalMs < 1 || pollIntervalMs > 60_000) {
+    throw new InvalidArgumentError(
+      `pollIntervalMs must be an integer between 1 and 60000 (got ${pollIntervalMs})`,
+    );
+  }
+  if (
+    options.synchronous !== undefined &&
+    options.synchronous !== "normal" &&
+    options.synchronous !== "full"
+  ) {
+    throw new InvalidArgumentError(
+      `synchronous must be "normal" or "full" (got ${JSON.stringify(options.synchronous)})`,
+    );
+  }
+  let db: Database.Database;
+  try {
+    db = openDatabase(options.path, options.synchronous ?? "normal");
+  } catch (error) {
+    throw toDomainError(error, options.path);
+  }
+  return new SqliteBroker(db, { ...options, pollIntervalMs });
+}
+
+class SqliteBroker implements Broker {
+  readonly kind = "sqlite";
+  readonly limits = SQLITE_LIMITS;
+  readonly control: ControlChannel;
+  private readonly now: () => number;
+  private readonly loop: WriteLoop;
+  private readonly writer: MessageWriter;
+  private readonly deadLetterStore: DeadLetterStore;
+  private readonly reader: StatsReader;
+  private readonly controlChannel: SqliteControlChannel;
+  private closed = false;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly options: SqliteBrokerOptions & { pollIntervalMs: number },
+  ) {
+    this.now = options.now ?? Date.now;
+    try {
+      this.loop = new WriteLoop(db, options.path, this.now, options.pollIntervalMs);
+      this.writer = new MessageWriter(db);
+      this.deadLetterStore = new DeadLetterStore(db, this.now);
+      this.reader = new StatsReader(db);
+      this.controlChannel = new SqliteControlChannel(
+        db,
+        this.guard,
+        this.now,
+        options.pollIntervalMs,
+        options.revocationRetentionMs ?? DEFAULT_REVOCATION_RETENTION_MS,
+      );
+    } catch (error) {
+      db.close();
+      throw toDomainError(error, options.path);
+    }
+    this.control = this.controlChannel;
+  }
+
+  /** Runs a synchronous SQLite operation on an open broker, translating its errors. */
+  private readonly guard = <T>(work: () => T): T => {
+    if (this.closed) throw new UnavailableError(`sqlite broker ${this.options.path} is closed`);
+    try {
+      return work();
+    } catch (error) {
+      throw toDomainError(error, this.options.path);
+    }
+  };
+
+  async publish(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
+    this.guard(() => checkOutgoing(this.limits, queue, messages));
+    if (messages.length === 0) return;
+    return this.loop.publish(queue, messages);
+  }
+
+  async consume(
+    queues: readonly string[],
+    options: ConsumeOptions,
+    onDelivery: (delivery: Delivery) => void,
+  ): Promise<Subscription> {
+    const unique = [...new Set(queues)];
+    this.guard(() => {
+      checkConsume(queues, options);
+      for (const queue of unique) this.writer.noteQueue(queue);
+    });
+    const subscription = new SqliteSubscription(
+      this.loop,
+      this.limits,
+      unique,
+      options,
+      onDelivery,
+    );
+    this.loop.add(subscription);
+    return subscription;
+  }
+
+  deadLetters(queue: string): DeadLetterQueue {
+    checkQueueName(queue);
+    return {
+      list: async (options) =>
+        this.guard(() => {
+          checkListOptions(options);
+          return this.deadLetterStore.list(queue, options);
+        }),
+      requeue: async (selector, rewrite) => {
+        const entries = this.guard(() =>
+          this.deadLetterStore.requeue(queue, selector, rewrite, this.limits),
+        );
+        if (entries.length > 0) this.loop.wake();
+        return entries;
+      },
+    };
+  }
+
+  async stats(queue: string): Promise<QueueStats> {
+    return this.guard(() => {
+      checkQueueName(queue);
+      return this.reader.stats(queue, this.now());
+    });
+  }
+
+  async queues(): Promise<string[]> {
+    return this.guard(() => this.reader.queues());
+  }
+
+  async ping(): Promise<void> {
+    this.guard(() => this.reader.ping());
+  }
+
+  /**
+   * Flushes publishes and settles already requested, stops polling and closes the file.
+   * Unsettled deliveries keep their leases and come back to any consumer when they expire.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.controlChannel.stop();
+    this.loop.stop();
+    this.closed = true;
+    this.db.close();
+  }
+}

@@ -1,0 +1,93 @@
+import type { OutgoingMessage } from "../broker/broker.js";
+import { encodeEnvelope, type TaskEnvelope } from "../core/envelope.js";
+import { InvalidArgumentError } from "../core/errors.js";
+import { newTaskId } from "../core/ids.js";
+import type { ValidSubmission } from "../core/submission.js";
+import type { TaskEvent } from "../tracking/tracking-store.js";
+import type { TaskOptions } from "../worker/registry.js";
+import { taskEvent } from "../worker/task-events.js";
+
+// A validated submission turned into everything its acceptance needs: the envelope (run 0,
+// attempt 0, a fresh time-ordered id), the broker message, the PENDING event and the answer to
+// the caller. Built before publishing, so a task the broker would refuse as too large is
+// refused here with a message that says what to shrink.
+
+/** What a caller learns about an accepted submission (wire names, like the REST answer). */
+export interface SubmittedTask {
+  id: string;
+  status: "PENDING";
+  function_key: string;
+  queue: string;
+  priority: number;
+  run: 0;
+  attempt: 0;
+  created_at: string;
+  /** Present for delayed submissions: when the task becomes due. */
+  run_at?: string;
+}
+
+export interface PreparedTask {
+  envelope: TaskEnvelope;
+  message: OutgoingMessage;
+  event: TaskEvent;
+  task: SubmittedTask;
+}
+
+export interface PrepareContext {
+  now: number;
+  broker: { kind: string; limits: { maxMessageBytes: number } };
+  /** The function's registry options, when the producer knows the registry. */
+  defaults?: Readonly<TaskOptions>;
+}
+
+export function prepareTask(valid: ValidSubmission, ctx: PrepareContext): PreparedTask {
+  const envelope = envelopeOf(valid, ctx.now);
+  const body = encodeEnvelope(envelope);
+  const { maxMessageBytes } = ctx.broker.limits;
+  if (body.byteLength > maxMessageBytes) {
+    throw new InvalidArgumentError(
+      `the task encodes to ${body.byteLength} bytes; the ${ctx.broker.kind} broker accepts at most ${maxMessageBytes} (shrink the payload or metadata)`,
+    );
+  }
+  const runAt = valid.delay_ms > 0 ? ctx.now + valid.delay_ms : undefined;
+  const { maxRetries, timeoutMs } = ctx.defaults ?? {};
+  const event: TaskEvent = {
+    ...taskEvent(envelope, "PENDING", ctx.now, {
+      ...(maxRetries !== undefined ? { maxRetries } : {}),
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    }),
+    ...(runAt !== undefined ? { runAt } : {}),
+  };
+  const task: SubmittedTask = {
+    id: envelope.id,
+    status: "PENDING",
+    function_key: envelope.function_key,
+    queue: envelope.queue,
+    priority: envelope.priority,
+    run: 0,
+    attempt: 0,
+    created_at: envelope.created_at,
+    ...(runAt !== undefined ? { run_at: new Date(runAt).toISOString() } : {}),
+  };
+  const message = { id: envelope.id, body, priority: envelope.priority, delayMs: valid.delay_ms };
+  return { envelope, message, event, task };
+}
+
+function envelopeOf(valid: ValidSubmission, now: number): TaskEnvelope {
+  return {
+    v: 1,
+    id: newTaskId(),
+    function_key: valid.function_key,
+    payload: valid.payload,
+    queue: valid.queue,
+    priority: valid.priority,
+    attempt: 0,
+    run: 0,
+    ...(valid.max_retries !== undefined ? { max_retries: valid.max_retries } : {}),
+    ...(valid.timeout_ms !== undefined ? { timeout_ms: valid.timeout_ms } : {}),
+    ...(valid.backoff !== undefined ? { backoff: valid.backoff } : {}),
+    created_at: new Date(now).toISOString(),
+    metadata: valid.metadata,
+    ...(valid.idempotency_key !== undefined ? { idempotency_key: valid.idempotency_key } : {}),
+  };
+}

@@ -1,0 +1,70 @@
+import { InvalidArgumentError } from "../core/errors.js";
+import type { Logger } from "../logging/logger.js";
+
+// The best-effort writer's settings: one documented type, defaults applied in one pure function.
+
+export interface BestEffortWriterOptions {
+  /** Store failures and drops are logged here, at most once per `logIntervalMs` each. */
+  logger?: Logger;
+  /** Task events plus log lines held in memory (one batch in flight comes on top); default 10,000. */
+  maxBufferItems?: number;
+  /** Events and log lines per flush; default 500. */
+  batchSize?: number;
+  /** Longest wait before a partial batch is written; default 100 ms. */
+  flushIntervalMs?: number;
+  /** First retry delay after a failed flush, doubled per failure; default 100 ms. */
+  retryBaseMs?: number;
+  /** Cap of the retry delay; default 5,000 ms. */
+  retryMaxMs?: number;
+  /** How long `stop()` keeps flushing before it counts the rest as dropped; default 5,000 ms. */
+  stopTimeoutMs?: number;
+  /** Minimum interval between two log lines about the same kind of problem; default 30,000 ms. */
+  logIntervalMs?: number;
+}
+
+export interface BestEffortWriterStats {
+  /** Items (events, log lines, heartbeats) the store accepted. */
+  written: number;
+  /** Items lost: buffer overflow, refused by the store, or still buffered when stop() gave up. */
+  dropped: number;
+  /** Items buffered or in flight. */
+  pending: number;
+  /** Failed store calls. */
+  failures: number;
+  /** The latest failure's message, cleared by the next successful flush. */
+  lastError?: string;
+}
+
+function positiveInt(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < 1) {
+    throw new InvalidArgumentError(
+      `BestEffortWriter ${name} must be a positive integer (got ${v})`,
+    );
+  }
+  return v;
+}
+
+export interface ResolvedWriterOptions {
+  logger: Logger | undefined;
+  maxBufferItems: number;
+  batchSize: number;
+  flushIntervalMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  stopTimeoutMs: number;
+  logIntervalMs: number;
+}
+
+export function resolveWriterOptions(options: BestEffortWriterOptions): ResolvedWriterOptions {
+  return {
+    logger: options.logger,
+    maxBufferItems: positiveInt("maxBufferItems", options.maxBufferItems, 10_000),
+    batchSize: positiveInt("batchSize", options.batchSize, 500),
+    flushIntervalMs: positiveInt("flushIntervalMs", options.flushIntervalMs, 100),
+    retryBaseMs: positiveInt("retryBaseMs", options.retryBaseMs, 100),
+    retryMaxMs: positiveInt("retryMaxMs", options.retryMaxMs, 5_000),
+    stopTimeoutMs: positiveInt("stopTimeoutMs", options.stopTimeoutMs, 5_000),
+    logIntervalMs: positiveInt("logIntervalMs", options.logIntervalMs, 30_000),
+  };
+}

@@ -1,0 +1,307 @@
+import { GoTaskQError } from "../core/errors.js";
+import { type Service, sleep } from "../core/lifecycle.js";
+import {
+  type BestEffortWriterOptions,
+  type BestEffortWriterStats,
+  resolveWriterOptions,
+} from "./best-effort-writer-options.js";
+import { TrackingBuffer } from "./tracking-buffer.js";
+import type { TrackingSink } from "./tracking-sink.js";
+import type { TaskEvent, TaskLogLine, TrackingStore, WorkerHeartbeat } from "./tracking-store.js";
+import { WriteProblemReporter } from "./write-problem-reporter.js";
+
+// The TrackingSink that producers and workers write to: it puts the item in memory and returns.
+// Tracking must never slow down, block or fail execution (DESIGN §1), so:
+// - the buffer is bounded (tracking-buffer.ts says what goes first) and every loss is counted;
+// - flushes run in the background, one at a time (a task's events reach the store in the order
+//   they were recorded), in batches of `batchSize` or every `flushIntervalMs`;
+// - a failed flush is retried with capped, jittered backoff for as long as the store is
+//   unavailable; what was buffered meanwhile is written once it returns;
+// - a batch the store refuses (reached, but rejects the data: error code other than
+//   `unavailable`) is retried item by item, so one bad item is dropped and counted instead of
+//   blocking everything behind it forever.
+// The writer does not own the store: whoever opened it closes it, after `stop()`.
+
+export type { BestEffortWriterOptions, BestEffortWriterStats };
+
+interface Part<T> {
+  items: T[];
+  write(items: T[]): Promise<void>;
+  putBack(items: T[]): void;
+}
+
+function isUnavailable(error: unknown): boolean {
+  // Only an error that says the data itself was refused is not worth retrying as is.
+  return !(error instanceof GoTaskQError) || error.code === "unavailable";
+}
+
+export class BestEffortWriter implements TrackingSink, Service {
+  readonly #store: TrackingStore;
+  readonly #batchSize: number;
+  readonly #intervalMs: number;
+  readonly #retryBaseMs: number;
+  readonly #retryMaxMs: number;
+  readonly #stopTimeoutMs: number;
+  readonly #reporter: WriteProblemReporter;
+  readonly #buffer: TrackingBuffer;
+  #inFlight = 0;
+
+  #state: "new" | "running" | "stopping" | "stopped" = "new";
+  #stopped: Promise<void> | undefined;
+  #flushing: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #timerDueAt = 0;
+  #retryAt = 0;
+  #consecutiveFailures = 0;
+
+  #written = 0;
+  #dropped = 0;
+  #failures = 0;
+  #lastError: string | undefined;
+
+  constructor(store: TrackingStore, options: BestEffortWriterOptions = {}) {
+    const o = resolveWriterOptions(options);
+    this.#store = store;
+    this.#batchSize = o.batchSize;
+    this.#intervalMs = o.flushIntervalMs;
+    this.#retryBaseMs = o.retryBaseMs;
+    this.#retryMaxMs = o.retryMaxMs;
+    this.#stopTimeoutMs = o.stopTimeoutMs;
+    this.#reporter = new WriteProblemReporter(o.logger, o.logIntervalMs);
+    this.#buffer = new TrackingBuffer(o.maxBufferItems, (count) => this.#drop(count));
+  }
+
+  record(event: TaskEvent): void {
+    if (!this.#accepting()) return;
+    this.#buffer.addEvent(event);
+    this.#schedule();
+  }
+
+  log(line: TaskLogLine): void {
+    if (!this.#accepting()) return;
+    this.#buffer.addLog(line);
+    this.#schedule();
+  }
+
+  heartbeat(heartbeat: WorkerHeartbeat): void {
+    if (!this.#accepting()) return;
+    this.#buffer.addHeartbeat(heartbeat);
+    this.#schedule();
+  }
+
+  stats(): BestEffortWriterStats {
+    return {
+      written: this.#written,
+      dropped: this.#dropped,
+      pending: this.#buffer.size + this.#inFlight,
+      failures: this.#failures,
+      ...(this.#lastError !== undefined ? { lastError: this.#lastError } : {}),
+    };
+  }
+
+  /** Starts flushing in the background (items recorded before are kept and written). */
+  async start(): Promise<void> {
+    if (this.#state === "stopping" || this.#state === "stopped") {
+      throw new GoTaskQError("internal", "a stopped BestEffortWriter cannot be started again");
+    }
+    this.#state = "running";
+    this.#schedule();
+  }
+
+  /**
+   * Writes what is buffered now without waiting for the interval (e.g. before a CLI reads the
+   * task back). Resolves once it is written, or once the store failed (the items stay buffered
+   * for the background retries). Never rejects.
+   */
+  async flush(): Promise<void> {
+    // Enough rounds for what is buffered at the call; items recorded meanwhile may wait.
+    let rounds = Math.ceil(this.#buffer.size / this.#batchSize) + 1;
+    while (this.#state !== "stopped" && rounds > 0) {
+      if (this.#flushing) {
+        await this.#flushing;
+        continue;
+      }
+      if (this.#buffer.size === 0) return;
+      rounds -= 1;
+      const failures = this.#failures;
+      await this.#startFlush();
+      if (this.#failures > failures) return;
+    }
+  }
+
+  /** Flushes what it can within `stopTimeoutMs`, counts the rest as dropped. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#drain();
+    return this.#stopped;
+  }
+
+  /** Called on every record/log/heartbeat: false (and counted as dropped) once stopped. */
+  #accepting(): boolean {
+    if (this.#state === "stopped") {
+      this.#drop(1);
+      return false;
+    }
+    return true;
+  }
+
+  #drop(count: number): void {
+    this.#dropped += count;
+    this.#reporter.dropped(count, this.#dropped);
+  }
+
+  /** Arms the flush timer: now for a full batch, after the interval for a partial one. */
+  #schedule(): void {
+    if (this.#state !== "running" || this.#flushing || this.#buffer.size === 0) return;
+    const now = Date.now();
+    let due: number;
+    if (now < this.#retryAt) due = this.#retryAt;
+    else if (this.#buffer.items >= this.#batchSize) due = now;
+    else due = this.#timer ? this.#timerDueAt : now + this.#intervalMs;
+    if (this.#timer && this.#timerDueAt <= due) return;
+    clearTimeout(this.#timer);
+    this.#timerDueAt = due;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#startFlush();
+    }, due - now);
+    // Buffered tracking must not keep a finished process alive; stop() is what flushes at exit.
+    this.#timer.unref();
+  }
+
+  /** Starts one flush; the returned promise never rejects. */
+  #startFlush(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const flushing = this.#flushOnce().finally(() => {
+      this.#flushing = undefined;
+      this.#schedule();
+    });
+    this.#flushing = flushing;
+    return flushing;
+  }
+
+  async #flushOnce(): Promise<void> {
+    const batch = this.#buffer.take(this.#batchSize);
+    this.#inFlight = batch.events.length + batch.logs.length + batch.heartbeats.length;
+    let failure: unknown;
+    // Once the store is found unavailable, the remaining parts go back untried.
+    const step = async <T>(part: Part<T>): Promise<void> => {
+      if (part.items.length === 0) return;
+      if (failure !== undefined) part.putBack(part.items);
+      else failure = await this.#writePart(part);
+    };
+    await step({
+      items: batch.events,
+      write: (b) => this.#store.record(b),
+      putBack: (b) => this.#putBack(b, (items) => this.#buffer.putBackEvents(items)),
+    });
+    await step({
+      items: batch.logs,
+      write: (b) => this.#store.appendLogs(b),
+      putBack: (b) => this.#putBack(b, (items) => this.#buffer.putBackLogs(items)),
+    });
+    await step({
+      items: batch.heartbeats,
+      write: (b) => this.#store.heartbeat(b),
+      putBack: (b) => this.#putBack(b, (items) => this.#buffer.putBackHeartbeats(items)),
+    });
+    this.#inFlight = 0;
+    if (failure !== undefined) this.#onUnavailable(failure);
+    else this.#onSuccess();
+  }
+
+  /** Writes one part; returns the error when the store is unavailable (the rest is put back). */
+  async #writePart<T>(part: Part<T>): Promise<unknown> {
+    try {
+      await part.write(part.items);
+      this.#written += part.items.length;
+      return undefined;
+    } catch (error) {
+      if (isUnavailable(error)) {
+        part.putBack(part.items);
+        return error;
+      }
+      this.#noteFailure(error);
+    }
+    // The store refused the batch: find the item(s) it refuses instead of retrying forever.
+    for (let i = 0; i < part.items.length; i += 1) {
+      try {
+        await part.write(part.items.slice(i, i + 1));
+        this.#written += 1;
+      } catch (error) {
+        if (isUnavailable(error)) {
+          part.putBack(part.items.slice(i));
+          return error;
+        }
+        this.#noteFailure(error);
+        this.#dropped += 1;
+        this.#reporter.refused(error);
+      }
+    }
+    return undefined;
+  }
+
+  /** Unwritten items go back to the buffer, or are counted as dropped once the writer stopped. */
+  #putBack<T>(items: T[], putBack: (items: T[]) => void): void {
+    if (this.#state === "stopped") this.#drop(items.length);
+    else putBack(items);
+  }
+
+  #noteFailure(error: unknown): void {
+    this.#failures += 1;
+    this.#lastError = error instanceof Error ? error.message : String(error);
+  }
+
+  #onUnavailable(error: unknown): void {
+    this.#noteFailure(error);
+    this.#consecutiveFailures += 1;
+    const exponent = Math.min(this.#consecutiveFailures - 1, 30);
+    const ceiling = Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** exponent);
+    // Jitter spreads the retries of many workers when a shared store comes back.
+    this.#retryAt = Date.now() + Math.ceil(ceiling * (0.5 + Math.random() / 2));
+    this.#reporter.failed(error, { pending: this.#buffer.size, dropped: this.#dropped });
+  }
+
+  #onSuccess(): void {
+    if (this.#consecutiveFailures > 0) this.#reporter.recovered(this.#consecutiveFailures);
+    this.#consecutiveFailures = 0;
+    this.#retryAt = 0;
+    this.#lastError = undefined;
+  }
+
+  async #drain(): Promise<void> {
+    if (this.#state === "new" || this.#state === "running") this.#state = "stopping";
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const deadline = Date.now() + this.#stopTimeoutMs;
+    const abort = new AbortController();
+    let expired = false;
+    const expiry = sleep(this.#stopTimeoutMs, abort.signal).then(
+      () => {
+        expired = true;
+      },
+      () => undefined,
+    );
+    try {
+      while (!expired && (this.#flushing || this.#buffer.size > 0)) {
+        if (this.#flushing) {
+          await Promise.race([this.#flushing, expiry]);
+          continue;
+        }
+        // While the store is failing, keep to the backoff, but never past the deadline.
+        const wait = Math.min(this.#retryAt, deadline) - Date.now();
+        if (wait > 0) await Promise.race([sleep(wait), expiry]);
+        if (!expired && !this.#flushing) await Promise.race([this.#startFlush(), expiry]);
+      }
+    } finally {
+      abort.abort();
+      this.#state = "stopped";
+      // A flush still in flight settles its own items (written, or dropped by #putBack).
+      const left = this.#buffer.clear();
+      if (left > 0) {
+        this.#dropped += left;
+        this.#reporter.abandoned(left, this.#stopTimeoutMs);
+      }
+    }
+  }
+}

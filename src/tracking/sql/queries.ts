@@ -1,0 +1,104 @@
+import { type Kysely, sql } from "kysely";
+import { listLimit, logLimit, timeBound } from "../task-query.js";
+import type {
+  TaskLogLine,
+  TaskPage,
+  TaskQuery,
+  TaskRecord,
+  WorkerHeartbeat,
+} from "../tracking-store.js";
+import {
+  dbText,
+  decodeCursor,
+  encodeCursor,
+  rowToHeartbeat,
+  rowToLogLine,
+  rowToRecord,
+} from "./rows.js";
+import type { TrackingDatabase } from "./schema.js";
+
+// The read side. Lists are newest first by (sort_at, id): sort_at is the creation time (or the
+// first event time when that is unknown) and the UUIDv7 id breaks ties, so the order is total and
+// a cursor (the last row's key) resumes exactly after it: no skipped or repeated rows, whatever
+// was inserted since the first page.
+
+/** `%` and `_` are wildcards in LIKE; the user searches for them literally. */
+function likeContains(text: string): string {
+  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+export async function getTask(
+  db: Kysely<TrackingDatabase>,
+  taskId: string,
+): Promise<TaskRecord | undefined> {
+  const row = await db
+    .selectFrom("tasks")
+    .selectAll()
+    .where("id", "=", dbText(taskId))
+    .executeTakeFirst();
+  return row ? rowToRecord(row) : undefined;
+}
+
+export async function listTasks(db: Kysely<TrackingDatabase>, query: TaskQuery): Promise<TaskPage> {
+  const limit = listLimit(query.limit);
+  const after = query.cursor ? decodeCursor(query.cursor) : undefined;
+  let select = db.selectFrom("tasks").selectAll();
+  if (query.status && query.status.length > 0) select = select.where("status", "in", query.status);
+  if (query.functionKey !== undefined)
+    select = select.where("function_key", "=", dbText(query.functionKey));
+  if (query.queue !== undefined) select = select.where("queue", "=", dbText(query.queue));
+  if (query.text) {
+    select = select.where(
+      sql<boolean>`search_text like ${likeContains(dbText(query.text))} escape '\\'`,
+    );
+  }
+  if (query.since !== undefined)
+    select = select.where("sort_at", ">=", timeBound("since", query.since));
+  if (query.until !== undefined)
+    select = select.where("sort_at", "<", timeBound("until", query.until));
+  // A row value comparison: both engines turn it into a range on the (…, sort_at, id) indexes.
+  if (after) select = select.where(sql<boolean>`(sort_at, id) < (${after.sortAt}, ${after.id})`);
+  const rows = await select
+    .orderBy("sort_at", "desc")
+    .orderBy("id", "desc")
+    .limit(limit + 1)
+    .execute();
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    tasks: page.map(rowToRecord),
+    ...(rows.length > limit && last
+      ? { nextCursor: encodeCursor({ sortAt: last.sort_at, id: last.id }) }
+      : {}),
+  };
+}
+
+/** The most recent `limit` lines of the task, oldest first. */
+export async function taskLogs(
+  db: Kysely<TrackingDatabase>,
+  taskId: string,
+  options: { limit?: number } = {},
+): Promise<TaskLogLine[]> {
+  const rows = await db
+    .selectFrom("task_logs")
+    .select(["task_id", "attempt", "at", "level", "message"])
+    .where("task_id", "=", dbText(taskId))
+    .orderBy("at", "desc")
+    .orderBy("seq", "desc")
+    .limit(logLimit(options.limit))
+    .execute();
+  return rows.reverse().map(rowToLogLine);
+}
+
+export async function listWorkers(
+  db: Kysely<TrackingDatabase>,
+  seenSince: number,
+): Promise<WorkerHeartbeat[]> {
+  const rows = await db
+    .selectFrom("workers")
+    .selectAll()
+    .where("seen_at", ">=", timeBound("seenSince", seenSince))
+    .orderBy("worker_id")
+    .execute();
+  return rows.map(rowToHeartbeat);
+}

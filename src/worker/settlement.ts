@@ -1,0 +1,214 @@
+import type { DeadLetterReason, Delivery } from "../broker/broker.js";
+import { type BackoffPolicy, backoffDelayMs, type CustomBackoff } from "../core/backoff.js";
+import { encodeEnvelope, type TaskEnvelope } from "../core/envelope.js";
+import { CanceledError, describeError } from "../core/errors.js";
+import type { TaskErrorInfo, TaskEvent } from "../tracking/tracking-store.js";
+import {
+  type Attempt,
+  type AttemptRef,
+  effectiveMaxRetries,
+  eventOf,
+  isCanceled,
+  isPermanent,
+  jsonResult,
+  logLifecycle,
+  type SettleDeps,
+} from "./attempt.js";
+
+// How an attempt ends: the broker is settled first (it is the source of truth), then the
+// tracking event is recorded and the lifecycle line logged. A settle that fails is logged and
+// not recorded: the broker still holds the message and redelivers it, so the task's next
+// delivery will report what really happens. Nothing here throws.
+
+/** Runs one settle call; false (logged) when the broker refused or failed. */
+export async function settleSafely(
+  deps: SettleDeps,
+  what: string,
+  taskId: string,
+  op: () => Promise<void>,
+): Promise<boolean> {
+  try {
+    await op();
+    return true;
+  } catch (error) {
+    deps.logger.error(
+      { event: "settle_failed", task_id: taskId, settle: what, err: error },
+      `could not ${what} the delivery; the broker will redeliver it`,
+    );
+    return false;
+  }
+}
+
+export async function settleSuccess(
+  deps: SettleDeps,
+  attempt: Attempt,
+  result: unknown,
+): Promise<void> {
+  const { delivery, envelope } = attempt;
+  if (!(await settleSafely(deps, "ack", envelope.id, () => delivery.ack()))) return;
+  const completedAt = deps.now();
+  const durationMs = completedAt - attempt.startedAt;
+  deps.tracking.record({
+    ...eventOf(deps, attempt, "SUCCESS"),
+    startedAt: attempt.startedAt,
+    completedAt,
+    durationMs,
+    result: jsonResult(result),
+  });
+  logLifecycle(
+    deps.logger,
+    "info",
+    "succeeded",
+    envelope,
+    { duration_ms: durationMs },
+    "task succeeded",
+  );
+}
+
+export async function settleCanceled(
+  deps: SettleDeps,
+  attempt: AttemptRef,
+  why: string,
+): Promise<void> {
+  const { delivery, envelope } = attempt;
+  if (!(await settleSafely(deps, "ack", envelope.id, () => delivery.ack()))) return;
+  const completedAt = deps.now();
+  const error = describeError(new CanceledError(why));
+  deps.tracking.record({
+    ...eventOf(deps, attempt, "CANCELED"),
+    completedAt,
+    error: { message: error.message, type: error.type },
+    ...(attempt.startedAt !== undefined
+      ? { startedAt: attempt.startedAt, durationMs: completedAt - attempt.startedAt }
+      : {}),
+  });
+  logLifecycle(deps.logger, "info", "canceled", envelope, { reason: why }, "task canceled");
+}
+
+/**
+ * The handler threw (or was abandoned after its signal aborted): cancel, dead-letter or retry.
+ * `error` is the effective error: the signal's reason when the signal aborted.
+ */
+export async function settleFailure(
+  deps: SettleDeps,
+  attempt: Attempt,
+  error: unknown,
+): Promise<void> {
+  const { envelope, task } = attempt;
+  if (isCanceled(error)) return settleCanceled(deps, attempt, describeError(error).message);
+  const info = describeError(error);
+  const permanent = isPermanent(error);
+  logLifecycle(
+    deps.logger,
+    "warn",
+    "failed",
+    envelope,
+    { error: info.message, error_type: info.type, permanent },
+    "task attempt failed",
+  );
+  const maxRetries = effectiveMaxRetries(deps, envelope, task);
+  if (permanent) return deadLetterAttempt(deps, attempt, "permanent_error", info);
+  if (envelope.attempt >= maxRetries)
+    return deadLetterAttempt(deps, attempt, "retries_exhausted", info);
+  return scheduleRetry(deps, attempt, error, info);
+}
+
+async function scheduleRetry(
+  deps: SettleDeps,
+  attempt: Attempt,
+  error: unknown,
+  info: TaskErrorInfo,
+): Promise<void> {
+  const { delivery, envelope, task } = attempt;
+  const policy = envelope.backoff ?? task.options.backoff ?? deps.defaults.backoff;
+  const raw = safeDelay(policy, envelope.attempt, error, deps);
+  const delayMs = Math.min(Math.max(0, Math.floor(raw)), deps.maxDelayMs);
+  const next: TaskEnvelope = { ...envelope, attempt: envelope.attempt + 1 };
+  const body = encodeEnvelope(next);
+  if (!(await settleSafely(deps, "retry", envelope.id, () => delivery.retry(body, delayMs))))
+    return;
+  const now = deps.now();
+  deps.tracking.record({
+    ...eventOf(deps, { ...attempt, envelope: next }, "PENDING"),
+    error: info,
+    runAt: now + delayMs,
+  });
+  logLifecycle(
+    deps.logger,
+    "info",
+    "retry_scheduled",
+    next,
+    { delay_ms: delayMs, error: info.message },
+    "task retry scheduled",
+  );
+}
+
+// A custom backoff is user code: if it throws, retry after the default policy rather than crash.
+function safeDelay(
+  policy: BackoffPolicy | CustomBackoff,
+  attempt: number,
+  error: unknown,
+  deps: SettleDeps,
+): number {
+  try {
+    return backoffDelayMs(policy, attempt, error, deps.random);
+  } catch (thrown) {
+    deps.logger.warn({ err: thrown }, "custom backoff threw; using the worker's default backoff");
+    const fallback =
+      typeof deps.defaults.backoff === "function"
+        ? { type: "fixed" as const, delay_ms: 1_000 }
+        : deps.defaults.backoff;
+    return backoffDelayMs(fallback, attempt, error, deps.random);
+  }
+}
+
+async function deadLetterAttempt(
+  deps: SettleDeps,
+  attempt: Attempt,
+  reason: DeadLetterReason,
+  info: TaskErrorInfo,
+): Promise<void> {
+  const completedAt = deps.now();
+  await deadLetter(deps, attempt.delivery, reason, info, {
+    ...eventOf(deps, attempt, "FAILURE"),
+    startedAt: attempt.startedAt,
+    completedAt,
+    durationMs: completedAt - attempt.startedAt,
+  });
+}
+
+/**
+ * Moves a delivery to its queue's DLQ (durable, then acked) and records FAILURE with the reason.
+ * `event` is the FAILURE event without its status fields (for decode errors, a minimal one).
+ */
+export async function deadLetter(
+  deps: SettleDeps,
+  delivery: Delivery,
+  reason: DeadLetterReason,
+  error: TaskErrorInfo,
+  event: TaskEvent,
+): Promise<void> {
+  const moved = await settleSafely(deps, "dead-letter", event.taskId, () =>
+    delivery.deadLetter(reason, error.message),
+  );
+  if (!moved) return;
+  deps.tracking.record({
+    ...event,
+    status: "FAILURE",
+    completedAt: event.completedAt ?? deps.now(),
+    error,
+    deadLetterReason: reason,
+  });
+  deps.logger.error(
+    {
+      event: "dead_lettered",
+      task_id: event.taskId,
+      function_key: event.functionKey,
+      attempt: event.attempt,
+      run: event.run,
+      reason,
+      error: error.message,
+    },
+    "task dead-lettered",
+  );
+}
