@@ -66,7 +66,8 @@ describe("Worker cancellation", () => {
     const asked = Date.now();
     await h.producer.cancel(id);
     const canceled = await h.sink.waitForStatus(id, "CANCELED");
-    expect(canceled.at - asked).toBeLessThan(50);
+    // Milliseconds on an idle machine; the bound leaves room for a loaded CI box (timeout is 10 s).
+    expect(canceled.at - asked).toBeLessThan(250);
     expect(canceled.attempt).toBe(0);
     expect(reasons[0]).toBeInstanceOf(CanceledError);
     await sleep(50);

@@ -46,6 +46,8 @@ export class Execution {
   private readonly controller = new AbortController();
   private takeover: ((outcome: Outcome) => void) | undefined;
   private released = false;
+  /** Set once the outcome is known: from then on the delivery is being settled, not released. */
+  private settling = false;
   private graceTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -64,7 +66,7 @@ export class Execution {
 
   /** Shutdown: aborts the handler and gives the delivery back for immediate redelivery. */
   async release(): Promise<void> {
-    if (this.released) return;
+    if (this.released || this.settling) return;
     this.released = true;
     this.takeover?.({ kind: "released" });
     this.abort(new ShutdownAbort());
@@ -81,6 +83,7 @@ export class Execution {
     try {
       const outcome = await this.outcome(attempt);
       if (outcome.kind === "released" || this.released) return;
+      this.settling = true;
       if (outcome.kind === "success")
         return await settleSuccess(this.deps, attempt, outcome.result);
       await settleFailure(this.deps, attempt, this.effectiveError(outcome));

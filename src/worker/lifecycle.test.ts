@@ -87,6 +87,15 @@ describe("Worker lifecycle", () => {
     await expect(worker.start()).rejects.toThrow(/create a new Worker/);
   });
 
+  it("fails to start on an unreachable broker, and stops quietly afterwards", async () => {
+    h = new WorkerHarness();
+    await h.broker.close();
+    const worker = h.worker(defineTasks({ echo: (p) => p }));
+    await expect(worker.start()).rejects.toMatchObject({ code: "unavailable" });
+    await worker.stop();
+    expect(h.sink.heartbeats).toEqual([]);
+  });
+
   it("publishes heartbeats periodically with the running count", async () => {
     h = new WorkerHarness();
     const gate = deferred();

@@ -120,6 +120,7 @@ export class Worker implements Service {
       await this.heartbeats.start();
     } catch (error) {
       this.accepting = false;
+      await this.consumer?.close().catch(() => undefined);
       await this.controlSubscription?.close().catch(() => undefined);
       this.state = "stopped";
       throw error;
@@ -142,6 +143,8 @@ export class Worker implements Service {
       return;
     }
     await this.starting?.catch(() => undefined);
+    // A start that failed already cleaned up after itself.
+    if (this.state === "stopped") return;
     this.state = "stopping";
     this.accepting = false;
     const log = this.deps.logger;

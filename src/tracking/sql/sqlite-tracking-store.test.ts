@@ -68,7 +68,7 @@ describe("SQLite tracking store", () => {
     const file = path.join(root, "processes", "tracking.db");
     const module = path.join(path.dirname(fileURLToPath(import.meta.url)), "sql-tracking-store.ts");
     const ids = Array.from(
-      { length: 30 },
+      { length: 20 },
       (_, i) => `00000000-0000-7000-8000-${String(i).padStart(12, "0")}`,
     );
     // Each process writes every task's lifecycle in its own order, one event per transaction.
