@@ -37,6 +37,27 @@ function waitForGo(): Promise<void> {
   });
 }
 
+/**
+ * Samples the V8 heap while the child works, so the report can tell how much of the peak RSS is
+ * JavaScript heap (allocation rate, retained objects) and how much is code, SQLite and buffers.
+ */
+function sampleHeap(everyMs: number): { stop(): Record<string, number> } {
+  let peakHeapTotal = 0;
+  const sample = () => {
+    peakHeapTotal = Math.max(peakHeapTotal, process.memoryUsage().heapTotal);
+  };
+  sample();
+  const timer = setInterval(sample, everyMs);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return { "peak V8 heap (MiB)": Math.round(peakHeapTotal / 1_048_576) };
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const spec = decodeChildSpec(process.argv[2]);
   const prepare = await loadRole(spec);
@@ -44,15 +65,17 @@ async function main(): Promise<void> {
   const go = waitForGo();
   await send({ type: "ready" });
   await go;
+  const heap = sampleHeap(100);
   const started = performance.now();
   const outcome = await role.run();
   const elapsedMs = (outcome.finishedAt ?? performance.now()) - started;
   // maxRSS is in kilobytes on Linux and macOS.
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
+  const details = { ...outcome.details, ...heap.stop() };
   await role.close();
   await send({
     type: "done",
-    report: { elapsedMs, count: outcome.count, peakRssBytes, details: outcome.details ?? {} },
+    report: { elapsedMs, count: outcome.count, peakRssBytes, details },
   });
 }
 

@@ -179,7 +179,9 @@ export function renderReport(results: Results, config: BenchConfig, machine: Mac
     "- 1: time for the producer to submit every batch, each awaited until durable. 2: time from the worker's start until the last of the backlog is acknowledged. 3: time from starting producer and worker together until the last task is acknowledged.",
     "- Tracking on = SQLite tracking store behind the BestEffortWriter (producer and worker both record events); tracking off = `noTracking`.",
     "- The raw SQLite ceiling is better-sqlite3 used directly for the same work (batched inserts, claim-with-lease UPDATE … RETURNING, grouped DELETE acks), same pragmas and message bytes: the limit of the embedded broker itself.",
-    "- Peak RSS is `process.resourceUsage().maxRSS` of the child process.",
+    "- Peak RSS is `process.resourceUsage().maxRSS` of the child process; the details give its peak V8 heap (largest `heapTotal`, sampled every 100 ms), the rest being code, native memory (SQLite, buffers) and Node itself.",
+    "- Durability differs: the SQLite broker (and the raw ceiling) writes every commit to its WAL (synchronous=NORMAL, fsync at checkpoints); Redis persists what its settings in the header say. Redis also runs as its own process, so BullMQ's storage work runs on another core, while SQLite's runs on the worker's own thread.",
+    "- The machine is shared: compare the load averages in the header before comparing two reports.",
     ...(details.length > 0 ? ["", "## Details", "", ...details] : []),
     "",
   ].join("\n");

@@ -24,7 +24,11 @@ async function main(argv: string[]): Promise<void> {
     .version(packageVersion())
     .showSuggestionAfterError(true)
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s.replace(/^error: /, "gotaskq: ")) });
+    .configureOutput({
+      // commander's usage errors, kept to one line like every other error of ours.
+      writeErr: (s) =>
+        process.stderr.write(s.replace(/^error: /, "gotaskq: ").replace(/\n\(Did you mean (.*)\)/, " (did you mean $1)")),
+    });
   registerRun(program);
   registerSubmit(program, session);
   registerInspect(program, session);

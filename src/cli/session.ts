@@ -36,7 +36,10 @@ export class CliSession {
   /** The best-effort writer in front of the tracking store (started on first use). */
   async writer(): Promise<BestEffortWriter> {
     if (!this.#writer) {
-      this.#writer = new BestEffortWriter(await this.tracking(), { logger: this.logger });
+      this.#writer = new BestEffortWriter(await this.tracking(), {
+        logger: this.logger,
+        maxBufferItems: this.config.trackingBufferItems,
+      });
       await this.#writer.start();
     }
     return this.#writer;

@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { tsImport } from "tsx/esm/api";
 import { registryFromModule, type TaskRegistry } from "../worker/registry.js";
 import { CliError } from "./output.js";
 
@@ -14,7 +13,13 @@ export async function loadTaskModule(file: string): Promise<TaskRegistry> {
   const url = pathToFileURL(absolute).href;
   let loaded: unknown;
   try {
-    loaded = /\.[cm]?tsx?$/.test(absolute) ? await tsImport(url, import.meta.url) : await import(url);
+    if (/\.[cm]?tsx?$/.test(absolute)) {
+      // Loaded only when needed: tsx costs ~100 ms of start-up that one-shot commands should not pay.
+      const { tsImport } = await import("tsx/esm/api");
+      loaded = await tsImport(url, import.meta.url);
+    } else {
+      loaded = await import(url);
+    }
   } catch (error) {
     throw new CliError(`--tasks ${file} failed to load: ${(error as Error).message.split("\n")[0]}`);
   }

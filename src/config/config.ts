@@ -25,6 +25,8 @@ export interface GoTaskQConfig {
   leaseMs: number;
   /** How long shutdown waits for running tasks before releasing them. Default 30 s. */
   shutdownGraceMs: number;
+  /** Tracking events held in memory while the tracking store is slow or down. Default 10,000. */
+  trackingBufferItems: number;
   /** pino level. Default `info`. */
   logLevel: string;
 }
@@ -40,6 +42,7 @@ export const DEFAULT_CONFIG: GoTaskQConfig = {
   maxPayloadBytes: 1_048_576,
   leaseMs: 30_000,
   shutdownGraceMs: 30_000,
+  trackingBufferItems: 10_000,
   logLevel: "info",
 };
 
@@ -69,6 +72,7 @@ export function resolveConfig(env: Source, flags: Partial<GoTaskQConfig> = {}): 
     maxPayloadBytes: positiveInt("GOTASKQ_MAX_PAYLOAD_BYTES", env.GOTASKQ_MAX_PAYLOAD_BYTES, d.maxPayloadBytes),
     leaseMs: positiveInt("GOTASKQ_LEASE_MS", env.GOTASKQ_LEASE_MS, d.leaseMs),
     shutdownGraceMs: positiveInt("GOTASKQ_SHUTDOWN_GRACE_MS", env.GOTASKQ_SHUTDOWN_GRACE_MS, d.shutdownGraceMs),
+    trackingBufferItems: positiveInt("GOTASKQ_TRACKING_BUFFER_ITEMS", env.GOTASKQ_TRACKING_BUFFER_ITEMS, d.trackingBufferItems),
     logLevel: env.GOTASKQ_LOG_LEVEL || d.logLevel,
   };
   const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));

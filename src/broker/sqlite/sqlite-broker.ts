@@ -54,7 +54,9 @@ export interface SqliteBrokerOptions {
 }
 
 export const SQLITE_LIMITS: BrokerLimits = {
-  maxMessageBytes: 1_048_576,
+  // SQLite itself takes blobs up to 1 GB; 16 MiB keeps a single task from bloating the WAL while
+  // leaving the producer's payload limit (default 1 MiB, configurable) as the one users meet.
+  maxMessageBytes: 16 * 1_048_576,
   maxDelayMs: MAX_DELAY_MS,
   priorities: 10,
 };

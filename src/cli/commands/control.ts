@@ -50,7 +50,10 @@ export function registerControl(program: Command, session: () => CliSession): vo
     .option("--json", "print JSON")
     .action(async (id: string, opts) => {
       const taskId = parseTaskId(id);
-      await (await session().producer()).cancel(taskId);
+      const s = session();
+      // With the tracking store, a still-PENDING record shows CANCELED at once (a delayed task
+      // would otherwise look PENDING until its time comes and a worker acks it).
+      await (await s.producer()).cancel(taskId, { fromTracking: await s.tracking() });
       if (opts.json) printJson({ id: taskId, cancel: "requested" });
       else process.stdout.write(`cancel requested for ${taskId}\n`);
     });

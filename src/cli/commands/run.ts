@@ -2,7 +2,6 @@ import path from "node:path";
 import type { Command } from "commander";
 import type { GoTaskQConfig } from "../../config/config.js";
 import { demoTasks, mergeRegistries } from "../../demo/demo-tasks.js";
-import { BestEffortWriter } from "../../tracking/best-effort-writer.js";
 import type { TaskRegistry } from "../../worker/registry.js";
 import { Worker } from "../../worker/worker.js";
 import { intOption } from "../options.js";
@@ -32,8 +31,7 @@ function describeUrl(url: string): string {
 async function runWorker(opts: RunOptions, registry: TaskRegistry, banner: (s: CliSession) => string): Promise<void> {
   const session = new CliSession(flagsOf(opts));
   const { config, logger } = session;
-  const writer = new BestEffortWriter(await session.tracking(), { logger });
-  await writer.start();
+  const writer = await session.writer();
   const worker = new Worker({
     broker: session.broker(),
     registry,
@@ -52,6 +50,8 @@ async function runWorker(opts: RunOptions, registry: TaskRegistry, banner: (s: C
       logger.info({ event: "shutdown", signal }, "stopping: no new tasks; waiting for running ones");
       await worker.stop();
       await writer.stop();
+      // The drop counter: what tracking lost while its store was slow or down (execution lost nothing).
+      logger.info({ event: "tracking_writer_stats", ...writer.stats() }, "tracking writer stopped");
       await session.close();
       process.exit(0);
     })();

@@ -91,7 +91,6 @@ export function registerSubmit(program: Command, session: () => CliSession): voi
         else process.stdout.write(`${accepted.id}\n`);
         return;
       }
-      await (await s.writer()).flush?.();
       const record = await waitForFinal(store, accepted.id, opts.waitTimeoutMs ?? 120_000);
       if (opts.json) printJson(record);
       else printRecord(record);
