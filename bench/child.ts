@@ -66,12 +66,20 @@ async function main(): Promise<void> {
   await send({ type: "ready" });
   await go;
   const heap = sampleHeap(100);
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const outcome = await role.run();
   const elapsedMs = (outcome.finishedAt ?? performance.now()) - started;
   // maxRSS is in kilobytes on Linux and macOS.
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
-  const details = { ...outcome.details, ...heap.stop() };
+  const cpu = process.cpuUsage(cpuBefore);
+  // CPU time is far less sensitive than wall time to other load on a shared machine.
+  const cpuPerTask = outcome.count > 0 ? (cpu.user + cpu.system) / outcome.count : 0;
+  const details = {
+    ...outcome.details,
+    ...heap.stop(),
+    "CPU per task (µs)": Math.round(cpuPerTask * 10) / 10,
+  };
   await role.close();
   await send({
     type: "done",

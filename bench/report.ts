@@ -52,6 +52,7 @@ function scenarioTitle(scenario: ScenarioName, config: BenchConfig): string {
 }
 
 const int = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+const decimal = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
 
 function throughput(cell: Cell | undefined): string {
   if (!cell) return "—";
@@ -147,7 +148,7 @@ function detailNotes(results: Results): string[] {
     for (const [system, cell] of Object.entries(results[scenario])) {
       if (!cell?.ok || Object.keys(cell.details).length === 0) continue;
       const parts = Object.entries(cell.details).map(
-        ([k, v]) => `${k} ${typeof v === "number" ? int.format(v) : v}`,
+        ([k, v]) => `${k} ${typeof v === "number" ? decimal.format(v) : v}`,
       );
       notes.push(`- ${scenario}, ${LABELS[system as SystemName]}: ${parts.join(", ")}`);
     }
@@ -181,7 +182,7 @@ export function renderReport(results: Results, config: BenchConfig, machine: Mac
     "- The raw SQLite ceiling is better-sqlite3 used directly for the same work (batched inserts, claim-with-lease UPDATE … RETURNING, grouped DELETE acks), same pragmas and message bytes: the limit of the embedded broker itself.",
     "- Peak RSS is `process.resourceUsage().maxRSS` of the child process; the details give its peak V8 heap (largest `heapTotal`, sampled every 100 ms), the rest being code, native memory (SQLite, buffers) and Node itself.",
     "- Durability differs: the SQLite broker (and the raw ceiling) writes every commit to its WAL (synchronous=NORMAL, fsync at checkpoints); Redis persists what its settings in the header say. Redis also runs as its own process, so BullMQ's storage work runs on another core, while SQLite's runs on the worker's own thread.",
-    "- The machine is shared: compare the load averages in the header before comparing two reports.",
+    "- The machine is shared: compare the load averages in the header before comparing two reports. \"CPU per task\" (the child's user + system CPU during the measured work, divided by its tasks) barely depends on other load; for BullMQ it excludes the Redis server's own CPU.",
     ...(details.length > 0 ? ["", "## Details", "", ...details] : []),
     "",
   ].join("\n");

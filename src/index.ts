@@ -1,8 +1,8 @@
 // GoTaskQ's public library API: what an application imports to define tasks, submit them and
 // run workers. Everything else (adapters, transports, the CLI) is internal and may change.
-// Concrete brokers and tracking stores are opened by the CLI from URLs; a library user who
-// wires them by hand imports them from their modules.
+// Concrete brokers and tracking stores are opened from URLs with `openBroker`/`openTracking`.
 
+export { openBroker, openTracking } from "./backends/open.js";
 export type { Broker, DeadLetterReason, DeadLetterSelector } from "./broker/broker.js";
 export type { BackoffPolicy, CustomBackoff } from "./core/backoff.js";
 export { DEFAULT_BACKOFF } from "./core/backoff.js";
@@ -28,6 +28,7 @@ export {
   type SubmittedTask,
 } from "./producer/producer.js";
 export type { RequeuedTask, RequeueOptions, TrackingReader } from "./producer/requeue.js";
+export { BestEffortWriter, type BestEffortWriterOptions } from "./tracking/best-effort-writer.js";
 export { noTracking, type TrackingSink } from "./tracking/tracking-sink.js";
 export type {
   TaskErrorInfo,

@@ -27,7 +27,11 @@ async function main(argv: string[]): Promise<void> {
     .configureOutput({
       // commander's usage errors, kept to one line like every other error of ours.
       writeErr: (s) =>
-        process.stderr.write(s.replace(/^error: /, "gotaskq: ").replace(/\n\(Did you mean (.*)\)/, " (did you mean $1)")),
+        process.stderr.write(
+          s
+            .replace(/^error: /, "gotaskq: ")
+            .replace(/\n\(Did you mean (.*)\)/, " (did you mean $1)"),
+        ),
     });
   registerRun(program);
   registerSubmit(program, session);

@@ -26,7 +26,12 @@ export function printTable(headers: string[], rows: string[][]): void {
   const all = [headers, ...rows.map((r) => r.map(cut))];
   const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
   for (const row of all) {
-    process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd()}\n`);
+    process.stdout.write(
+      `${row
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join("  ")
+        .trimEnd()}\n`,
+    );
   }
 }
 

@@ -1,10 +1,10 @@
+import { openBroker, openTracking } from "../backends/open.js";
 import type { Broker } from "../broker/broker.js";
 import { type GoTaskQConfig, resolveConfig } from "../config/config.js";
 import { createLogger, type Logger } from "../logging/logger.js";
 import { Producer } from "../producer/producer.js";
 import { BestEffortWriter } from "../tracking/best-effort-writer.js";
 import type { TrackingStore } from "../tracking/tracking-store.js";
-import { openBroker, openTracking } from "./backends.js";
 
 // What one CLI invocation opens, lazily (a `status` never touches the broker, a `cancel` never
 // touches the tracking store), and closes once on the way out.

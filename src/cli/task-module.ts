@@ -9,7 +9,8 @@ import { CliError } from "./output.js";
 
 export async function loadTaskModule(file: string): Promise<TaskRegistry> {
   const absolute = path.resolve(file);
-  if (!existsSync(absolute)) throw new CliError(`--tasks ${file}: no such file (looked at ${absolute})`);
+  if (!existsSync(absolute))
+    throw new CliError(`--tasks ${file}: no such file (looked at ${absolute})`);
   const url = pathToFileURL(absolute).href;
   let loaded: unknown;
   try {
@@ -21,7 +22,9 @@ export async function loadTaskModule(file: string): Promise<TaskRegistry> {
       loaded = await import(url);
     }
   } catch (error) {
-    throw new CliError(`--tasks ${file} failed to load: ${(error as Error).message.split("\n")[0]}`);
+    throw new CliError(
+      `--tasks ${file} failed to load: ${(error as Error).message.split("\n")[0]}`,
+    );
   }
   return registryFromModule(loaded, `--tasks ${file}`);
 }

@@ -48,11 +48,18 @@ export const DEFAULT_CONFIG: GoTaskQConfig = {
 
 type Source = Record<string, string | undefined>;
 
-function positiveInt(name: string, raw: string | undefined, fallback: number, max = 2 ** 31): number {
+function positiveInt(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  max = 2 ** 31,
+): number {
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > max) {
-    throw new InvalidArgumentError(`${name} must be an integer between 1 and ${max} (got ${JSON.stringify(raw)})`);
+    throw new InvalidArgumentError(
+      `${name} must be an integer between 1 and ${max} (got ${JSON.stringify(raw)})`,
+    );
   }
   return n;
 }
@@ -60,7 +67,9 @@ function positiveInt(name: string, raw: string | undefined, fallback: number, ma
 /** Environment variables understood (DESIGN §5), mapped to config; flags override them. */
 export function resolveConfig(env: Source, flags: Partial<GoTaskQConfig> = {}): GoTaskQConfig {
   const d = DEFAULT_CONFIG;
-  const queues = env.GOTASKQ_QUEUES?.split(",").map((q) => q.trim()).filter(Boolean);
+  const queues = env.GOTASKQ_QUEUES?.split(",")
+    .map((q) => q.trim())
+    .filter(Boolean);
   const fromEnv: GoTaskQConfig = {
     brokerUrl: env.GOTASKQ_BROKER_URL || d.brokerUrl,
     trackingUrl: env.GOTASKQ_TRACKING_URL || d.trackingUrl,
@@ -69,10 +78,22 @@ export function resolveConfig(env: Source, flags: Partial<GoTaskQConfig> = {}): 
     grpcPort: positiveInt("GOTASKQ_GRPC_PORT", env.GOTASKQ_GRPC_PORT, d.grpcPort, 65_535),
     concurrency: positiveInt("GOTASKQ_CONCURRENCY", env.GOTASKQ_CONCURRENCY, d.concurrency, 10_000),
     queues: queues && queues.length > 0 ? queues : d.queues,
-    maxPayloadBytes: positiveInt("GOTASKQ_MAX_PAYLOAD_BYTES", env.GOTASKQ_MAX_PAYLOAD_BYTES, d.maxPayloadBytes),
+    maxPayloadBytes: positiveInt(
+      "GOTASKQ_MAX_PAYLOAD_BYTES",
+      env.GOTASKQ_MAX_PAYLOAD_BYTES,
+      d.maxPayloadBytes,
+    ),
     leaseMs: positiveInt("GOTASKQ_LEASE_MS", env.GOTASKQ_LEASE_MS, d.leaseMs),
-    shutdownGraceMs: positiveInt("GOTASKQ_SHUTDOWN_GRACE_MS", env.GOTASKQ_SHUTDOWN_GRACE_MS, d.shutdownGraceMs),
-    trackingBufferItems: positiveInt("GOTASKQ_TRACKING_BUFFER_ITEMS", env.GOTASKQ_TRACKING_BUFFER_ITEMS, d.trackingBufferItems),
+    shutdownGraceMs: positiveInt(
+      "GOTASKQ_SHUTDOWN_GRACE_MS",
+      env.GOTASKQ_SHUTDOWN_GRACE_MS,
+      d.shutdownGraceMs,
+    ),
+    trackingBufferItems: positiveInt(
+      "GOTASKQ_TRACKING_BUFFER_ITEMS",
+      env.GOTASKQ_TRACKING_BUFFER_ITEMS,
+      d.trackingBufferItems,
+    ),
     logLevel: env.GOTASKQ_LOG_LEVEL || d.logLevel,
   };
   const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));

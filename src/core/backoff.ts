@@ -10,7 +10,11 @@ export type BackoffPolicy =
 /** A per-function backoff computed in code; it never travels on the wire. */
 export type CustomBackoff = (attempt: number, error: unknown) => number;
 
-export const DEFAULT_BACKOFF: BackoffPolicy = { type: "exponential", base_ms: 1_000, max_ms: 3_600_000 };
+export const DEFAULT_BACKOFF: BackoffPolicy = {
+  type: "exponential",
+  base_ms: 1_000,
+  max_ms: 3_600_000,
+};
 
 /** Longest delay any broker must honour (DESIGN §3: at least 7 days); also the cap for backoff. */
 export const MAX_DELAY_MS = 30 * 24 * 3_600_000;
@@ -54,7 +58,9 @@ export function parseBackoff(value: unknown, field = "backoff"): BackoffPolicy {
     const base = ms("base_ms", 1_000);
     const max = ms("max_ms", 3_600_000);
     if (max < base) {
-      throw new InvalidArgumentError(`${field}.max_ms (${max}) must not be below ${field}.base_ms (${base})`);
+      throw new InvalidArgumentError(
+        `${field}.max_ms (${max}) must not be below ${field}.base_ms (${base})`,
+      );
     }
     return { type: "exponential", base_ms: base, max_ms: max };
   }

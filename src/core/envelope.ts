@@ -1,7 +1,12 @@
 import { type BackoffPolicy, parseBackoff } from "./backoff.js";
 import { InvalidArgumentError } from "./errors.js";
 import { parseJsonSafe } from "./json-guard.js";
-import { DEFAULT_PRIORITY, FUNCTION_KEY_PATTERN, MAX_PRIORITY, QUEUE_PATTERN } from "./submission.js";
+import {
+  DEFAULT_PRIORITY,
+  FUNCTION_KEY_PATTERN,
+  MAX_PRIORITY,
+  QUEUE_PATTERN,
+} from "./submission.js";
 
 // The broker message body, version 1: one UTF-8 JSON object. Forward compatible: decoding ignores
 // fields it does not know, so a newer producer can add fields without breaking older workers.
@@ -42,7 +47,9 @@ export function encodeEnvelope(envelope: TaskEnvelope): Uint8Array {
 function nonNegativeInt(value: unknown, field: string, fallback?: number): number {
   const v = value ?? fallback;
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
-    throw new InvalidArgumentError(`envelope field ${field} must be a non-negative integer (got ${JSON.stringify(v)})`);
+    throw new InvalidArgumentError(
+      `envelope field ${field} must be a non-negative integer (got ${JSON.stringify(v)})`,
+    );
   }
   return v;
 }
@@ -59,16 +66,23 @@ export function decodeEnvelope(body: Uint8Array): TaskEnvelope {
     throw new InvalidArgumentError("message body is not a JSON object");
   }
   const m = raw as Record<string, unknown>;
-  if (m.v !== 1) throw new InvalidArgumentError(`unsupported envelope version ${JSON.stringify(m.v)} (this worker reads v1)`);
-  if (typeof m.id !== "string" || m.id.length === 0) throw new InvalidArgumentError("envelope has no id");
+  if (m.v !== 1)
+    throw new InvalidArgumentError(
+      `unsupported envelope version ${JSON.stringify(m.v)} (this worker reads v1)`,
+    );
+  if (typeof m.id !== "string" || m.id.length === 0)
+    throw new InvalidArgumentError("envelope has no id");
   if (typeof m.function_key !== "string" || !FUNCTION_KEY_PATTERN.test(m.function_key)) {
-    throw new InvalidArgumentError(`envelope function_key is invalid (${JSON.stringify(m.function_key)})`);
+    throw new InvalidArgumentError(
+      `envelope function_key is invalid (${JSON.stringify(m.function_key)})`,
+    );
   }
   const queue = typeof m.queue === "string" && QUEUE_PATTERN.test(m.queue) ? m.queue : "default";
   const priority = nonNegativeInt(m.priority, "priority", DEFAULT_PRIORITY);
   const metadata: Record<string, string> = {};
   if (typeof m.metadata === "object" && m.metadata !== null) {
-    for (const [k, val] of Object.entries(m.metadata)) if (typeof val === "string") metadata[k] = val;
+    for (const [k, val] of Object.entries(m.metadata))
+      if (typeof val === "string") metadata[k] = val;
   }
   return {
     v: 1,
@@ -79,8 +93,12 @@ export function decodeEnvelope(body: Uint8Array): TaskEnvelope {
     priority: Math.min(priority, MAX_PRIORITY),
     attempt: nonNegativeInt(m.attempt, "attempt", 0),
     run: nonNegativeInt(m.run, "run", 0),
-    ...(m.max_retries !== undefined ? { max_retries: nonNegativeInt(m.max_retries, "max_retries") } : {}),
-    ...(m.timeout_ms !== undefined ? { timeout_ms: nonNegativeInt(m.timeout_ms, "timeout_ms") } : {}),
+    ...(m.max_retries !== undefined
+      ? { max_retries: nonNegativeInt(m.max_retries, "max_retries") }
+      : {}),
+    ...(m.timeout_ms !== undefined
+      ? { timeout_ms: nonNegativeInt(m.timeout_ms, "timeout_ms") }
+      : {}),
     ...(m.backoff !== undefined ? { backoff: parseBackoff(m.backoff, "envelope backoff") } : {}),
     created_at: typeof m.created_at === "string" ? m.created_at : new Date(0).toISOString(),
     ...(typeof m.requeued_at === "string" ? { requeued_at: m.requeued_at } : {}),

@@ -69,7 +69,11 @@ export class UnavailableError extends GoTaskQError {
 /** Best description of any thrown value, for logs and task records. */
 export function describeError(error: unknown): { message: string; type: string; stack?: string } {
   if (error instanceof Error) {
-    return { message: error.message, type: error.name, ...(error.stack ? { stack: error.stack } : {}) };
+    return {
+      message: error.message,
+      type: error.name,
+      ...(error.stack ? { stack: error.stack } : {}),
+    };
   }
   return { message: String(error), type: typeof error };
 }

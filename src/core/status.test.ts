@@ -2,7 +2,11 @@ import { describe, expect, it } from "vitest";
 import { supersedes } from "./status.js";
 
 describe("monotonic status merge", () => {
-  const v = (run: number, attempt: number, status: Parameters<typeof supersedes>[0]["status"]) => ({ run, attempt, status });
+  const v = (run: number, attempt: number, status: Parameters<typeof supersedes>[0]["status"]) => ({
+    run,
+    attempt,
+    status,
+  });
 
   it("lets a later state of the same attempt replace an earlier one", () => {
     expect(supersedes(v(0, 0, "STARTED"), v(0, 0, "PENDING"))).toBe(true);

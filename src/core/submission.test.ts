@@ -21,12 +21,21 @@ describe("task validation", () => {
     [{}, "function_key is required"],
     [{ function_key: "bad key!" }, "function_key must match"],
     [{ function_key: "a", priority: 12 }, "priority must be an integer between 0 and 9 (got 12)"],
-    [{ function_key: "a", max_retries: 250 }, "max_retries must be an integer between 0 and 100 (got 250)"],
+    [
+      { function_key: "a", max_retries: 250 },
+      "max_retries must be an integer between 0 and 100 (got 250)",
+    ],
     [{ function_key: "a", max_retry: 3 }, 'unknown field "max_retry"'],
     [{ function_key: "a", payload: { s: "x".repeat(2_000) } }, "the limit is 1000 bytes"],
-    [{ function_key: "a", delay_ms: 1, run_at: "2026-11-28T00:00:00Z" }, "either delay_ms or run_at"],
+    [
+      { function_key: "a", delay_ms: 1, run_at: "2026-11-28T00:00:00Z" },
+      "either delay_ms or run_at",
+    ],
     [{ function_key: "a", run_at: "tomorrow" }, "run_at must be an ISO 8601 instant"],
-    [{ function_key: "a", backoff: { type: "linear" } }, 'backoff.type must be "exponential" or "fixed"'],
+    [
+      { function_key: "a", backoff: { type: "linear" } },
+      'backoff.type must be "exponential" or "fixed"',
+    ],
     [{ function_key: "a", metadata: { n: 1 } }, "metadata.n must be a string"],
     ["nope", "a task must be a JSON object"],
   ])("refuses %j with a message that says what to change", (input, message) => {
@@ -36,11 +45,15 @@ describe("task validation", () => {
   it("refuses payloads nested deeper than 64 levels", () => {
     let payload: unknown = 1;
     for (let i = 0; i < 70; i++) payload = [payload];
-    expect(() => validateSubmission({ function_key: "a", payload }, limits)).toThrow("nests deeper than 64");
+    expect(() => validateSubmission({ function_key: "a", payload }, limits)).toThrow(
+      "nests deeper than 64",
+    );
   });
 
   it("turns run_at into a delay", () => {
-    expect(validateSubmission({ function_key: "a", run_at: "2026-11-27T12:00:05Z" }, limits).delay_ms).toBe(5_000);
+    expect(
+      validateSubmission({ function_key: "a", run_at: "2026-11-27T12:00:05Z" }, limits).delay_ms,
+    ).toBe(5_000);
   });
 });
 
@@ -75,7 +88,12 @@ describe("wire envelope v1", () => {
   };
 
   it("round-trips and ignores unknown fields", () => {
-    const body = new TextEncoder().encode(JSON.stringify({ ...JSON.parse(new TextDecoder().decode(encodeEnvelope(envelope))), future: true }));
+    const body = new TextEncoder().encode(
+      JSON.stringify({
+        ...JSON.parse(new TextDecoder().decode(encodeEnvelope(envelope))),
+        future: true,
+      }),
+    );
     expect(decodeEnvelope(body)).toEqual(envelope);
   });
 
@@ -89,7 +107,9 @@ describe("wire envelope v1", () => {
   });
 
   it("drops __proto__ keys from payloads", () => {
-    const body = new TextEncoder().encode('{"v":1,"id":"x","function_key":"a","payload":{"__proto__":{"polluted":true}}}');
+    const body = new TextEncoder().encode(
+      '{"v":1,"id":"x","function_key":"a","payload":{"__proto__":{"polluted":true}}}',
+    );
     const decoded = decodeEnvelope(body);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(Object.keys(decoded.payload as object)).toEqual([]);

@@ -67,20 +67,34 @@ export interface SubmissionLimits {
   now?: () => number;
 }
 
-function integer(v: Record<string, unknown>, key: string, min: number, max: number): number | undefined {
+function integer(
+  v: Record<string, unknown>,
+  key: string,
+  min: number,
+  max: number,
+): number | undefined {
   const raw = v[key];
   if (raw === undefined || raw === null) return undefined;
   if (typeof raw !== "number" || !Number.isInteger(raw) || raw < min || raw > max) {
-    throw new InvalidArgumentError(`${key} must be an integer between ${min} and ${max} (got ${JSON.stringify(raw)})`);
+    throw new InvalidArgumentError(
+      `${key} must be an integer between ${min} and ${max} (got ${JSON.stringify(raw)})`,
+    );
   }
   return raw;
 }
 
-function checkedString(v: Record<string, unknown>, key: string, pattern: RegExp, hint: string): string | undefined {
+function checkedString(
+  v: Record<string, unknown>,
+  key: string,
+  pattern: RegExp,
+  hint: string,
+): string | undefined {
   const raw = v[key];
   if (raw === undefined || raw === null) return undefined;
   if (typeof raw !== "string" || !pattern.test(raw)) {
-    throw new InvalidArgumentError(`${key} must match ${hint} (got ${JSON.stringify(raw)?.slice(0, 140)})`);
+    throw new InvalidArgumentError(
+      `${key} must match ${hint} (got ${JSON.stringify(raw)?.slice(0, 140)})`,
+    );
   }
   return raw;
 }
@@ -91,11 +105,14 @@ function metadataOf(raw: unknown): Record<string, string> {
     throw new InvalidArgumentError('metadata must be an object of strings, e.g. {"tenant":"acme"}');
   }
   const entries = Object.entries(raw as Record<string, unknown>);
-  if (entries.length > 32) throw new InvalidArgumentError(`metadata may hold at most 32 keys (got ${entries.length})`);
+  if (entries.length > 32)
+    throw new InvalidArgumentError(`metadata may hold at most 32 keys (got ${entries.length})`);
   const out: Record<string, string> = Object.create(null);
   for (const [key, value] of entries) {
     if (key.length > 64 || key === "__proto__" || key === "constructor" || key === "prototype") {
-      throw new InvalidArgumentError(`metadata key ${JSON.stringify(key.slice(0, 80))} is not allowed (at most 64 characters, not __proto__/constructor/prototype)`);
+      throw new InvalidArgumentError(
+        `metadata key ${JSON.stringify(key.slice(0, 80))} is not allowed (at most 64 characters, not __proto__/constructor/prototype)`,
+      );
     }
     if (typeof value !== "string" || value.length > 1024) {
       throw new InvalidArgumentError(`metadata.${key} must be a string of at most 1024 characters`);
@@ -109,13 +126,19 @@ function delayOf(v: Record<string, unknown>, now: number): number {
   const delay = integer(v, "delay_ms", 0, MAX_DELAY_MS);
   const runAt = v.run_at;
   if (runAt !== undefined && runAt !== null) {
-    if (delay !== undefined) throw new InvalidArgumentError("give either delay_ms or run_at, not both");
+    if (delay !== undefined)
+      throw new InvalidArgumentError("give either delay_ms or run_at, not both");
     const at = typeof runAt === "string" ? Date.parse(runAt) : Number.NaN;
     if (!Number.isFinite(at)) {
-      throw new InvalidArgumentError(`run_at must be an ISO 8601 instant such as 2026-12-01T09:00:00Z (got ${JSON.stringify(runAt)})`);
+      throw new InvalidArgumentError(
+        `run_at must be an ISO 8601 instant such as 2026-12-01T09:00:00Z (got ${JSON.stringify(runAt)})`,
+      );
     }
     const ms = Math.max(0, at - now);
-    if (ms > MAX_DELAY_MS) throw new InvalidArgumentError(`run_at must be within ${MAX_DELAY_MS / 86_400_000} days from now`);
+    if (ms > MAX_DELAY_MS)
+      throw new InvalidArgumentError(
+        `run_at must be within ${MAX_DELAY_MS / 86_400_000} days from now`,
+      );
     return ms;
   }
   return delay ?? 0;
@@ -124,24 +147,40 @@ function delayOf(v: Record<string, unknown>, now: number): number {
 /** Validates and normalises one submission; throws InvalidArgumentError naming what to change. */
 export function validateSubmission(input: unknown, limits: SubmissionLimits): ValidSubmission {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
-    throw new InvalidArgumentError('a task must be a JSON object such as {"function_key":"demo.echo","payload":{}}');
+    throw new InvalidArgumentError(
+      'a task must be a JSON object such as {"function_key":"demo.echo","payload":{}}',
+    );
   }
   const v = input as Record<string, unknown>;
   for (const key of Object.keys(v)) {
     if (!FIELDS.has(key)) {
-      throw new InvalidArgumentError(`unknown field ${JSON.stringify(key)}; allowed fields: ${[...FIELDS].join(", ")}`);
+      throw new InvalidArgumentError(
+        `unknown field ${JSON.stringify(key)}; allowed fields: ${[...FIELDS].join(", ")}`,
+      );
     }
   }
-  const functionKey = checkedString(v, "function_key", FUNCTION_KEY_PATTERN, "^[A-Za-z0-9_.:-]{1,128}$");
-  if (functionKey === undefined) throw new InvalidArgumentError('function_key is required, e.g. "email.send"');
+  const functionKey = checkedString(
+    v,
+    "function_key",
+    FUNCTION_KEY_PATTERN,
+    "^[A-Za-z0-9_.:-]{1,128}$",
+  );
+  if (functionKey === undefined)
+    throw new InvalidArgumentError('function_key is required, e.g. "email.send"');
   const payload = v.payload === undefined ? {} : v.payload;
   assertJsonDepth(payload, "payload");
   const bytes = Buffer.byteLength(JSON.stringify(payload) ?? "null");
   if (bytes > limits.maxPayloadBytes) {
-    throw new InvalidArgumentError(`payload is ${bytes} bytes; the limit is ${limits.maxPayloadBytes} bytes`);
+    throw new InvalidArgumentError(
+      `payload is ${bytes} bytes; the limit is ${limits.maxPayloadBytes} bytes`,
+    );
   }
   const idem = v.idempotency_key;
-  if (idem !== undefined && idem !== null && (typeof idem !== "string" || idem.length === 0 || idem.length > 200)) {
+  if (
+    idem !== undefined &&
+    idem !== null &&
+    (typeof idem !== "string" || idem.length === 0 || idem.length > 200)
+  ) {
     throw new InvalidArgumentError("idempotency_key must be a string of 1 to 200 characters");
   }
   const timeout = integer(v, "timeout_ms", 1, MAX_TIMEOUT_MS);

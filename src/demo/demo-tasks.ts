@@ -7,7 +7,9 @@ import { defineTasks, type TaskRegistry } from "../worker/registry.js";
 const quickBackoff = { type: "exponential", base_ms: 200, max_ms: 2_000 } as const;
 
 function field(payload: unknown, key: string): unknown {
-  return typeof payload === "object" && payload !== null ? (payload as Record<string, unknown>)[key] : undefined;
+  return typeof payload === "object" && payload !== null
+    ? (payload as Record<string, unknown>)[key]
+    : undefined;
 }
 
 export function demoTasks(): TaskRegistry {
@@ -18,7 +20,10 @@ export function demoTasks(): TaskRegistry {
     },
     "demo.sleep": {
       description: "sleeps for payload.ms milliseconds (default 1000), honouring cancellation",
-      schema: { type: "object", properties: { ms: { type: "integer", minimum: 0, maximum: 86_400_000 } } },
+      schema: {
+        type: "object",
+        properties: { ms: { type: "integer", minimum: 0, maximum: 86_400_000 } },
+      },
       timeoutMs: 3_600_000,
       handler: async (payload, ctx) => {
         const ms = (field(payload, "ms") as number | undefined) ?? 1_000;
@@ -38,11 +43,15 @@ export function demoTasks(): TaskRegistry {
     },
     "demo.flaky": {
       description: "throws on its first payload.failures attempts, then returns {attempts}",
-      schema: { type: "object", properties: { failures: { type: "integer", minimum: 0, maximum: 100 } } },
+      schema: {
+        type: "object",
+        properties: { failures: { type: "integer", minimum: 0, maximum: 100 } },
+      },
       backoff: quickBackoff,
       handler: (payload, ctx) => {
         const failures = (field(payload, "failures") as number | undefined) ?? 1;
-        if (ctx.attempt < failures) throw new Error(`flaky failure ${ctx.attempt + 1} of ${failures}`);
+        if (ctx.attempt < failures)
+          throw new Error(`flaky failure ${ctx.attempt + 1} of ${failures}`);
         return { attempts: ctx.attempt + 1 };
       },
     },

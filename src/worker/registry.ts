@@ -80,7 +80,14 @@ export interface FunctionDescription {
   maxRetries?: number;
 }
 
-export type TaskDefinition = TaskHandler | ({ handler: TaskHandler } & TaskOptions);
+/**
+ * A handler with any payload type. `never` as the parameter type accepts every handler, whatever
+ * payload type it declares (parameters are contravariant), so task modules can type their
+ * payloads; the payload schema, not the compiler, is what checks them at run time.
+ */
+export type AnyTaskHandler = TaskHandler<never, unknown>;
+
+export type TaskDefinition = AnyTaskHandler | ({ handler: AnyTaskHandler } & TaskOptions);
 
 export class TaskRegistry {
   private readonly tasks = new Map<string, RegisteredTask>();
@@ -229,10 +236,10 @@ export function defineTasks(definitions: Record<string, TaskDefinition>): TaskRe
   const registry = new TaskRegistry();
   for (const [key, definition] of Object.entries(definitions)) {
     if (typeof definition === "function") {
-      registry.register(key, definition);
+      registry.register(key, definition as TaskHandler);
     } else if (typeof definition === "object" && definition !== null) {
       const { handler, ...options } = definition;
-      registry.register(key, handler, options);
+      registry.register(key, handler as TaskHandler, options);
     } else {
       throw new InvalidArgumentError(
         `task ${JSON.stringify(key)} must be a handler function or { handler, ...options }`,

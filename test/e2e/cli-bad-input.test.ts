@@ -26,20 +26,39 @@ describe("gotaskq CLI: bad input", () => {
     expect(lines[0]).toMatch(message);
   }
 
-  it("refuses invalid JSON", () => expectRejected(["submit", "demo.echo", "{nope"], /payload is not valid JSON .*'\{"a":1\}'/));
-  it("refuses an unknown flag", () => expectRejected(["submit", "demo.echo", "{}", "--priorty", "3"], /unknown option '--priorty'/));
+  it("refuses invalid JSON", () =>
+    expectRejected(["submit", "demo.echo", "{nope"], /payload is not valid JSON .*'\{"a":1\}'/));
+  it("refuses an unknown flag", () =>
+    expectRejected(["submit", "demo.echo", "{}", "--priorty", "3"], /unknown option '--priorty'/));
   it("refuses an unknown function key, naming the known ones", () =>
     expectRejected(["submit", "demo.ech", "{}"], /unknown function key "demo.ech".*demo.echo/));
   it("refuses an out-of-range option", () =>
-    expectRejected(["submit", "demo.echo", "{}", "--priority", "12"], /priority must be an integer between 0 and 9 \(got 12\)/));
+    expectRejected(
+      ["submit", "demo.echo", "{}", "--priority", "12"],
+      /priority must be an integer between 0 and 9 \(got 12\)/,
+    ));
   it("refuses a payload over the limit", () =>
-    expectRejected(["submit", "demo.echo", "-"], /payload is \d+ bytes; the limit is 1048576 bytes/, JSON.stringify({ s: "x".repeat(1_100_000) })));
-  it("refuses an invalid id", () => expectRejected(["status", "not-an-id"], /task id must be a lowercase UUID/));
+    expectRejected(
+      ["submit", "demo.echo", "-"],
+      /payload is \d+ bytes; the limit is 1048576 bytes/,
+      JSON.stringify({ s: "x".repeat(1_100_000) }),
+    ));
+  it("refuses an invalid id", () =>
+    expectRejected(["status", "not-an-id"], /task id must be a lowercase UUID/));
   it("refuses an unknown command", () => expectRejected(["sumbit"], /unknown command 'sumbit'/));
 
   it("enqueued nothing", async () => {
-    const queues = await box.json<Array<{ queue: string; ready: number; delayed: number; inFlight: number; deadLettered: number }>>(["queues"]);
-    for (const q of queues) expect(q).toMatchObject({ ready: 0, delayed: 0, inFlight: 0, deadLettered: 0 });
+    const queues = await box.json<
+      Array<{
+        queue: string;
+        ready: number;
+        delayed: number;
+        inFlight: number;
+        deadLettered: number;
+      }>
+    >(["queues"]);
+    for (const q of queues)
+      expect(q).toMatchObject({ ready: 0, delayed: 0, inFlight: 0, deadLettered: 0 });
     const list = await box.json<{ tasks: unknown[] }>(["list"]);
     expect(list.tasks).toEqual([]);
   });

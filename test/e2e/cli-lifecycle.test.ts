@@ -1,3 +1,4 @@
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, Sandbox } from "../support/cli.js";
 
@@ -39,7 +40,15 @@ describe("gotaskq dev + CLI: task lifecycle", () => {
   });
 
   it("dead-letters demo.fail after its retries and runs it again on requeue", async () => {
-    const failed = await box.run(["submit", "demo.fail", '{"message":"boom"}', "--max-retries", "1", "--wait", "--json"]);
+    const failed = await box.run([
+      "submit",
+      "demo.fail",
+      '{"message":"boom"}',
+      "--max-retries",
+      "1",
+      "--wait",
+      "--json",
+    ]);
     expect(failed.code).toBe(3);
     const record = JSON.parse(failed.stdout) as Record;
     expect(record.status).toBe("FAILURE");
@@ -48,28 +57,45 @@ describe("gotaskq dev + CLI: task lifecycle", () => {
     expect(record.error?.message).toBe("boom");
 
     const dlq = await box.json<{ entries: Array<{ id: string; reason: string }> }>(["dlq", "list"]);
-    expect(dlq.entries).toContainEqual(expect.objectContaining({ id: record.id, reason: "retries_exhausted" }));
+    expect(dlq.entries).toContainEqual(
+      expect.objectContaining({ id: record.id, reason: "retries_exhausted" }),
+    );
 
     expect((await box.run(["requeue", record.id])).code).toBe(0);
-    const rerun = await eventually(async () => {
-      const r = await box.json<Record>(["status", record.id]);
-      return r.run === 1 && r.status === "FAILURE" ? r : undefined;
-    }, 20_000, "the requeued run to fail again");
+    const rerun = await eventually(
+      async () => {
+        const r = await box.json<Record>(["status", record.id]);
+        return r.run === 1 && r.status === "FAILURE" ? r : undefined;
+      },
+      20_000,
+      "the requeued run to fail again",
+    );
     expect(rerun.attempt).toBe(1);
   });
 
   it("cancels a running demo.sleep within 2 s and does not retry it", async () => {
     const id = (await box.run(["submit", "demo.sleep", '{"ms":60000}'])).stdout.trim();
-    await eventually(async () => ((await box.json<Record>(["status", id])).status === "STARTED" ? true : undefined), 10_000, "STARTED");
+    await eventually(
+      async () =>
+        (await box.json<Record>(["status", id])).status === "STARTED" ? true : undefined,
+      10_000,
+      "STARTED",
+    );
     const t0 = Date.now();
     expect((await box.run(["cancel", id])).code).toBe(0);
-    const r = await eventually(async () => {
-      const rec = await box.json<Record>(["status", id]);
-      return rec.status === "CANCELED" ? rec : undefined;
-    }, 5_000, "CANCELED");
+    const r = await eventually(
+      async () => {
+        const rec = await box.json<Record>(["status", id]);
+        return rec.status === "CANCELED" ? rec : undefined;
+      },
+      5_000,
+      "CANCELED",
+    );
     expect(Date.now() - t0).toBeLessThan(2_000 + 1_000); // + CLI start-up of the status probes
     expect(r.attempt).toBe(0);
-    const queues = await box.json<Array<{ queue: string; ready: number; delayed: number; inFlight: number }>>(["queues"]);
+    const queues = await box.json<
+      Array<{ queue: string; ready: number; delayed: number; inFlight: number }>
+    >(["queues"]);
     expect(queues.find((q) => q.queue === "default")).toMatchObject({ ready: 0, delayed: 0 });
   });
 });
@@ -79,13 +105,46 @@ describe("gotaskq CLI: a cancel reaches a worker that starts later", () => {
   afterAll(() => box.cleanup());
 
   it("never starts a delayed task canceled before any worker ran", async () => {
-    const id = (await box.run(["submit", "demo.echo", "{}", "--delay-ms", "1000", "--allow-unknown"])).stdout.trim();
+    const id = (
+      await box.run(["submit", "demo.echo", "{}", "--delay-ms", "1000", "--allow-unknown"])
+    ).stdout.trim();
     expect((await box.run(["cancel", id])).code).toBe(0);
     await box.start(["dev"], { readyText: "Stop with Ctrl+C" });
-    const r = await eventually(async () => {
-      const rec = await box.json<Record>(["status", id]);
-      return rec.status === "CANCELED" ? rec : undefined;
-    }, 10_000, "CANCELED");
+    const r = await eventually(
+      async () => {
+        const rec = await box.json<Record>(["status", id]);
+        return rec.status === "CANCELED" ? rec : undefined;
+      },
+      10_000,
+      "CANCELED",
+    );
     expect(r.startedAt).toBeNull();
+  });
+});
+
+describe("gotaskq worker --tasks <a user's TypeScript module>", () => {
+  const box = new Sandbox();
+  afterAll(() => box.cleanup());
+
+  it("runs the module's functions and dead-letters a schema violation without retrying", async () => {
+    const worker = await box.start(["worker", "--tasks", path.resolve("examples/tasks.ts")], {
+      readyText: "GoTaskQ worker",
+    });
+    expect(worker.output()).toContain("image.resize, text.upper");
+    const ok = await box.json<Record>(["submit", "text.upper", '{"text":"hi"}', "--wait"]);
+    expect(ok).toMatchObject({ status: "SUCCESS", result: "HI" });
+    const bad = await box.run([
+      "submit",
+      "image.resize",
+      '{"url":"https://example.com/a.png"}',
+      "--wait",
+      "--json",
+    ]);
+    expect(bad.code).toBe(3);
+    expect(JSON.parse(bad.stdout)).toMatchObject({
+      status: "FAILURE",
+      attempt: 0,
+      deadLetterReason: "permanent_error",
+    });
   });
 });

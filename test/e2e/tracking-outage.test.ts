@@ -14,13 +14,23 @@ describe("tracking database outage while tasks run", () => {
   const box = new Sandbox({ GOTASKQ_TRACKING_BUFFER_ITEMS: "100", GOTASKQ_LOG_LEVEL: "info" });
   afterAll(() => box.cleanup());
 
-  async function submitAndDrain(producer: Producer, broker: ReturnType<typeof openSqliteBroker>, count: number) {
-    const results = await producer.submitBatch(Array.from({ length: count }, (_, i) => ({ function_key: "demo.echo", payload: { i } })));
+  async function submitAndDrain(
+    producer: Producer,
+    broker: ReturnType<typeof openSqliteBroker>,
+    count: number,
+  ) {
+    const results = await producer.submitBatch(
+      Array.from({ length: count }, (_, i) => ({ function_key: "demo.echo", payload: { i } })),
+    );
     expect(results.every((r) => r.ok)).toBe(true);
-    await eventually(async () => {
-      const s = await broker.stats("default");
-      return s.ready + s.inFlight + s.delayed === 0 ? s : undefined;
-    }, 30_000, `all ${count} tasks to be executed and acked`);
+    await eventually(
+      async () => {
+        const s = await broker.stats("default");
+        return s.ready + s.inFlight + s.delayed === 0 ? s : undefined;
+      },
+      30_000,
+      `all ${count} tasks to be executed and acked`,
+    );
   }
 
   it("keeps executing while the tracking database is locked, then deleted, and reports drops", async () => {
@@ -37,7 +47,8 @@ describe("tracking database outage while tasks run", () => {
       locker.close();
 
       // 2. Deleted: the files vanish under the open store.
-      for (const suffix of ["", "-wal", "-shm"]) rmSync(`${trackingFile}${suffix}`, { force: true });
+      for (const suffix of ["", "-wal", "-shm"])
+        rmSync(`${trackingFile}${suffix}`, { force: true });
       await submitAndDrain(producer, broker, 200);
 
       expect(dev.exitCode).toBeNull(); // still running: nothing crashed
@@ -55,7 +66,11 @@ describe("tracking database outage while tasks run", () => {
     const stats = log.split("\n").find((l) => l.includes('"event":"tracking_writer_stats"'));
     expect(stats).toBeDefined();
     const { dropped } = JSON.parse(stats as string) as { dropped: number };
-    console.log("tracking outage counts", { submitted: 600, executed: succeeded, trackingDropped: dropped });
+    console.log("tracking outage counts", {
+      submitted: 600,
+      executed: succeeded,
+      trackingDropped: dropped,
+    });
     expect(dropped).toBeGreaterThan(0);
     expect(log).toContain('"event":"tracking_items_dropped"');
   });

@@ -28,7 +28,10 @@ export class Sandbox {
   }
 
   /** Runs one CLI command to completion. */
-  run(args: string[], options: { stdin?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
+  run(
+    args: string[],
+    options: { stdin?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+  ): Promise<CliResult> {
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [CLI, ...args], {
         cwd: this.dir,
@@ -59,7 +62,10 @@ export class Sandbox {
   }
 
   /** Starts a long-running command (dev, worker) and resolves once it printed `readyText`. */
-  start(args: string[], options: { env?: Record<string, string>; readyText?: string } = {}): Promise<ChildProcess & { output: () => string }> {
+  start(
+    args: string[],
+    options: { env?: Record<string, string>; readyText?: string } = {},
+  ): Promise<ChildProcess & { output: () => string }> {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: this.dir,
       env: { ...process.env, ...this.env, ...options.env },
@@ -70,7 +76,10 @@ export class Sandbox {
     let output = "";
     const ready = options.readyText ?? "GoTaskQ";
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`gotaskq ${args.join(" ")} not ready in 20 s:\n${output}`)), 20_000);
+      const timer = setTimeout(
+        () => reject(new Error(`gotaskq ${args.join(" ")} not ready in 20 s:\n${output}`)),
+        20_000,
+      );
       const onData = (d: Buffer) => {
         output += d.toString();
         if (output.includes(ready)) {
@@ -82,7 +91,9 @@ export class Sandbox {
       child.stderr?.on("data", onData);
       child.on("exit", (code) => {
         clearTimeout(timer);
-        reject(new Error(`gotaskq ${args.join(" ")} exited ${code} before it was ready:\n${output}`));
+        reject(
+          new Error(`gotaskq ${args.join(" ")} exited ${code} before it was ready:\n${output}`),
+        );
       });
     });
   }
@@ -108,7 +119,11 @@ export class Sandbox {
 }
 
 /** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -120,5 +135,7 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, timeout
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`,
+  );
 }

@@ -5,9 +5,21 @@ import net from "node:net";
 // GOTASKQ_TEST_REQUIRE_SERVICES=1) a missing server fails the run instead.
 
 export const SERVICES = {
-  postgres: { host: "127.0.0.1", port: 5432, url: process.env.GOTASKQ_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test" },
-  redis: { host: "127.0.0.1", port: 6379, url: process.env.GOTASKQ_TEST_REDIS_URL ?? "redis://127.0.0.1:6379" },
-  rabbitmq: { host: "127.0.0.1", port: 5672, url: process.env.GOTASKQ_TEST_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672" },
+  postgres: {
+    host: "127.0.0.1",
+    port: 5432,
+    url: process.env.GOTASKQ_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test",
+  },
+  redis: {
+    host: "127.0.0.1",
+    port: 6379,
+    url: process.env.GOTASKQ_TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
+  },
+  rabbitmq: {
+    host: "127.0.0.1",
+    port: 5672,
+    url: process.env.GOTASKQ_TEST_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672",
+  },
 } as const;
 
 export type ServiceName = keyof typeof SERVICES;
@@ -34,7 +46,8 @@ export async function serviceAvailable(name: ServiceName): Promise<boolean> {
   const { host, port } = SERVICES[name];
   if (await reachable(host, port)) return true;
   const message = `${name} is not reachable on ${host}:${port}`;
-  if (servicesRequired()) throw new Error(`${message}; CI=true requires it (start it, see .ci/run)`);
+  if (servicesRequired())
+    throw new Error(`${message}; CI=true requires it (start it, see .ci/run)`);
   console.warn(`\n!!! SKIPPING ${name} suites: ${message}. Set CI=true to make this a failure.\n`);
   return false;
 }

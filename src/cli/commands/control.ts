@@ -1,17 +1,23 @@
 import type { Command } from "commander";
-import { DEAD_LETTER_REASONS, type DeadLetterEntry, type DeadLetterReason, type DeadLetterSelector } from "../../broker/broker.js";
+import {
+  DEAD_LETTER_REASONS,
+  type DeadLetterEntry,
+  type DeadLetterReason,
+  type DeadLetterSelector,
+} from "../../broker/broker.js";
 import { decodeEnvelope } from "../../core/envelope.js";
 import { parseTaskId } from "../../core/ids.js";
 import { QUEUE_PATTERN } from "../../core/submission.js";
-import { CliError, printJson, printTable } from "../output.js";
 import { intOption } from "../options.js";
+import { CliError, printJson, printTable } from "../output.js";
 import type { CliSession } from "../session.js";
 
 // Commands that change state: cancel, requeue, and the dead-letter queue.
 
 function queueName(value: string | undefined): string {
   const q = value ?? "default";
-  if (!QUEUE_PATTERN.test(q)) throw new CliError(`--queue must match ^[A-Za-z0-9_.:-]{1,64}$ (got "${q}")`);
+  if (!QUEUE_PATTERN.test(q))
+    throw new CliError(`--queue must match ^[A-Za-z0-9_.:-]{1,64}$ (got "${q}")`);
   return q;
 }
 
@@ -27,7 +33,12 @@ function describeEntry(e: DeadLetterEntry) {
   let task: { function_key?: string; attempt?: number; run?: number; payload?: unknown } = {};
   try {
     const env = decodeEnvelope(e.body);
-    task = { function_key: env.function_key, attempt: env.attempt, run: env.run, payload: env.payload };
+    task = {
+      function_key: env.function_key,
+      attempt: env.attempt,
+      run: env.run,
+      payload: env.payload,
+    };
   } catch {
     // decode_error entries keep their raw body; it is shown as text below.
   }
@@ -38,7 +49,9 @@ function describeEntry(e: DeadLetterEntry) {
     detail: e.detail,
     dead_lettered_at: new Date(e.deadLetteredAt).toISOString(),
     ...task,
-    ...(task.function_key === undefined ? { body: new TextDecoder().decode(e.body).slice(0, 2_000) } : {}),
+    ...(task.function_key === undefined
+      ? { body: new TextDecoder().decode(e.body).slice(0, 2_000) }
+      : {}),
   };
 }
 
@@ -86,14 +99,23 @@ export function registerControl(program: Command, session: () => CliSession): vo
     .option("--json", "print JSON")
     .action(async (opts) => {
       const limit = opts.limit ?? 100;
-      if (limit < 1 || limit > 1000) throw new CliError(`--limit must be between 1 and 1000 (got ${limit})`);
+      if (limit < 1 || limit > 1000)
+        throw new CliError(`--limit must be between 1 and 1000 (got ${limit})`);
       const page = await session()
         .broker()
         .deadLetters(queueName(opts.queue))
-        .list({ limit, ...(opts.cursor ? { cursor: opts.cursor } : {}), ...(opts.reason ? { reason: reasonOf(opts.reason) } : {}) });
+        .list({
+          limit,
+          ...(opts.cursor ? { cursor: opts.cursor } : {}),
+          ...(opts.reason ? { reason: reasonOf(opts.reason) } : {}),
+        });
       const entries = page.entries.map(describeEntry);
-      if (opts.json) return printJson({ entries, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) });
-      printTable(["ID", "FUNCTION", "REASON", "DEAD_LETTERED_AT", "DETAIL"], entries.map((e) => [e.id, e.function_key ?? "?", e.reason, e.dead_lettered_at, e.detail]));
+      if (opts.json)
+        return printJson({ entries, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) });
+      printTable(
+        ["ID", "FUNCTION", "REASON", "DEAD_LETTERED_AT", "DETAIL"],
+        entries.map((e) => [e.id, e.function_key ?? "?", e.reason, e.dead_lettered_at, e.detail]),
+      );
       if (page.nextCursor) process.stdout.write(`next page: --cursor ${page.nextCursor}\n`);
     });
   dlq
@@ -105,14 +127,22 @@ export function registerControl(program: Command, session: () => CliSession): vo
     .option("--all", "every entry of the queue")
     .option("--json", "print JSON")
     .action(async (opts) => {
-      const chosen = [opts.id !== undefined, opts.reason !== undefined, opts.all === true].filter(Boolean).length;
-      if (chosen !== 1) throw new CliError("say which entries to requeue: exactly one of --id <ids...>, --reason <reason> or --all");
+      const chosen = [opts.id !== undefined, opts.reason !== undefined, opts.all === true].filter(
+        Boolean,
+      ).length;
+      if (chosen !== 1)
+        throw new CliError(
+          "say which entries to requeue: exactly one of --id <ids...>, --reason <reason> or --all",
+        );
       const selector: DeadLetterSelector = opts.id
         ? { ids: (opts.id as string[]).map((i) => parseTaskId(i)) }
         : opts.reason
           ? { reason: reasonOf(opts.reason) }
           : { all: true };
-      const ids = await (await session().producer()).requeueDeadLetters(queueName(opts.queue), selector);
+      const ids = await (await session().producer()).requeueDeadLetters(
+        queueName(opts.queue),
+        selector,
+      );
       if (opts.json) printJson({ requeued: ids });
       else process.stdout.write(`requeued ${ids.length} task(s)\n`);
     });

@@ -2,8 +2,8 @@ import type { Command } from "commander";
 import { parseTaskId } from "../../core/ids.js";
 import { isTaskStatus, type TaskStatus } from "../../core/status.js";
 import type { TaskQuery, TaskRecord } from "../../tracking/tracking-store.js";
-import { CliError, printFields, printJson, printTable } from "../output.js";
 import { intOption } from "../options.js";
+import { CliError, printFields, printJson, printTable } from "../output.js";
 import type { CliSession } from "../session.js";
 
 // Read commands over the tracking store (status, list, logs, workers) and the broker (queues).
@@ -36,14 +36,20 @@ export function printRecord(r: TaskRecord): void {
 function parseStatuses(value: string): TaskStatus[] {
   const statuses = value.split(",").map((s) => s.trim().toUpperCase());
   for (const s of statuses) {
-    if (!isTaskStatus(s)) throw new CliError(`--status takes PENDING, STARTED, SUCCESS, FAILURE or CANCELED (got "${s}")`);
+    if (!isTaskStatus(s))
+      throw new CliError(
+        `--status takes PENDING, STARTED, SUCCESS, FAILURE or CANCELED (got "${s}")`,
+      );
   }
   return statuses as TaskStatus[];
 }
 
 function parseTime(flag: string, value: string): number {
   const ms = Date.parse(value);
-  if (!Number.isFinite(ms)) throw new CliError(`${flag} takes an ISO 8601 time such as 2026-11-27T12:00:00Z (got "${value}")`);
+  if (!Number.isFinite(ms))
+    throw new CliError(
+      `${flag} takes an ISO 8601 time such as 2026-11-27T12:00:00Z (got "${value}")`,
+    );
   return ms;
 }
 
@@ -56,7 +62,10 @@ export function registerInspect(program: Command, session: () => CliSession): vo
     .action(async (id: string, opts) => {
       const taskId = parseTaskId(id);
       const record = await (await session().tracking()).get(taskId);
-      if (!record) throw new CliError(`task ${taskId} is not in the tracking store (GOTASKQ_TRACKING_URL=${session().config.trackingUrl})`);
+      if (!record)
+        throw new CliError(
+          `task ${taskId} is not in the tracking store (GOTASKQ_TRACKING_URL=${session().config.trackingUrl})`,
+        );
       if (opts.json) printJson(record);
       else printRecord(record);
     });
@@ -74,7 +83,8 @@ export function registerInspect(program: Command, session: () => CliSession): vo
     .option("--cursor <cursor>", "next page, as printed by the previous one")
     .option("--json", "print JSON")
     .action(async (opts) => {
-      if (opts.limit !== undefined && (opts.limit < 1 || opts.limit > 500)) throw new CliError(`--limit must be between 1 and 500 (got ${opts.limit})`);
+      if (opts.limit !== undefined && (opts.limit < 1 || opts.limit > 500))
+        throw new CliError(`--limit must be between 1 and 500 (got ${opts.limit})`);
       const query: TaskQuery = {
         ...(opts.status ? { status: parseStatuses(opts.status) } : {}),
         ...(opts.functionKey ? { functionKey: opts.functionKey } : {}),
@@ -89,7 +99,15 @@ export function registerInspect(program: Command, session: () => CliSession): vo
       if (opts.json) return printJson(page);
       printTable(
         ["ID", "STATUS", "FUNCTION", "QUEUE", "ATTEMPT", "CREATED", "ERROR"],
-        page.tasks.map((t) => [t.id, t.status, t.functionKey ?? "", t.queue ?? "", String(t.attempt), t.createdAt ?? "", t.error?.message ?? ""]),
+        page.tasks.map((t) => [
+          t.id,
+          t.status,
+          t.functionKey ?? "",
+          t.queue ?? "",
+          String(t.attempt),
+          t.createdAt ?? "",
+          t.error?.message ?? "",
+        ]),
       );
       if (page.nextCursor) process.stdout.write(`next page: --cursor ${page.nextCursor}\n`);
     });
@@ -102,7 +120,10 @@ export function registerInspect(program: Command, session: () => CliSession): vo
     .action(async (id: string, opts) => {
       const lines = await (await session().tracking()).logs(parseTaskId(id));
       if (opts.json) return printJson(lines);
-      for (const l of lines) process.stdout.write(`${new Date(l.at).toISOString()} [attempt ${l.attempt}] ${l.level}: ${l.message}\n`);
+      for (const l of lines)
+        process.stdout.write(
+          `${new Date(l.at).toISOString()} [attempt ${l.attempt}] ${l.level}: ${l.message}\n`,
+        );
     });
 
   program
@@ -113,7 +134,16 @@ export function registerInspect(program: Command, session: () => CliSession): vo
       const broker = session().broker();
       const stats = await Promise.all((await broker.queues()).map((q) => broker.stats(q)));
       if (opts.json) return printJson(stats);
-      printTable(["QUEUE", "READY", "IN_FLIGHT", "DELAYED", "DEAD_LETTERED"], stats.map((s) => [s.queue, String(s.ready), String(s.inFlight), String(s.delayed), String(s.deadLettered)]));
+      printTable(
+        ["QUEUE", "READY", "IN_FLIGHT", "DELAYED", "DEAD_LETTERED"],
+        stats.map((s) => [
+          s.queue,
+          String(s.ready),
+          String(s.inFlight),
+          String(s.delayed),
+          String(s.deadLettered),
+        ]),
+      );
     });
 
   program
@@ -121,11 +151,21 @@ export function registerInspect(program: Command, session: () => CliSession): vo
     .description("workers seen in the last minute")
     .option("--json", "print JSON")
     .action(async (opts) => {
-      const workers = await (await session().tracking()).workers({ seenSince: Date.now() - 60_000 });
+      const workers = await (await session().tracking()).workers({
+        seenSince: Date.now() - 60_000,
+      });
       if (opts.json) return printJson(workers);
       printTable(
         ["WORKER", "PID", "QUEUES", "CONCURRENCY", "RUNNING", "LAST_SEEN", "STATE"],
-        workers.map((w) => [w.workerId, String(w.pid), w.queues.join(","), String(w.concurrency), String(w.running), new Date(w.seenAt).toISOString(), w.stoppedAt ? "stopped" : "live"]),
+        workers.map((w) => [
+          w.workerId,
+          String(w.pid),
+          w.queues.join(","),
+          String(w.concurrency),
+          String(w.running),
+          new Date(w.seenAt).toISOString(),
+          w.stoppedAt ? "stopped" : "live",
+        ]),
       );
     });
 }

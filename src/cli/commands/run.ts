@@ -20,15 +20,28 @@ interface RunOptions {
 function flagsOf(opts: RunOptions): Partial<GoTaskQConfig> {
   return {
     ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
-    ...(opts.queues ? { queues: opts.queues.split(",").map((q) => q.trim()).filter(Boolean) } : {}),
+    ...(opts.queues
+      ? {
+          queues: opts.queues
+            .split(",")
+            .map((q) => q.trim())
+            .filter(Boolean),
+        }
+      : {}),
   };
 }
 
 function describeUrl(url: string): string {
-  return url.startsWith("sqlite://") ? `${url}  (${path.resolve(url.replace(/^sqlite:\/\//, "").split("?")[0] ?? "")})` : url;
+  return url.startsWith("sqlite://")
+    ? `${url}  (${path.resolve(url.replace(/^sqlite:\/\//, "").split("?")[0] ?? "")})`
+    : url;
 }
 
-async function runWorker(opts: RunOptions, registry: TaskRegistry, banner: (s: CliSession) => string): Promise<void> {
+async function runWorker(
+  opts: RunOptions,
+  registry: TaskRegistry,
+  banner: (s: CliSession) => string,
+): Promise<void> {
   const session = new CliSession(flagsOf(opts));
   const { config, logger } = session;
   const writer = await session.writer();
@@ -44,10 +57,15 @@ async function runWorker(opts: RunOptions, registry: TaskRegistry, banner: (s: C
   });
   await worker.start();
   process.stdout.write(banner(session));
-  let stopping: Promise<void> | undefined;
+  let stopping = false;
   const shutdown = (signal: string) => {
-    stopping ??= (async () => {
-      logger.info({ event: "shutdown", signal }, "stopping: no new tasks; waiting for running ones");
+    if (stopping) return; // a second Ctrl+C does not start a second shutdown
+    stopping = true;
+    void (async () => {
+      logger.info(
+        { event: "shutdown", signal },
+        "stopping: no new tasks; waiting for running ones",
+      );
       await worker.stop();
       await writer.stop();
       // The drop counter: what tracking lost while its store was slow or down (execution lost nothing).
@@ -89,13 +107,19 @@ export function registerRun(program: Command): void {
   program
     .command("worker")
     .description("run a worker for your task module against the configured broker")
-    .requiredOption("--tasks <module>", "your task module (.js or .ts), default-exporting defineTasks({...})")
+    .requiredOption(
+      "--tasks <module>",
+      "your task module (.js or .ts), default-exporting defineTasks({...})",
+    )
     .option("--concurrency <n>", "handlers run at once (default 16)", intOption("--concurrency"))
     .option("--queues <list>", "comma-separated queues to consume (default: default)")
     .action(async (opts: RunOptions & { tasks: string }) => {
       const registry = await loadTaskModule(opts.tasks);
-      await runWorker(opts, registry, (s) =>
-        `GoTaskQ worker (pid ${process.pid}) on ${s.config.brokerUrl}: queues ${s.config.queues.join(",")}, concurrency ${s.config.concurrency}, functions ${registry.keys().join(", ")}\n`,
+      await runWorker(
+        opts,
+        registry,
+        (s) =>
+          `GoTaskQ worker (pid ${process.pid}) on ${s.config.brokerUrl}: queues ${s.config.queues.join(",")}, concurrency ${s.config.concurrency}, functions ${registry.keys().join(", ")}\n`,
       );
     });
 }

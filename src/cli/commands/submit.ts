@@ -1,10 +1,10 @@
 import type { Command } from "commander";
-import { isFinalStatus } from "../../core/status.js";
-import { sleep } from "../../core/lifecycle.js";
 import { parseJsonSafe } from "../../core/json-guard.js";
-import type { TrackingStore, TaskRecord } from "../../tracking/tracking-store.js";
-import { CliError, EXIT_TASK_NOT_SUCCESSFUL, printJson } from "../output.js";
+import { sleep } from "../../core/lifecycle.js";
+import { isFinalStatus } from "../../core/status.js";
+import type { TaskRecord, TrackingStore } from "../../tracking/tracking-store.js";
 import { intOption } from "../options.js";
+import { CliError, EXIT_TASK_NOT_SUCCESSFUL, printJson } from "../output.js";
 import type { CliSession } from "../session.js";
 import { printRecord } from "./inspect.js";
 
@@ -27,7 +27,9 @@ async function parsePayload(arg: string | undefined): Promise<unknown> {
   try {
     return parseJsonSafe(text);
   } catch (error) {
-    throw new CliError(`payload is not valid JSON (${(error as Error).message}); pass a JSON document such as '{"a":1}'`);
+    throw new CliError(
+      `payload is not valid JSON (${(error as Error).message}); pass a JSON document such as '{"a":1}'`,
+    );
   }
 }
 
@@ -36,16 +38,24 @@ async function parsePayload(arg: string | undefined): Promise<unknown> {
  * live workers announce theirs in heartbeats; with no live worker it cannot tell, so it accepts.
  */
 async function checkFunctionKey(store: TrackingStore, key: string): Promise<void> {
-  const workers = await store.workers({ seenSince: Date.now() - LIVE_WORKER_WINDOW_MS }).catch(() => []);
+  const workers = await store
+    .workers({ seenSince: Date.now() - LIVE_WORKER_WINDOW_MS })
+    .catch(() => []);
   const live = workers.filter((w) => w.stoppedAt === undefined);
   if (live.length === 0) return;
   const known = new Set(live.flatMap((w) => w.functions));
   if (known.has(key)) return;
   const list = [...known].sort().join(", ");
-  throw new CliError(`unknown function key "${key}": no live worker registers it (known: ${list}); pass --allow-unknown to enqueue it anyway`);
+  throw new CliError(
+    `unknown function key "${key}": no live worker registers it (known: ${list}); pass --allow-unknown to enqueue it anyway`,
+  );
 }
 
-async function waitForFinal(store: TrackingStore, id: string, timeoutMs: number): Promise<TaskRecord> {
+async function waitForFinal(
+  store: TrackingStore,
+  id: string,
+  timeoutMs: number,
+): Promise<TaskRecord> {
   const deadline = Date.now() + timeoutMs;
   let last: TaskRecord | undefined;
   while (Date.now() < deadline) {
@@ -53,7 +63,9 @@ async function waitForFinal(store: TrackingStore, id: string, timeoutMs: number)
     if (last && isFinalStatus(last.status)) return last;
     await sleep(100);
   }
-  throw new CliError(`task ${id} did not reach a final status within ${timeoutMs} ms (last seen: ${last?.status ?? "not tracked yet"}); is a worker running?`);
+  throw new CliError(
+    `task ${id} did not reach a final status within ${timeoutMs} ms (last seen: ${last?.status ?? "not tracked yet"}); is a worker running?`,
+  );
 }
 
 export function registerSubmit(program: Command, session: () => CliSession): void {
@@ -68,7 +80,11 @@ export function registerSubmit(program: Command, session: () => CliSession): voi
     .option("--max-retries <n>", "retries after the first attempt", intOption("--max-retries"))
     .option("--delay-ms <ms>", "run no earlier than this many ms from now", intOption("--delay-ms"))
     .option("--wait", "follow the task until SUCCESS, FAILURE or CANCELED (exit 3 unless SUCCESS)")
-    .option("--wait-timeout-ms <ms>", "give up waiting after this long (default 120000)", intOption("--wait-timeout-ms"))
+    .option(
+      "--wait-timeout-ms <ms>",
+      "give up waiting after this long (default 120000)",
+      intOption("--wait-timeout-ms"),
+    )
     .option("--allow-unknown", "enqueue even if no live worker registers the function key")
     .option("--json", "print JSON")
     .action(async (functionKey: string, json: string | undefined, opts) => {

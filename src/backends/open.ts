@@ -8,8 +8,9 @@ import { createNoneTrackingStore } from "../tracking/none-store.js";
 import { openSqlTrackingStore } from "../tracking/sql/sql-tracking-store.js";
 import type { TrackingStore } from "../tracking/tracking-store.js";
 
-// The only place that knows the concrete backends: a URL in, a seam out (STYLE §9). Everything
-// else (worker, producer, API) sees `Broker` and `TrackingStore` only.
+// The one place that knows the concrete backends: a URL in, a seam out (STYLE §9). The CLI and
+// applications that wire GoTaskQ themselves call it; everything else (worker, producer, API)
+// sees `Broker` and `TrackingStore` only.
 
 const PLANNED: Record<string, string> = {
   "amqp:": "RabbitMQ",
@@ -22,7 +23,8 @@ const PLANNED: Record<string, string> = {
 /** `sqlite://rel/path.db` is relative to the working directory, `sqlite:///abs/path.db` absolute. */
 export function sqlitePath(url: string): string {
   const rest = url.replace(/^sqlite:\/\//, "").split("?")[0] ?? "";
-  if (rest === "") throw new InvalidArgumentError(`${url} names no file; use e.g. sqlite://.gotaskq/broker.db`);
+  if (rest === "")
+    throw new InvalidArgumentError(`${url} names no file; use e.g. sqlite://.gotaskq/broker.db`);
   const file = path.resolve(rest);
   mkdirSync(path.dirname(file), { recursive: true });
   return file;
@@ -32,14 +34,21 @@ export function openBroker(url: string): Broker {
   const scheme = url.slice(0, url.indexOf(":") + 1).toLowerCase();
   if (scheme === "sqlite:") {
     const sync = new URL(url.replace(/^sqlite:/, "http:")).searchParams.get("synchronous");
-    return openSqliteBroker({ path: sqlitePath(url), ...(sync === "full" ? { synchronous: "full" } : {}) });
+    return openSqliteBroker({
+      path: sqlitePath(url),
+      ...(sync === "full" ? { synchronous: "full" } : {}),
+    });
   }
   if (scheme === "memory:") return createMemoryBroker();
   const planned = PLANNED[scheme];
   if (planned) {
-    throw new InvalidArgumentError(`the ${planned} broker (${scheme}//) is not available in this version yet; use sqlite:// or memory://`);
+    throw new InvalidArgumentError(
+      `the ${planned} broker (${scheme}//) is not available in this version yet; use sqlite:// or memory://`,
+    );
   }
-  throw new InvalidArgumentError(`GOTASKQ_BROKER_URL ${JSON.stringify(url)} has an unknown scheme; use e.g. sqlite://.gotaskq/broker.db`);
+  throw new InvalidArgumentError(
+    `GOTASKQ_BROKER_URL ${JSON.stringify(url)} has an unknown scheme; use e.g. sqlite://.gotaskq/broker.db`,
+  );
 }
 
 export async function openTracking(url: string): Promise<TrackingStore> {
@@ -55,7 +64,11 @@ export async function openTracking(url: string): Promise<TrackingStore> {
     return store;
   }
   if (url.startsWith("redis://")) {
-    throw new InvalidArgumentError("the Redis tracking store is not available in this version yet; use sqlite://, postgres:// or none");
+    throw new InvalidArgumentError(
+      "the Redis tracking store is not available in this version yet; use sqlite://, postgres:// or none",
+    );
   }
-  throw new InvalidArgumentError(`GOTASKQ_TRACKING_URL ${JSON.stringify(url)} is not understood; use sqlite://path, postgres://… or none`);
+  throw new InvalidArgumentError(
+    `GOTASKQ_TRACKING_URL ${JSON.stringify(url)} is not understood; use sqlite://path, postgres://… or none`,
+  );
 }
