@@ -123,9 +123,9 @@ export class BestEffortWriter implements TrackingSink, Service {
       }
       if (this.#buffer.size === 0) return;
       rounds -= 1;
-      const failures = this.#failures;
       await this.#startFlush();
-      if (this.#failures > failures) return;
+      // The store is unavailable: the background retries take it from here.
+      if (this.#consecutiveFailures > 0) return;
     }
   }
 
@@ -282,16 +282,24 @@ export class BestEffortWriter implements TrackingSink, Service {
       },
       () => undefined,
     );
+    const pause = (ms: number) => sleep(ms, abort.signal).catch(() => undefined);
     try {
-      while (!expired && (this.#flushing || this.#buffer.size > 0)) {
+      // Every pass either makes progress or waits on a timer, and re-checks the clock: a failing
+      // store must not spin here in microtasks, where the expiry timer could never fire.
+      while (this.#flushing || this.#buffer.size > 0) {
+        const remaining = deadline - Date.now();
+        if (expired || remaining <= 0) break;
         if (this.#flushing) {
           await Promise.race([this.#flushing, expiry]);
           continue;
         }
         // While the store is failing, keep to the backoff, but never past the deadline.
-        const wait = Math.min(this.#retryAt, deadline) - Date.now();
-        if (wait > 0) await Promise.race([sleep(wait), expiry]);
-        if (!expired && !this.#flushing) await Promise.race([this.#startFlush(), expiry]);
+        const wait = this.#retryAt - Date.now();
+        if (wait > 0) {
+          await Promise.race([pause(Math.min(wait, remaining)), expiry]);
+          continue;
+        }
+        await Promise.race([this.#startFlush(), expiry]);
       }
     } finally {
       abort.abort();

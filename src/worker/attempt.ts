@@ -57,23 +57,31 @@ export function effectiveTimeoutMs(
   return envelope.timeout_ms ?? task?.options.timeoutMs ?? deps.defaults.timeoutMs;
 }
 
+/**
+ * The tracking event of one step of an attempt, with the worker's fields. Callers assign the
+ * status fields to the returned object, and build none at all when `deps.tracking.enabled` is
+ * false. `envelope` defaults to the attempt's (a retry records its next attempt's).
+ */
 export function eventOf(
   deps: SettleDeps,
   attempt: AttemptRef,
   status: TaskEvent["status"],
+  envelope: TaskEnvelope = attempt.envelope,
 ): TaskEvent {
-  const { envelope, task, delivery } = attempt;
-  return {
-    ...taskEvent(envelope, status, deps.now(), {
-      maxRetries: effectiveMaxRetries(deps, envelope, task),
-      timeoutMs: effectiveTimeoutMs(deps, envelope, task),
-    }),
-    workerId: deps.workerId,
-    deliveryCount: delivery.deliveryCount,
-  };
+  const { task } = attempt;
+  const event = taskEvent(envelope, status, deps.now(), {
+    maxRetries: effectiveMaxRetries(deps, envelope, task),
+    timeoutMs: effectiveTimeoutMs(deps, envelope, task),
+  });
+  event.workerId = deps.workerId;
+  event.deliveryCount = attempt.delivery.deliveryCount;
+  return event;
 }
 
-/** One pino line per lifecycle event, carrying what a log pipeline needs to follow a task. */
+/**
+ * One pino line per lifecycle event, carrying what a log pipeline needs to follow a task. Costs
+ * nothing but the caller's `fields` when the level is off.
+ */
 export function logLifecycle(
   logger: Logger,
   level: "info" | "warn" | "error",
@@ -82,6 +90,7 @@ export function logLifecycle(
   fields: Record<string, unknown>,
   message: string,
 ): void {
+  if (!logger.isLevelEnabled(level)) return;
   logger[level](
     {
       event,

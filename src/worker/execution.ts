@@ -11,7 +11,7 @@ import {
   logLifecycle,
   type SettleDeps,
 } from "./attempt.js";
-import { keepLease } from "./lease-keeper.js";
+import type { HeldLease, LeaseKeeper } from "./lease-keeper.js";
 import type { RegisteredTask, TaskContext, TaskLog } from "./registry.js";
 import { settleFailure, settleSafely, settleSuccess } from "./settlement.js";
 
@@ -22,7 +22,7 @@ import { settleFailure, settleSafely, settleSuccess } from "./settlement.js";
 // it had thrown the abort reason, and whatever the zombie returns later is ignored.
 
 export interface ExecutionDeps extends SettleDeps {
-  leaseMs: number;
+  leases: LeaseKeeper;
   graceMs: number;
 }
 
@@ -43,7 +43,11 @@ type Outcome =
   | { kind: "released" };
 
 export class Execution {
-  private readonly controller = new AbortController();
+  // The AbortController is made when the handler first reads ctx.signal (most never do, and an
+  // AbortSignal costs microseconds to create); until then `abortReason` alone says it aborted.
+  private controller: AbortController | undefined;
+  private abortReason: Error | undefined;
+  /** Ends the race for the outcome: the handler settling, abandonment or release. */
   private takeover: ((outcome: Outcome) => void) | undefined;
   private released = false;
   /** Set once the outcome is known: from then on the delivery is being settled, not released. */
@@ -59,9 +63,21 @@ export class Execution {
     return this.ref.envelope;
   }
 
+  /** The handler's signal: aborted with the first abort reason, even one given before it existed. */
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+
   /** Aborts the handler's signal (first reason wins); the grace period starts now. */
   abort(reason: Error): void {
-    if (!this.controller.signal.aborted) this.controller.abort(reason);
+    if (this.abortReason !== undefined) return;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+    if (this.takeover !== undefined) this.startGrace();
   }
 
   /** Shutdown: aborts the handler and gives the delivery back for immediate redelivery. */
@@ -78,8 +94,10 @@ export class Execution {
 
   /** Runs the handler and settles the delivery. Never throws. */
   async run(): Promise<void> {
-    const attempt: Attempt = { ...this.ref, startedAt: this.deps.now() };
-    const end = this.begin(attempt);
+    const { delivery, envelope, task } = this.ref;
+    const attempt: Attempt = { delivery, envelope, task, startedAt: this.deps.now() };
+    const lease = this.begin(attempt);
+    const timer = this.startTimeout(attempt);
     try {
       const outcome = await this.outcome(attempt);
       if (outcome.kind === "released" || this.released) return;
@@ -93,55 +111,65 @@ export class Execution {
         "unexpected error settling a task",
       );
     } finally {
-      end();
+      clearTimeout(timer);
+      clearTimeout(this.graceTimer);
+      this.deps.leases.release(lease);
     }
   }
 
-  /** Records STARTED, starts the lease keeper and the timeout; returns what stops them. */
-  private begin(attempt: Attempt): () => void {
+  /** Records STARTED, logs it and starts keeping the lease. */
+  private begin(attempt: Attempt): HeldLease {
     const { deps } = this;
-    const { envelope, task, delivery } = attempt;
-    deps.tracking.record({ ...eventOf(deps, attempt, "STARTED"), startedAt: attempt.startedAt });
+    const { envelope, delivery } = attempt;
+    if (deps.tracking.enabled !== false) {
+      const event = eventOf(deps, attempt, "STARTED");
+      event.startedAt = attempt.startedAt;
+      deps.tracking.record(event);
+    }
     const fields = { delivery_count: delivery.deliveryCount };
     logLifecycle(deps.logger, "info", "started", envelope, fields, "task started");
-    const lease = keepLease(delivery, deps.leaseMs, (error) =>
-      deps.logger.warn(
-        { event: "lease_extension_failed", task_id: envelope.id, err: error },
-        "could not extend the lease",
-      ),
-    );
-    const timeoutMs = effectiveTimeoutMs(deps, envelope, task);
-    const message = `${JSON.stringify(task.key)} timed out after ${timeoutMs} ms (attempt ${envelope.attempt})`;
-    const timer = setTimeout(() => this.abort(new TimeoutError(message)), timeoutMs);
-    return () => {
-      clearTimeout(timer);
-      clearTimeout(this.graceTimer);
-      lease.stop();
-    };
+    return deps.leases.hold(delivery);
   }
 
+  private startTimeout(attempt: Attempt): NodeJS.Timeout {
+    const { envelope, task } = attempt;
+    const timeoutMs = effectiveTimeoutMs(this.deps, envelope, task);
+    return setTimeout(() => {
+      const message = `${JSON.stringify(task.key)} timed out after ${timeoutMs} ms (attempt ${envelope.attempt})`;
+      this.abort(new TimeoutError(message));
+    }, timeoutMs);
+  }
+
+  /**
+   * The first of: the handler settling, the grace period after an abort running out
+   * (abandoned), or a shutdown release. One promise: whichever resolves it first wins.
+   */
   private outcome(attempt: Attempt): Promise<Outcome> {
-    const signal = this.controller.signal;
-    const handled = new Promise<unknown>((resolve) =>
-      resolve(attempt.task.handler(attempt.envelope.payload, this.context(attempt))),
-    ).then(
-      (result): Outcome => ({ kind: "success", result }),
-      (error): Outcome => ({ kind: "error", error }),
-    );
-    const taken = new Promise<Outcome>((resolve) => {
+    return new Promise<Outcome>((resolve) => {
       this.takeover = resolve;
-      const startGrace = () => {
-        this.graceTimer = setTimeout(() => resolve({ kind: "abandoned" }), this.deps.graceMs);
-      };
-      if (signal.aborted) startGrace();
-      else signal.addEventListener("abort", startGrace, { once: true });
+      let returned: unknown;
+      try {
+        returned = attempt.task.handler(attempt.envelope.payload, this.context(attempt));
+      } catch (error) {
+        resolve({ kind: "error", error });
+        return;
+      }
+      Promise.resolve(returned).then(
+        (result) => resolve({ kind: "success", result }),
+        (error: unknown) => resolve({ kind: "error", error }),
+      );
+      // Aborted while the handler was being called (it read its signal and something aborted).
+      if (this.abortReason !== undefined) this.startGrace();
     });
-    return Promise.race([handled, taken]);
+  }
+
+  private startGrace(): void {
+    if (this.graceTimer !== undefined) return;
+    this.graceTimer = setTimeout(() => this.takeover?.({ kind: "abandoned" }), this.deps.graceMs);
   }
 
   /** The signal's reason wins once it aborted: a handler reacting to it throws something else. */
   private effectiveError(outcome: Outcome): unknown {
-    const signal = this.controller.signal;
     if (outcome.kind === "abandoned") {
       logLifecycle(
         this.deps.logger,
@@ -152,7 +180,7 @@ export class Execution {
         "handler ignored its aborted signal; slot freed",
       );
     }
-    if (signal.aborted) return signal.reason;
+    if (this.abortReason !== undefined) return this.abortReason;
     if (outcome.kind === "error" && isCanceled(outcome.error))
       return new CanceledError(messageOf(outcome.error));
     return outcome.kind === "error" ? outcome.error : new Error("handler abandoned");
@@ -160,7 +188,7 @@ export class Execution {
 
   private context(attempt: Attempt): TaskContext {
     const { envelope, delivery } = attempt;
-    return {
+    const context = {
       taskId: envelope.id,
       functionKey: envelope.function_key,
       attempt: envelope.attempt,
@@ -168,9 +196,15 @@ export class Execution {
       deliveryCount: delivery.deliveryCount,
       queue: envelope.queue,
       metadata: Object.freeze({ ...envelope.metadata }),
-      signal: this.controller.signal,
       log: taskLog(this.deps, envelope),
-    };
+    } as TaskContext;
+    // An own enumerable property, as if it were data (so `{ ...ctx }` keeps it), made on first read.
+    Object.defineProperty(context, "signal", {
+      get: () => this.signal,
+      enumerable: true,
+      configurable: true,
+    });
+    return context;
   }
 }
 
@@ -179,13 +213,8 @@ export function taskLog(
   deps: { tracking: SettleDeps["tracking"]; logger: Logger; now: () => number },
   envelope: TaskEnvelope,
 ): TaskLog {
-  const child = deps.logger.child({
-    event: "task_log",
-    task_id: envelope.id,
-    function_key: envelope.function_key,
-    attempt: envelope.attempt,
-    run: envelope.run,
-  });
+  // Made on the first line: most handlers log nothing, and a pino child costs more than a line.
+  let child: Logger | undefined;
   const write = (level: TaskLogLine["level"]) => (message: string) => {
     const text = String(message);
     const cut =
@@ -196,6 +225,13 @@ export function taskLog(
       at: deps.now(),
       level,
       message: cut,
+    });
+    child ??= deps.logger.child({
+      event: "task_log",
+      task_id: envelope.id,
+      function_key: envelope.function_key,
+      attempt: envelope.attempt,
+      run: envelope.run,
     });
     child[level](cut);
   };

@@ -48,13 +48,14 @@ export async function settleSuccess(
   if (!(await settleSafely(deps, "ack", envelope.id, () => delivery.ack()))) return;
   const completedAt = deps.now();
   const durationMs = completedAt - attempt.startedAt;
-  deps.tracking.record({
-    ...eventOf(deps, attempt, "SUCCESS"),
-    startedAt: attempt.startedAt,
-    completedAt,
-    durationMs,
-    result: jsonResult(result),
-  });
+  if (deps.tracking.enabled !== false) {
+    const event = eventOf(deps, attempt, "SUCCESS");
+    event.startedAt = attempt.startedAt;
+    event.completedAt = completedAt;
+    event.durationMs = durationMs;
+    event.result = jsonResult(result);
+    deps.tracking.record(event);
+  }
   logLifecycle(
     deps.logger,
     "info",
@@ -72,16 +73,18 @@ export async function settleCanceled(
 ): Promise<void> {
   const { delivery, envelope } = attempt;
   if (!(await settleSafely(deps, "ack", envelope.id, () => delivery.ack()))) return;
-  const completedAt = deps.now();
-  const error = describeError(new CanceledError(why));
-  deps.tracking.record({
-    ...eventOf(deps, attempt, "CANCELED"),
-    completedAt,
-    error: { message: error.message, type: error.type },
-    ...(attempt.startedAt !== undefined
-      ? { startedAt: attempt.startedAt, durationMs: completedAt - attempt.startedAt }
-      : {}),
-  });
+  if (deps.tracking.enabled !== false) {
+    const completedAt = deps.now();
+    const error = describeError(new CanceledError(why));
+    const event = eventOf(deps, attempt, "CANCELED");
+    event.completedAt = completedAt;
+    event.error = { message: error.message, type: error.type };
+    if (attempt.startedAt !== undefined) {
+      event.startedAt = attempt.startedAt;
+      event.durationMs = completedAt - attempt.startedAt;
+    }
+    deps.tracking.record(event);
+  }
   logLifecycle(deps.logger, "info", "canceled", envelope, { reason: why }, "task canceled");
 }
 
@@ -127,12 +130,12 @@ async function scheduleRetry(
   const body = encodeEnvelope(next);
   if (!(await settleSafely(deps, "retry", envelope.id, () => delivery.retry(body, delayMs))))
     return;
-  const now = deps.now();
-  deps.tracking.record({
-    ...eventOf(deps, { ...attempt, envelope: next }, "PENDING"),
-    error: info,
-    runAt: now + delayMs,
-  });
+  if (deps.tracking.enabled !== false) {
+    const event = eventOf(deps, attempt, "PENDING", next);
+    event.error = info;
+    event.runAt = event.at + delayMs;
+    deps.tracking.record(event);
+  }
   logLifecycle(
     deps.logger,
     "info",
@@ -168,13 +171,11 @@ async function deadLetterAttempt(
   reason: DeadLetterReason,
   info: TaskErrorInfo,
 ): Promise<void> {
-  const completedAt = deps.now();
-  await deadLetter(deps, attempt.delivery, reason, info, {
-    ...eventOf(deps, attempt, "FAILURE"),
-    startedAt: attempt.startedAt,
-    completedAt,
-    durationMs: completedAt - attempt.startedAt,
-  });
+  const event = eventOf(deps, attempt, "FAILURE");
+  event.startedAt = attempt.startedAt;
+  event.completedAt = event.at;
+  event.durationMs = event.at - attempt.startedAt;
+  await deadLetter(deps, attempt.delivery, reason, info, event);
 }
 
 /**
@@ -192,13 +193,12 @@ export async function deadLetter(
     delivery.deadLetter(reason, error.message),
   );
   if (!moved) return;
-  deps.tracking.record({
-    ...event,
-    status: "FAILURE",
-    completedAt: event.completedAt ?? deps.now(),
-    error,
-    deadLetterReason: reason,
-  });
+  // The caller's event is ours to complete (it was built for this call).
+  event.status = "FAILURE";
+  event.completedAt ??= deps.now();
+  event.error = error;
+  event.deadLetterReason = reason;
+  deps.tracking.record(event);
   deps.logger.error(
     {
       event: "dead_lettered",

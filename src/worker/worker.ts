@@ -4,6 +4,7 @@ import { CanceledError, GoTaskQError } from "../core/errors.js";
 import type { Service } from "../core/lifecycle.js";
 import { Execution, type ExecutionDeps } from "./execution.js";
 import { HeartbeatLoop, packageVersion } from "./heartbeat-loop.js";
+import { LeaseKeeper } from "./lease-keeper.js";
 import { Revocations, revocationApplies } from "./revocations.js";
 import { type ScreeningDeps, screen } from "./screening.js";
 import { settleSafely } from "./settlement.js";
@@ -37,10 +38,13 @@ export class Worker implements Service {
   private controlSubscription: Subscription | undefined;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
-  /** Every delivery not yet settled (screening, running, settling). */
-  private readonly inFlight = new Set<Promise<void>>();
-  /** Running handlers by task id, for revocations and shutdown. */
-  private readonly executions = new Map<string, Set<Execution>>();
+  /** Deliveries not yet settled (screening, running, settling). */
+  private held = 0;
+  /**
+   * Running handlers by task id, for revocations and shutdown. Almost always one per id (two when
+   * a lease ran out and the broker redelivered to this same worker), hence an array, not a Set.
+   */
+  private readonly executions = new Map<string, Execution[]>();
   private idleWaiters: Array<() => void> = [];
 
   constructor(options: WorkerOptions) {
@@ -52,15 +56,21 @@ export class Worker implements Service {
       maxEntries: o.maxRevocations,
       now: o.now,
     });
+    const logger = o.logger.child({ worker_id: o.workerId });
     this.deps = {
       tracking: o.tracking,
-      logger: o.logger.child({ worker_id: o.workerId }),
+      logger,
       workerId: o.workerId,
       now: o.now,
       random: o.random,
       maxDelayMs: o.broker.limits.maxDelayMs,
       defaults: { maxRetries: o.maxRetries, timeoutMs: o.timeoutMs, backoff: o.backoff },
-      leaseMs: o.leaseMs,
+      leases: new LeaseKeeper(o.leaseMs, (delivery, error) =>
+        logger.warn(
+          { event: "lease_extension_failed", task_id: delivery.id, err: error },
+          "could not extend the lease",
+        ),
+      ),
       graceMs: o.graceMs,
       registry: o.registry,
       revocations: this.revocations,
@@ -76,7 +86,7 @@ export class Worker implements Service {
 
   /** Deliveries held and not yet settled (at most `concurrency`). */
   get running(): number {
-    return this.inFlight.size;
+    return this.held;
   }
 
   /** Subscribes to revocations (replay included), then starts consuming. */
@@ -98,7 +108,7 @@ export class Worker implements Service {
 
   /** Resolves once no delivery is held (immediately when none is). */
   onIdle(): Promise<void> {
-    if (this.inFlight.size === 0) return Promise.resolve();
+    if (this.held === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -150,7 +160,7 @@ export class Worker implements Service {
     const log = this.deps.logger;
     await this.consumer?.close().catch((err) => log.warn({ err }, "closing the consumer failed"));
     if (!(await this.waitIdle(this.options.shutdownGraceMs))) {
-      const left = [...this.executions.values()].flatMap((set) => [...set]);
+      const left = [...this.executions.values()].flat();
       log.warn(
         { event: "shutdown_release", count: left.length },
         "shutdown grace period over; releasing unfinished tasks",
@@ -173,33 +183,38 @@ export class Worker implements Service {
       void settleSafely(this.deps, "release", delivery.id, () => delivery.release());
       return;
     }
-    const dispatched = this.dispatch(delivery)
-      .catch((err) =>
-        this.deps.logger.error(
-          { event: "worker_error", task_id: delivery.id, err },
-          "unexpected error handling a delivery",
-        ),
-      )
-      .finally(() => {
-        this.inFlight.delete(dispatched);
-        if (this.inFlight.size === 0) this.notifyIdle();
-      });
-    this.inFlight.add(dispatched);
+    this.held++;
+    void this.dispatch(delivery);
   }
 
+  /** Screens, runs and settles one delivery. Never rejects. */
   private async dispatch(delivery: Delivery): Promise<void> {
-    const screened = screen(this.deps, delivery);
-    if (screened.kind === "settled") return screened.done;
-    const execution = new Execution(this.deps, screened.attempt);
-    const id = screened.attempt.envelope.id;
-    const running = this.executions.get(id) ?? new Set<Execution>();
-    running.add(execution);
-    this.executions.set(id, running);
+    try {
+      const screened = screen(this.deps, delivery);
+      if (screened.kind === "settled") await screened.done;
+      else await this.execute(new Execution(this.deps, screened.attempt));
+    } catch (err) {
+      this.deps.logger.error(
+        { event: "worker_error", task_id: delivery.id, err },
+        "unexpected error handling a delivery",
+      );
+    } finally {
+      this.held--;
+      if (this.held === 0) this.notifyIdle();
+    }
+  }
+
+  private async execute(execution: Execution): Promise<void> {
+    const id = execution.envelope.id;
+    const running = this.executions.get(id);
+    if (running) running.push(execution);
+    else this.executions.set(id, [execution]);
     try {
       await execution.run();
     } finally {
-      running.delete(execution);
-      if (running.size === 0) this.executions.delete(id);
+      const left = this.executions.get(id);
+      if (left === undefined || left.length <= 1) this.executions.delete(id);
+      else left.splice(left.indexOf(execution), 1);
     }
   }
 
@@ -214,7 +229,7 @@ export class Worker implements Service {
   }
 
   private waitIdle(ms: number): Promise<boolean> {
-    if (this.inFlight.size === 0) return Promise.resolve(true);
+    if (this.held === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), ms);
       void this.onIdle().then(() => {

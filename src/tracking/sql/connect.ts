@@ -12,7 +12,7 @@ import { TrackingSqliteDialect } from "./sqlite-dialect.js";
 
 /** How long a SQLite writer waits for another process's write lock before failing. */
 const SQLITE_BUSY_TIMEOUT_MS = 5_000;
-/** Bounds on PostgreSQL waits, so a write to a vanished server fails (and is retried) instead of hanging. */
+/** Bounds on PostgreSQL waits: a write to a vanished server fails (and is retried), never hangs. */
 const PG_CONNECT_TIMEOUT_MS = 5_000;
 const PG_QUERY_TIMEOUT_MS = 30_000;
 /** Tracking is a side channel: a few connections per process are plenty. */
@@ -34,8 +34,9 @@ export function parseTrackingUrl(url: string, options: { schema?: string } = {})
   if (url.startsWith("sqlite://")) {
     // A query string (e.g. a broker option copied over) is not part of the file name.
     const filename = url.slice("sqlite://".length).split("?")[0] ?? "";
-    if (filename === "")
+    if (filename === "") {
       throw new InvalidArgumentError(`tracking URL ${url} names no file; ${USAGE}`);
+    }
     return { kind: "sqlite", filename };
   }
   if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {

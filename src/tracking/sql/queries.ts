@@ -43,19 +43,25 @@ export async function listTasks(db: Kysely<TrackingDatabase>, query: TaskQuery):
   const limit = listLimit(query.limit);
   const after = query.cursor ? decodeCursor(query.cursor) : undefined;
   let select = db.selectFrom("tasks").selectAll();
-  if (query.status && query.status.length > 0) select = select.where("status", "in", query.status);
-  if (query.functionKey !== undefined)
-    select = select.where("function_key", "=", dbText(query.functionKey));
-  if (query.queue !== undefined) select = select.where("queue", "=", dbText(query.queue));
-  if (query.text) {
-    select = select.where(
-      sql<boolean>`search_text like ${likeContains(dbText(query.text))} escape '\\'`,
-    );
+  if (query.status && query.status.length > 0) {
+    select = select.where("status", "in", query.status);
   }
-  if (query.since !== undefined)
+  if (query.functionKey !== undefined) {
+    select = select.where("function_key", "=", dbText(query.functionKey));
+  }
+  if (query.queue !== undefined) {
+    select = select.where("queue", "=", dbText(query.queue));
+  }
+  if (query.text) {
+    const pattern = likeContains(dbText(query.text));
+    select = select.where(sql<boolean>`search_text like ${pattern} escape '\\'`);
+  }
+  if (query.since !== undefined) {
     select = select.where("sort_at", ">=", timeBound("since", query.since));
-  if (query.until !== undefined)
+  }
+  if (query.until !== undefined) {
     select = select.where("sort_at", "<", timeBound("until", query.until));
+  }
   // A row value comparison: both engines turn it into a range on the (…, sort_at, id) indexes.
   if (after) select = select.where(sql<boolean>`(sort_at, id) < (${after.sortAt}, ${after.id})`);
   const rows = await select

@@ -1,4 +1,4 @@
-import type { ColumnType, Insertable, Selectable } from "kysely";
+import type { ColumnType, Selectable } from "kysely";
 
 // The tracking tables as Kysely sees them. Times are epoch milliseconds (INTEGER in SQLite,
 // BIGINT in PostgreSQL, read back as JS numbers: see the int8 parser in open-sql-tracking-store.ts).
@@ -85,7 +85,6 @@ export interface TrackingDatabase {
 }
 
 export type TaskRow = Selectable<TasksTable>;
-export type NewTaskRow = Insertable<TasksTable>;
 export type WorkerRow = Selectable<WorkersTable>;
 export type TaskLogRow = Selectable<TaskLogsTable>;
 
