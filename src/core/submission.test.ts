@@ -114,4 +114,18 @@ describe("wire envelope v1", () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(Object.keys(decoded.payload as object)).toEqual([]);
   });
+
+  it.each([
+    ["fully escaped", String.raw`"\u005f\u005f\u0070\u0072\u006f\u0074\u006f\u005f\u005f"`],
+    ["partly escaped", String.raw`"__pr\u006fto__"`],
+  ])("drops %s __proto__ keys from payloads", (_how, key) => {
+    const body = new TextEncoder().encode(
+      `{"v":1,"id":"x","function_key":"a","payload":{"keep":1,${key}:{"polluted":true}}}`,
+    );
+    const payload = decodeEnvelope(body).payload as object;
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.keys(payload)).toEqual(["keep"]);
+    expect(Object.hasOwn(payload, "__proto__")).toBe(false);
+    expect(Object.getPrototypeOf(payload)).toBe(Object.prototype);
+  });
 });

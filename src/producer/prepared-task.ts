@@ -50,14 +50,8 @@ export function prepareTask(valid: ValidSubmission, ctx: PrepareContext): Prepar
     );
   }
   const runAt = valid.delay_ms > 0 ? ctx.now + valid.delay_ms : undefined;
-  const { maxRetries, timeoutMs } = ctx.defaults ?? {};
-  const event: TaskEvent = {
-    ...taskEvent(envelope, "PENDING", ctx.now, {
-      ...(maxRetries !== undefined ? { maxRetries } : {}),
-      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-    }),
-    ...(runAt !== undefined ? { runAt } : {}),
-  };
+  const event: TaskEvent = taskEvent(envelope, "PENDING", ctx.now, ctx.defaults);
+  if (runAt !== undefined) event.runAt = runAt;
   const task: SubmittedTask = {
     id: envelope.id,
     status: "PENDING",

@@ -8,8 +8,15 @@ export interface BestEffortWriterOptions {
   logger?: Logger;
   /** Task events plus log lines held in memory (one batch in flight comes on top); default 10,000. */
   maxBufferItems?: number;
-  /** Events and log lines per flush; default 500. */
+  /** Buffered events and log lines that start a flush at once (fewer wait for the interval); default 500. */
   batchSize?: number;
+  /**
+   * Most events and log lines one flush takes; default 5,000. A flush takes everything buffered
+   * up to this cap, not just `batchSize`: a producer that submits batches of 1,000 records
+   * 1,000 events at a time, and a writer taking 500 per flush fell behind until its buffer
+   * overflowed. Never below `batchSize`.
+   */
+  maxFlushItems?: number;
   /** Longest wait before a partial batch is written; default 100 ms. */
   flushIntervalMs?: number;
   /** First retry delay after a failed flush, doubled per failure; default 100 ms. */
@@ -49,6 +56,7 @@ export interface ResolvedWriterOptions {
   logger: Logger | undefined;
   maxBufferItems: number;
   batchSize: number;
+  maxFlushItems: number;
   flushIntervalMs: number;
   retryBaseMs: number;
   retryMaxMs: number;
@@ -57,10 +65,12 @@ export interface ResolvedWriterOptions {
 }
 
 export function resolveWriterOptions(options: BestEffortWriterOptions): ResolvedWriterOptions {
+  const batchSize = positiveInt("batchSize", options.batchSize, 500);
   return {
     logger: options.logger,
     maxBufferItems: positiveInt("maxBufferItems", options.maxBufferItems, 10_000),
-    batchSize: positiveInt("batchSize", options.batchSize, 500),
+    batchSize,
+    maxFlushItems: Math.max(batchSize, positiveInt("maxFlushItems", options.maxFlushItems, 5_000)),
     flushIntervalMs: positiveInt("flushIntervalMs", options.flushIntervalMs, 100),
     retryBaseMs: positiveInt("retryBaseMs", options.retryBaseMs, 100),
     retryMaxMs: positiveInt("retryMaxMs", options.retryMaxMs, 5_000),

@@ -131,24 +131,43 @@ function heartbeat(workerId: string, seenAt: number): WorkerHeartbeat {
 }
 
 describe("BestEffortWriter", () => {
-  it("writes full batches at once and a partial batch after the flush interval", async () => {
-    const { store, writer } = await setup({ batchSize: 50, flushIntervalMs: 80 });
+  it("flushes at once when a batch is full, taking up to maxFlushItems, and a partial batch after the interval", async () => {
+    const { store, writer } = await setup({
+      batchSize: 50,
+      maxFlushItems: 100,
+      flushIntervalMs: 80,
+    });
     await writer.start();
-    const ids = Array.from({ length: 120 }, () => taskId());
+    const ids = Array.from({ length: 230 }, () => taskId());
     for (const [i, id] of ids.entries()) writer.record(submitted(id, T0 + i));
-    await vi.waitFor(() => expect(writer.stats().written).toBe(120), { timeout: 5_000 });
-    expect(store.recordBatches).toEqual([50, 50, 20]);
-    expect((await store.list({ limit: 500 })).tasks).toHaveLength(120);
+    await vi.waitFor(() => expect(writer.stats().written).toBe(230), { timeout: 5_000 });
+    // 100 and 100 at once (at least a batch was buffered), the last 30 after the interval.
+    expect(store.recordBatches).toEqual([100, 100, 30]);
+    expect((await store.list({ limit: 500 })).tasks).toHaveLength(230);
 
     const started = Date.now();
     writer.record(submitted(taskId(), T0));
     expect(writer.stats().pending).toBe(1);
-    await vi.waitFor(() => expect(writer.stats().written).toBe(121), {
+    await vi.waitFor(() => expect(writer.stats().written).toBe(231), {
       timeout: 5_000,
       interval: 5,
     });
     expect(Date.now() - started).toBeGreaterThanOrEqual(70);
-    expect(writer.stats()).toEqual({ written: 121, dropped: 0, pending: 0, failures: 0 });
+    expect(writer.stats()).toEqual({ written: 231, dropped: 0, pending: 0, failures: 0 });
+  });
+
+  it("keeps up with a producer that records a thousand events per batch, dropping none", async () => {
+    // The default settings: a 10,000-item buffer and batches of 500 (the producer's submitBatch
+    // of 1,000 tasks once overflowed a writer that took only a batch per flush).
+    const { writer } = await setup();
+    await writer.start();
+    for (let batch = 0; batch < 40; batch += 1) {
+      for (let i = 0; i < 1_000; i += 1) writer.record(submitted(taskId(), T0 + i));
+      // What a broker publish of 1,000 messages leaves the event loop: about a millisecond.
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    await writer.flush();
+    expect(writer.stats()).toMatchObject({ written: 40_000, dropped: 0, pending: 0 });
   });
 
   it("bounds its buffer, drops log lines before events, oldest first, and counts every drop", async () => {

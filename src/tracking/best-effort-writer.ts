@@ -14,7 +14,9 @@ import { WriteProblemReporter } from "./write-problem-reporter.js";
 // Tracking must never slow down, block or fail execution (DESIGN §1), so:
 // - the buffer is bounded (tracking-buffer.ts says what goes first) and every loss is counted;
 // - flushes run in the background, one at a time (a task's events reach the store in the order
-//   they were recorded), in batches of `batchSize` or every `flushIntervalMs`;
+//   they were recorded): at once when `batchSize` items are buffered, else after
+//   `flushIntervalMs`; each takes everything buffered, up to `maxFlushItems`, so the writer
+//   keeps up with a producer that records thousands of events at a time;
 // - a failed flush is retried with capped, jittered backoff for as long as the store is
 //   unavailable; what was buffered meanwhile is written once it returns;
 // - a batch the store refuses (reached, but rejects the data: error code other than
@@ -38,6 +40,7 @@ function isUnavailable(error: unknown): boolean {
 export class BestEffortWriter implements TrackingSink, Service {
   readonly #store: TrackingStore;
   readonly #batchSize: number;
+  readonly #maxFlushItems: number;
   readonly #intervalMs: number;
   readonly #retryBaseMs: number;
   readonly #retryMaxMs: number;
@@ -63,6 +66,7 @@ export class BestEffortWriter implements TrackingSink, Service {
     const o = resolveWriterOptions(options);
     this.#store = store;
     this.#batchSize = o.batchSize;
+    this.#maxFlushItems = o.maxFlushItems;
     this.#intervalMs = o.flushIntervalMs;
     this.#retryBaseMs = o.retryBaseMs;
     this.#retryMaxMs = o.retryMaxMs;
@@ -115,7 +119,7 @@ export class BestEffortWriter implements TrackingSink, Service {
    */
   async flush(): Promise<void> {
     // Enough rounds for what is buffered at the call; items recorded meanwhile may wait.
-    let rounds = Math.ceil(this.#buffer.size / this.#batchSize) + 1;
+    let rounds = Math.ceil(this.#buffer.size / this.#maxFlushItems) + 1;
     while (this.#state !== "stopped" && rounds > 0) {
       if (this.#flushing) {
         await this.#flushing;
@@ -181,7 +185,7 @@ export class BestEffortWriter implements TrackingSink, Service {
   }
 
   async #flushOnce(): Promise<void> {
-    const batch = this.#buffer.take(this.#batchSize);
+    const batch = this.#buffer.take(this.#maxFlushItems);
     this.#inFlight = batch.events.length + batch.logs.length + batch.heartbeats.length;
     let failure: unknown;
     // Once the store is found unavailable, the remaining parts go back untried.

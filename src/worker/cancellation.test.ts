@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { deferred, WorkerHarness } from "../../test/support/worker-harness.js";
 import { createMemoryBroker, createMemoryNamespace } from "../broker/memory/memory-broker.js";
-import { CanceledError } from "../core/errors.js";
+import { CanceledError, TimeoutError } from "../core/errors.js";
 import { sleep } from "../core/lifecycle.js";
 import type { TaskRecord } from "../tracking/tracking-store.js";
 import { defineTasks } from "./registry.js";
@@ -92,6 +92,24 @@ describe("Worker cancellation", () => {
     await h.producer.cancel(id);
     const canceled = await h.sink.waitForStatus(id, "CANCELED");
     expect(canceled.durationMs).toBeGreaterThanOrEqual(45);
+  });
+
+  it("gives an aborted signal to a handler that first reads it after the timeout", async () => {
+    h = new WorkerHarness();
+    const seen = deferred<{ aborted: boolean; reason: unknown }>();
+    await h.started(
+      defineTasks({
+        late: async (_p, ctx) => {
+          await sleep(150);
+          seen.resolve({ aborted: ctx.signal.aborted, reason: ctx.signal.reason });
+        },
+      }),
+      { graceMs: 5_000 },
+    );
+    await h.submit("late", {}, { timeout_ms: 30 });
+    const { aborted, reason } = await seen.promise;
+    expect(aborted).toBe(true);
+    expect(reason).toBeInstanceOf(TimeoutError);
   });
 
   it("honours a revocation issued before the worker started", async () => {

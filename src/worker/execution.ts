@@ -1,7 +1,5 @@
 import type { TaskEnvelope } from "../core/envelope.js";
 import { CanceledError, GoTaskQError, TimeoutError } from "../core/errors.js";
-import type { Logger } from "../logging/logger.js";
-import type { TaskLogLine } from "../tracking/tracking-store.js";
 import {
   type Attempt,
   type AttemptRef,
@@ -11,8 +9,9 @@ import {
   logLifecycle,
   type SettleDeps,
 } from "./attempt.js";
+import { HandlerContext } from "./handler-context.js";
 import type { HeldLease, LeaseKeeper } from "./lease-keeper.js";
-import type { RegisteredTask, TaskContext, TaskLog } from "./registry.js";
+import type { RegisteredTask } from "./registry.js";
 import { settleFailure, settleSafely, settleSuccess } from "./settlement.js";
 
 // One handler run, from STARTED to settlement. The handler gets an AbortSignal that aborts on
@@ -25,9 +24,6 @@ export interface ExecutionDeps extends SettleDeps {
   leases: LeaseKeeper;
   graceMs: number;
 }
-
-/** Log lines longer than this are cut: a handler must not flood the tracking store. */
-export const MAX_LOG_LINE_CHARS = 8_192;
 
 /** Why a handler was aborted at shutdown; its delivery is released, not failed. */
 export class ShutdownAbort extends GoTaskQError {
@@ -149,7 +145,9 @@ export class Execution {
       this.takeover = resolve;
       let returned: unknown;
       try {
-        returned = attempt.task.handler(attempt.envelope.payload, this.context(attempt));
+        const { envelope, delivery } = attempt;
+        const context = new HandlerContext(this, this.deps, envelope, delivery.deliveryCount);
+        returned = attempt.task.handler(envelope.payload, context);
       } catch (error) {
         resolve({ kind: "error", error });
         return;
@@ -185,57 +183,6 @@ export class Execution {
       return new CanceledError(messageOf(outcome.error));
     return outcome.kind === "error" ? outcome.error : new Error("handler abandoned");
   }
-
-  private context(attempt: Attempt): TaskContext {
-    const { envelope, delivery } = attempt;
-    const context = {
-      taskId: envelope.id,
-      functionKey: envelope.function_key,
-      attempt: envelope.attempt,
-      run: envelope.run,
-      deliveryCount: delivery.deliveryCount,
-      queue: envelope.queue,
-      metadata: Object.freeze({ ...envelope.metadata }),
-      log: taskLog(this.deps, envelope),
-    } as TaskContext;
-    // An own enumerable property, as if it were data (so `{ ...ctx }` keeps it), made on first read.
-    Object.defineProperty(context, "signal", {
-      get: () => this.signal,
-      enumerable: true,
-      configurable: true,
-    });
-    return context;
-  }
-}
-
-/** ctx.log: each line to the tracking store (best-effort) and to the worker's pino stream. */
-export function taskLog(
-  deps: { tracking: SettleDeps["tracking"]; logger: Logger; now: () => number },
-  envelope: TaskEnvelope,
-): TaskLog {
-  // Made on the first line: most handlers log nothing, and a pino child costs more than a line.
-  let child: Logger | undefined;
-  const write = (level: TaskLogLine["level"]) => (message: string) => {
-    const text = String(message);
-    const cut =
-      text.length > MAX_LOG_LINE_CHARS ? `${text.slice(0, MAX_LOG_LINE_CHARS)}… (truncated)` : text;
-    deps.tracking.log({
-      taskId: envelope.id,
-      attempt: envelope.attempt,
-      at: deps.now(),
-      level,
-      message: cut,
-    });
-    child ??= deps.logger.child({
-      event: "task_log",
-      task_id: envelope.id,
-      function_key: envelope.function_key,
-      attempt: envelope.attempt,
-      run: envelope.run,
-    });
-    child[level](cut);
-  };
-  return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error") };
 }
 
 function messageOf(error: unknown): string {

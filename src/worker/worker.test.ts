@@ -63,6 +63,42 @@ describe("Worker execution", () => {
     });
   });
 
+  it("hands over signal and log as properties that a spread of the context keeps", async () => {
+    h = new WorkerHarness();
+    const seen = deferred<Record<string, unknown>>();
+    await h.started(defineTasks({ "ctx.spread": (_p, ctx) => seen.resolve({ ...ctx }) }));
+    await h.submit("ctx.spread");
+    const copy = await seen.promise;
+    expect(copy.signal).toBeInstanceOf(AbortSignal);
+    expect(copy.log).toMatchObject({ info: expect.any(Function), error: expect.any(Function) });
+    expect(Object.keys(copy)).toEqual(expect.arrayContaining(["signal", "log", "metadata"]));
+  });
+
+  it("builds no events for a sink that says it is disabled", async () => {
+    h = new WorkerHarness();
+    const calls: string[] = [];
+    const off = {
+      enabled: false,
+      record: () => calls.push("record"),
+      log: () => calls.push("log"),
+      heartbeat: () => {},
+    };
+    const ran = deferred();
+    const worker = await h.started(
+      defineTasks({
+        quiet: (_p, ctx) => {
+          ctx.log.info("not stored");
+          ran.resolve();
+        },
+      }),
+      { tracking: off },
+    );
+    await h.submit("quiet");
+    await ran.promise;
+    await worker.onIdle();
+    expect(calls).toEqual([]);
+  });
+
   it("retries with backoff and succeeds on a later attempt", async () => {
     h = new WorkerHarness();
     await h.started(

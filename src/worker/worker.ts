@@ -41,10 +41,10 @@ export class Worker implements Service {
   /** Deliveries not yet settled (screening, running, settling). */
   private held = 0;
   /**
-   * Running handlers by task id, for revocations and shutdown. Almost always one per id (two when
-   * a lease ran out and the broker redelivered to this same worker), hence an array, not a Set.
+   * Running handlers, for revocations and shutdown. Not keyed by task id: revocations are rare, a
+   * scan of at most `concurrency` entries is cheap, and hashing every task id is not.
    */
-  private readonly executions = new Map<string, Execution[]>();
+  private readonly executions = new Set<Execution>();
   private idleWaiters: Array<() => void> = [];
 
   constructor(options: WorkerOptions) {
@@ -160,7 +160,7 @@ export class Worker implements Service {
     const log = this.deps.logger;
     await this.consumer?.close().catch((err) => log.warn({ err }, "closing the consumer failed"));
     if (!(await this.waitIdle(this.options.shutdownGraceMs))) {
-      const left = [...this.executions.values()].flat();
+      const left = [...this.executions];
       log.warn(
         { event: "shutdown_release", count: left.length },
         "shutdown grace period over; releasing unfinished tasks",
@@ -189,40 +189,34 @@ export class Worker implements Service {
 
   /** Screens, runs and settles one delivery. Never rejects. */
   private async dispatch(delivery: Delivery): Promise<void> {
+    let execution: Execution | undefined;
     try {
       const screened = screen(this.deps, delivery);
-      if (screened.kind === "settled") await screened.done;
-      else await this.execute(new Execution(this.deps, screened.attempt));
+      if (screened.kind === "settled") {
+        await screened.done;
+      } else {
+        execution = new Execution(this.deps, screened.attempt);
+        this.executions.add(execution);
+        await execution.run();
+      }
     } catch (err) {
       this.deps.logger.error(
         { event: "worker_error", task_id: delivery.id, err },
         "unexpected error handling a delivery",
       );
     } finally {
+      if (execution !== undefined) this.executions.delete(execution);
       this.held--;
       if (this.held === 0) this.notifyIdle();
-    }
-  }
-
-  private async execute(execution: Execution): Promise<void> {
-    const id = execution.envelope.id;
-    const running = this.executions.get(id);
-    if (running) running.push(execution);
-    else this.executions.set(id, [execution]);
-    try {
-      await execution.run();
-    } finally {
-      const left = this.executions.get(id);
-      if (left === undefined || left.length <= 1) this.executions.delete(id);
-      else left.splice(left.indexOf(execution), 1);
     }
   }
 
   private onControl(command: { type: string; taskId: string; at: number }): void {
     if (command.type !== "revoke") return;
     this.revocations.add(command.taskId, command.at);
-    for (const execution of this.executions.get(command.taskId) ?? []) {
-      if (revocationApplies(command.at, execution.envelope)) {
+    for (const execution of this.executions) {
+      const { envelope } = execution;
+      if (envelope.id === command.taskId && revocationApplies(command.at, envelope)) {
         execution.abort(new CanceledError("the task was canceled while running"));
       }
     }

@@ -1,5 +1,7 @@
 import { expect } from "vitest";
+import type { TaskEvent } from "../tracking-store.js";
 import {
+  allPages,
   type CaseFn,
   flakyLifecycle,
   flakyOutcome,
@@ -234,6 +236,39 @@ export const mergeCases = {
     // First value wins: a later event cannot rewrite what the task was.
     await store.record([submitted(id, T0 + 1, { functionKey: "other.key", payload: { x: 1 } })]);
     expect(await store.get(id)).toMatchObject({ functionKey: "demo.flaky", payload: null });
+  },
+
+  "records a batch of thousands of events in one call": async ({ store }) => {
+    // Larger than one statement or transaction of any store (writers flush up to 5,000 items).
+    const ids = Array.from({ length: 2_345 }, () => taskId());
+    const succeeded = (id: string, i: number): TaskEvent => ({
+      taskId: id,
+      run: 0,
+      attempt: 0,
+      status: "SUCCESS",
+      at: T0 + i + 5,
+      startedAt: T0 + i + 1,
+      completedAt: T0 + i + 5,
+      result: { i },
+      payload: { failures: 1 },
+      workerId: "w1",
+    });
+    await store.record([
+      ...ids.map((id, i) => submitted(id, T0 + i)),
+      ...ids.map((id, i) => succeeded(id, i)),
+    ]);
+    for (const i of [0, 499, 500, 999, 1_000, 1_001, 2_344]) {
+      expect(await store.get(ids[i] as string), `task ${i}`).toMatchObject({
+        status: "SUCCESS",
+        functionKey: "demo.flaky",
+        payload: { failures: 1 },
+        result: { i },
+        createdAt: new Date(T0 + i).toISOString(),
+        startedAt: new Date(T0 + i + 1).toISOString(),
+      });
+    }
+    const { ids: listed } = await allPages(store, { status: ["SUCCESS"], limit: 500 });
+    expect(new Set(listed)).toEqual(new Set(ids));
   },
 
   "round-trips JSON payloads, results and unicode text": async ({ store }) => {

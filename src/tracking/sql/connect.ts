@@ -2,16 +2,15 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { Kysely, PostgresDialect } from "kysely";
-import pg from "pg";
 import { InvalidArgumentError } from "../../core/errors.js";
 import type { TrackingDatabase } from "./schema.js";
 import { TrackingSqliteDialect } from "./sqlite-dialect.js";
+import { SqliteFile } from "./sqlite-file.js";
 
 // Connecting to the SQL tracking store's database from a URL: the only place that knows
-// better-sqlite3 and pg.
+// better-sqlite3 and pg. pg is imported only for a postgres:// URL, so a process that tracks to
+// SQLite (the default) does not load it.
 
-/** How long a SQLite writer waits for another process's write lock before failing. */
-const SQLITE_BUSY_TIMEOUT_MS = 5_000;
 /** Bounds on PostgreSQL waits: a write to a vanished server fails (and is retried), never hangs. */
 const PG_CONNECT_TIMEOUT_MS = 5_000;
 const PG_QUERY_TIMEOUT_MS = 30_000;
@@ -60,20 +59,23 @@ export function parseTrackingUrl(url: string, options: { schema?: string } = {})
   );
 }
 
-function openSqlite(filename: string): Kysely<TrackingDatabase> {
-  if (filename !== ":memory:")
-    fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
+function openSqlite(filename: string): SqlConnection {
+  const inMemory = filename === ":memory:";
+  if (!inMemory) fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
   const database = new Database(filename);
-  // busy_timeout first, so that switching a fresh file to WAL waits for a concurrent opener.
-  database.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
-  if (filename !== ":memory:") database.pragma("journal_mode = WAL");
-  // NORMAL in WAL mode may lose the last transactions on power loss, never corrupts: the right
-  // trade for observability data, and far fewer fsyncs than FULL.
-  database.pragma("synchronous = NORMAL");
-  return new Kysely<TrackingDatabase>({ dialect: new TrackingSqliteDialect(database) });
+  let file: SqliteFile;
+  try {
+    SqliteFile.configure(database, inMemory);
+    file = new SqliteFile(database);
+  } catch (error) {
+    database.close();
+    throw error;
+  }
+  return { db: new Kysely<TrackingDatabase>({ dialect: new TrackingSqliteDialect(file) }), file };
 }
 
-function openPostgres(connectionString: string, schema: string): Kysely<TrackingDatabase> {
+async function openPostgres(connectionString: string, schema: string): Promise<SqlConnection> {
+  const { default: pg } = await import("pg");
   // int8 (BIGINT columns, COUNT) as JS numbers: epoch milliseconds stay far below 2^53.
   const types = new pg.TypeOverrides();
   types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
@@ -90,11 +92,17 @@ function openPostgres(connectionString: string, schema: string): Kysely<Tracking
   // An idle client whose server went away emits "error" on the pool; unhandled, that would crash
   // the process. The next query fails instead, and the best-effort writer retries it.
   pool.on("error", () => {});
-  return new Kysely<TrackingDatabase>({ dialect: new PostgresDialect({ pool }) });
+  return { db: new Kysely<TrackingDatabase>({ dialect: new PostgresDialect({ pool }) }) };
 }
 
-/** A Kysely instance on the target; connects lazily, so opening never needs the server up. */
-export function connectSql(target: SqlTarget): Kysely<TrackingDatabase> {
+export interface SqlConnection {
+  db: Kysely<TrackingDatabase>;
+  /** SQLite only: the open file, for the prepared-statement writes (sqlite-writes.ts). */
+  file?: SqliteFile;
+}
+
+/** A connection to the target; PostgreSQL connects lazily, so opening never needs the server up. */
+export async function connectSql(target: SqlTarget): Promise<SqlConnection> {
   return target.kind === "sqlite"
     ? openSqlite(target.filename)
     : openPostgres(target.connectionString, target.schema);

@@ -1,13 +1,13 @@
-import { type RawBuilder, sql } from "kysely";
 import { statusRank, supersedes, type TaskStatus } from "../../core/status.js";
 import type { TaskValues } from "./schema.js";
 
 // The monotonic merge of a task row with an incoming one, written twice from the same column
 // lists: in JS (to collapse several events of one task inside a batch) and in SQL (the
-// ON CONFLICT DO UPDATE of record.ts, so the merge with the stored row is one atomic statement
-// in both SQLite and PostgreSQL, whatever other processes write concurrently). Both forms are
-// the same associative fold, so collapse-then-upsert gives exactly what one upsert per event
-// would have given.
+// ON CONFLICT DO UPDATE of upsertTasksSql below, run by PostgreSQL as multi-row statements,
+// record.ts, and by SQLite as one prepared single-row statement, sqlite-writes.ts), so the merge
+// with the stored row is one atomic statement in both engines, whatever other processes write
+// concurrently. Both forms are the same associative fold, so collapse-then-upsert gives exactly
+// what one upsert per event would have given.
 //
 // Rules, per column group:
 // - version (status, rank, run, attempt): taken from the incoming row when it `supersedes` the
@@ -49,6 +49,38 @@ const ATTEMPT = [
 const CARRIED = ["error", "error_search"] as const;
 
 const FINAL_RANK = statusRank("SUCCESS");
+
+// Typed as a record so the compiler insists every stored column is listed exactly once.
+const TASK_COLUMN_SET: Record<keyof TaskValues, true> = {
+  id: true,
+  function_key: true,
+  queue: true,
+  priority: true,
+  payload: true,
+  max_retries: true,
+  timeout_ms: true,
+  metadata: true,
+  idempotency_key: true,
+  created_at: true,
+  sort_at: true,
+  status: true,
+  status_rank: true,
+  run: true,
+  attempt: true,
+  started_at: true,
+  completed_at: true,
+  duration_ms: true,
+  run_at: true,
+  result: true,
+  worker_id: true,
+  delivery_count: true,
+  dead_letter_reason: true,
+  error: true,
+  error_search: true,
+  updated_at: true,
+};
+/** Every stored column of `tasks` (search_text is computed by the database). */
+export const TASK_COLUMNS = Object.keys(TASK_COLUMN_SET) as (keyof TaskValues)[];
 
 function set<K extends keyof TaskValues>(row: TaskValues, key: K, value: TaskValues[K]): void {
   row[key] = value;
@@ -101,13 +133,37 @@ const NEWER_ATTEMPT =
 const SAME_ATTEMPT = "(excluded.run = tasks.run and excluded.attempt = tasks.attempt)";
 const SUPERSEDES = `(${NEWER_ATTEMPT} or (${SAME_ATTEMPT} and (excluded.status_rank > tasks.status_rank or (excluded.status_rank = tasks.status_rank and tasks.status_rank < ${FINAL_RANK}))))`;
 
-function assignment(column: string, expression: string): RawBuilder<unknown> {
-  return sql.raw(`${column} = ${expression}`);
+function assignment(column: string, expression: string): string {
+  return `${column} = ${expression}`;
 }
 
-/** The SET list of the upsert: one expression per stored column, mirroring mergeTaskValues. */
-export function mergeAssignments(): RawBuilder<unknown>[] {
-  const out: RawBuilder<unknown>[] = [];
+/**
+ * The upsert of `rows` task rows, as plain SQL text for both engines:
+ *
+ *   insert into tasks (<every column>) values (...), (...), ...
+ *   on conflict (id) do update set <column> = <merge of tasks.column and excluded.column>, ...
+ *
+ * One statement merges each row with whatever is stored at that instant, atomically, so writers
+ * in several processes (API, workers) converge without reading first. `placeholder` names the
+ * parameter of one column of one row (`@id` for better-sqlite3, `$27` for pg).
+ */
+export function upsertTasksSql(
+  rows: number,
+  placeholder: (row: number, columnIndex: number, column: keyof TaskValues) => string,
+): string {
+  const tuples: string[] = [];
+  for (let r = 0; r < rows; r += 1) {
+    tuples.push(`(${TASK_COLUMNS.map((c, i) => placeholder(r, i, c)).join(", ")})`);
+  }
+  return (
+    `insert into tasks (${TASK_COLUMNS.join(", ")}) values ${tuples.join(", ")}` +
+    ` on conflict (id) do update set ${mergeAssignments().join(", ")}`
+  );
+}
+
+/** The SET list of the upsert: one `column = expression` per stored column, mirroring mergeTaskValues. */
+function mergeAssignments(): string[] {
+  const out: string[] = [];
   for (const c of DESCRIPTIVE) out.push(assignment(c, `coalesce(tasks.${c}, excluded.${c})`));
   for (const c of VERSION) {
     out.push(assignment(c, `case when ${SUPERSEDES} then excluded.${c} else tasks.${c} end`));

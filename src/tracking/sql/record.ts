@@ -1,57 +1,23 @@
-import { type Kysely, sql } from "kysely";
+import { CompiledQuery, type Kysely } from "kysely";
 import type { TaskEvent, TaskLogLine, WorkerHeartbeat } from "../tracking-store.js";
-import { mergeAssignments, mergeTaskValues } from "./merge.js";
-import { eventToValues, heartbeatToRow, logLineToRow } from "./rows.js";
+import { mergeTaskValues, TASK_COLUMNS, upsertTasksSql } from "./merge.js";
+import { dbText, eventToValues, heartbeatToRow, logLineToRow } from "./rows.js";
 import type { TaskValues, TrackingDatabase, WorkersTable } from "./schema.js";
 
-// The write side: events, log lines and heartbeats, each call one transaction.
+// The write side through Kysely: what PostgreSQL runs for events and log lines, and both engines
+// for heartbeats (a few per worker and minute). SQLite writes events and log lines with
+// statements prepared once instead (sqlite-writes.ts); both paths collapse a batch here first.
 //
 // Events: the batch is first collapsed to one row per task with the same merge the database
-// applies (merge.ts), then written with multi-row upserts of this shape:
-//
-//   insert into tasks (<every column>) values (...), (...), ...
-//   on conflict (id) do update set <column> = <merge of tasks.column and excluded.column>, ...
-//
-// One statement per chunk merges each row with whatever is stored at that instant, atomically,
-// so writers in several processes (API, workers) converge without reading first. Rows are sorted
-// by id so that concurrent PostgreSQL transactions lock shared rows in the same order and cannot
-// deadlock each other.
+// applies (merge.ts), then written with multi-row upserts (merge.ts, upsertTasksSql), several per
+// transaction. Their SQL text is built once per chunk size and sent as is: compiling a 500-row
+// statement through Kysely's query builder on every flush cost more than running it. Rows are
+// sorted by id so that concurrent PostgreSQL transactions lock shared rows in the same order and
+// cannot deadlock each other.
 
-/** Rows per statement: 26 parameters each stays well under SQLite's 32,766 and pg's 65,535. */
+/** Rows per statement: 26 parameters each stays well under pg's 65,535. */
 const TASK_CHUNK = 500;
 const LOG_CHUNK = 2_000;
-
-// Typed as a record so the compiler insists every stored column is listed exactly once.
-const TASK_COLUMN_SET: Record<keyof TaskValues, true> = {
-  id: true,
-  function_key: true,
-  queue: true,
-  priority: true,
-  payload: true,
-  max_retries: true,
-  timeout_ms: true,
-  metadata: true,
-  idempotency_key: true,
-  created_at: true,
-  sort_at: true,
-  status: true,
-  status_rank: true,
-  run: true,
-  attempt: true,
-  started_at: true,
-  completed_at: true,
-  duration_ms: true,
-  run_at: true,
-  result: true,
-  worker_id: true,
-  delivery_count: true,
-  dead_letter_reason: true,
-  error: true,
-  error_search: true,
-  updated_at: true,
-};
-const TASK_COLUMNS = Object.keys(TASK_COLUMN_SET) as (keyof TaskValues)[];
-const MERGE = sql.join(mergeAssignments());
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -75,23 +41,42 @@ async function inTransaction<T>(
   });
 }
 
-/** One row per task, merged in arrival order, sorted by id. */
-export function collapseEvents(events: readonly TaskEvent[]): TaskValues[] {
+/**
+ * One row per task, merged in arrival order; sorted by id unless `sorted: false`. A descriptive
+ * JSON field (payload, metadata) that an earlier event of the batch already carries is not
+ * encoded again: the merge keeps the first one anyway.
+ */
+export function collapseEvents(
+  events: readonly TaskEvent[],
+  options: { sorted?: boolean } = {},
+): TaskValues[] {
   const byId = new Map<string, TaskValues>();
   for (const event of events) {
-    const values = eventToValues(event);
-    const earlier = byId.get(values.id);
-    byId.set(values.id, earlier ? mergeTaskValues(earlier, values) : values);
+    const id = dbText(event.taskId);
+    const earlier = byId.get(id);
+    const values = eventToValues(event, earlier);
+    byId.set(id, earlier ? mergeTaskValues(earlier, values) : values);
   }
-  return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const rows = [...byId.values()];
+  if (options.sorted === false) return rows;
+  return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** `$1, $2, …` numbered row by row; the text of a full chunk is built once and kept. */
+const pgPlaceholder = (row: number, index: number) => `$${row * TASK_COLUMNS.length + index + 1}`;
+let fullChunkSql: string | undefined;
+
+function upsertSqlFor(rows: number): string {
+  if (rows !== TASK_CHUNK) return upsertTasksSql(rows, pgPlaceholder);
+  fullChunkSql ??= upsertTasksSql(TASK_CHUNK, pgPlaceholder);
+  return fullChunkSql;
 }
 
 function upsertTasks(db: Kysely<TrackingDatabase>, rows: readonly TaskValues[]): Promise<unknown> {
-  const columns = sql.join(TASK_COLUMNS.map((c) => sql.ref(c)));
-  const values = sql.join(rows.map((row) => sql`(${sql.join(TASK_COLUMNS.map((c) => row[c]))})`));
-  return sql`insert into tasks (${columns}) values ${values} on conflict (id) do update set ${MERGE}`.execute(
-    db,
-  );
+  const text = upsertSqlFor(rows.length);
+  const parameters: unknown[] = [];
+  for (const row of rows) for (const column of TASK_COLUMNS) parameters.push(row[column]);
+  return db.executeQuery(CompiledQuery.raw(text, parameters));
 }
 
 export async function recordEvents(

@@ -51,7 +51,13 @@ function parseJson(text: string | null): unknown {
   }
 }
 
-export function eventToValues(event: TaskEvent): TaskValues {
+/**
+ * The row an event proposes. With `known` (an earlier row of the same task in the batch), the
+ * descriptive JSON fields it already has are left NULL instead of encoded again: the merge keeps
+ * the first non-null descriptive value, so the result is the same for less work (the worker's
+ * events carry the payload on every step).
+ */
+export function eventToValues(event: TaskEvent, known?: TaskValues): TaskValues {
   const at = time(event.at);
   const createdAt = optInt(event.createdAt);
   const error: TaskErrorInfo | undefined = event.error;
@@ -60,10 +66,10 @@ export function eventToValues(event: TaskEvent): TaskValues {
     function_key: optText(event.functionKey),
     queue: optText(event.queue),
     priority: optInt(event.priority),
-    payload: jsonText(event.payload),
+    payload: known?.payload != null ? null : jsonText(event.payload),
     max_retries: optInt(event.maxRetries),
     timeout_ms: optInt(event.timeoutMs),
-    metadata: jsonText(event.metadata),
+    metadata: known?.metadata != null ? null : jsonText(event.metadata),
     idempotency_key: optText(event.idempotencyKey),
     created_at: createdAt,
     sort_at: createdAt ?? at,

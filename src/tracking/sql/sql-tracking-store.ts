@@ -10,37 +10,54 @@ import type {
   TrackingStore,
   WorkerHeartbeat,
 } from "../tracking-store.js";
-import { connectSql, parseTrackingUrl } from "./connect.js";
+import { connectSql, parseTrackingUrl, type SqlConnection } from "./connect.js";
 import { toTrackingError } from "./errors.js";
 import { migrateTrackingSchema } from "./migrate.js";
 import { purgeOlderThan } from "./purge.js";
 import { getTask, listTasks, listWorkers, taskLogs } from "./queries.js";
 import { appendLogLines, recordEvents, upsertHeartbeats } from "./record.js";
 import type { SqlKind, TrackingDatabase } from "./schema.js";
+import { retryWhileBusy, type SqliteFile } from "./sqlite-file.js";
+import { SqliteWrites } from "./sqlite-writes.js";
 
 // The TrackingStore over SQLite or PostgreSQL: one implementation, the engine differences kept in
-// open-sql-tracking-store.ts (connections), sqlite-dialect.ts (locking) and the first migration
-// (one column type). Every method translates driver errors once, at this boundary.
+// connect.ts (connections), sqlite-file.ts and sqlite-dialect.ts (locking, waiting for other
+// processes), sqlite-writes.ts (events and log lines through statements prepared once; the merge
+// SQL is the same, from merge.ts) and the first migration (one column type). Every method
+// translates driver errors once, at this boundary.
 
 export class SqlTrackingStore implements TrackingStore {
   readonly kind: SqlKind;
   readonly #db: Kysely<TrackingDatabase>;
+  readonly #file: SqliteFile | undefined;
+  readonly #sqliteWrites: SqliteWrites | undefined;
   readonly #schema: string | undefined;
   #closed: Promise<void> | undefined;
 
-  constructor(db: Kysely<TrackingDatabase>, options: { kind: SqlKind; schema?: string }) {
-    this.#db = db;
+  constructor(connection: SqlConnection, options: { kind: SqlKind; schema?: string }) {
+    this.#db = connection.db;
+    this.#file = connection.file;
+    this.#sqliteWrites = connection.file ? new SqliteWrites(connection.file) : undefined;
     this.kind = options.kind;
     this.#schema = options.schema;
   }
 
-  async #run<T>(operation: string, work: (db: Kysely<TrackingDatabase>) => Promise<T>): Promise<T> {
+  async #guard<T>(operation: string, work: () => Promise<T>): Promise<T> {
     if (this.#closed) throw new UnavailableError(`tracking store (${this.kind}) is closed`);
     try {
-      return await work(this.#db);
+      return await work();
     } catch (error) {
       throw toTrackingError(this.kind, operation, error);
     }
+  }
+
+  /**
+   * A Kysely operation. SQLite: another process's write lock is waited for here, with timers,
+   * by running the operation again (each is idempotent; sqlite-file.ts says why).
+   */
+  #run<T>(operation: string, work: (db: Kysely<TrackingDatabase>) => Promise<T>): Promise<T> {
+    const db = this.#db;
+    return this.#guard(operation, () => (this.#file ? retryWhileBusy(() => work(db)) : work(db)));
   }
 
   migrate(): Promise<void> {
@@ -49,11 +66,15 @@ export class SqlTrackingStore implements TrackingStore {
 
   record(events: readonly TaskEvent[]): Promise<void> {
     if (events.length === 0) return Promise.resolve();
+    const sqlite = this.#sqliteWrites;
+    if (sqlite) return this.#guard("record", () => sqlite.recordEvents(events));
     return this.#run("record", (db) => recordEvents(db, events));
   }
 
   appendLogs(lines: readonly TaskLogLine[]): Promise<void> {
     if (lines.length === 0) return Promise.resolve();
+    const sqlite = this.#sqliteWrites;
+    if (sqlite) return this.#guard("appendLogs", () => sqlite.appendLogLines(lines));
     return this.#run("appendLogs", (db) => appendLogLines(db, lines));
   }
 
@@ -84,7 +105,8 @@ export class SqlTrackingStore implements TrackingStore {
 
   /** Idempotent; waits for the queries in flight, then releases the connections. */
   close(): Promise<void> {
-    this.#closed ??= this.#db.destroy();
+    // Kysely destroys only a driver it initialised; the SQLite file is closed either way.
+    this.#closed ??= this.#db.destroy().finally(() => this.#file?.close());
     return this.#closed;
   }
 }
@@ -103,8 +125,8 @@ export async function openSqlTrackingStore(
 ): Promise<TrackingStore> {
   const target = parseTrackingUrl(url, options);
   try {
-    const db = connectSql(target);
-    return new SqlTrackingStore(db, {
+    const connection = await connectSql(target);
+    return new SqlTrackingStore(connection, {
       kind: target.kind,
       ...(target.kind === "postgres" ? { schema: target.schema } : {}),
     });

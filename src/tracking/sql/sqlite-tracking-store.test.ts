@@ -2,10 +2,18 @@ import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
-import { flakyLifecycle, flakyOutcome, T0 } from "../conformance/fixtures.case.js";
+import {
+  flakyLifecycle,
+  flakyOutcome,
+  submitted,
+  T0,
+  taskId,
+} from "../conformance/fixtures.case.js";
 import { describeTrackingConformance } from "../conformance/tracking.case.js";
 import { openSqlTrackingStore } from "./sql-tracking-store.js";
 
@@ -62,6 +70,78 @@ describe("SQLite tracking store", () => {
     await store.migrate();
     await store.close();
     await expect(store.get("x")).rejects.toMatchObject({ code: "unavailable" });
+  });
+
+  it("waits for another process's write lock without blocking the event loop", async () => {
+    const file = path.join(root, "locked", "tracking.db");
+    const store = await openSqlTrackingStore(`sqlite://${file}`);
+    await store.migrate();
+    // A connection of its own plays the other process: it holds the write lock meanwhile.
+    const other = new Database(file);
+    try {
+      other.exec("begin immediate");
+      const id = taskId();
+      const recording = store.record([submitted(id, T0)]);
+      const heartbeat = store.heartbeat([
+        {
+          workerId: "w1",
+          host: "h",
+          pid: 1,
+          queues: ["default"],
+          concurrency: 1,
+          running: 0,
+          functions: [],
+          version: "0",
+          startedAt: T0,
+          seenAt: T0,
+        },
+      ]);
+      // Timers keep firing on time while both writes wait (a synchronous busy wait froze them).
+      let worstLateMs = 0;
+      for (let i = 0; i < 10; i += 1) {
+        const before = performance.now();
+        await sleep(10);
+        worstLateMs = Math.max(worstLateMs, performance.now() - before - 10);
+      }
+      expect(worstLateMs).toBeLessThan(200);
+      expect(await store.get(id)).toBeUndefined();
+      other.exec("rollback");
+      await Promise.all([recording, heartbeat]);
+      expect(await store.get(id)).toMatchObject({ id, status: "PENDING" });
+      expect(await store.workers({ seenSince: 0 })).toHaveLength(1);
+    } finally {
+      other.close();
+      await store.close();
+    }
+  });
+
+  it("writes a batch larger than one transaction, and several stores of one process share the file", async () => {
+    const file = path.join(root, "shared", "tracking.db");
+    const [a, b] = [
+      await openSqlTrackingStore(`sqlite://${file}`),
+      await openSqlTrackingStore(`sqlite://${file}`),
+    ];
+    try {
+      await Promise.all([a.migrate(), b.migrate()]);
+      const ids = Array.from({ length: 2_500 }, () => taskId());
+      const lifecycles = ids.map((id, i) => flakyLifecycle(id, T0 + i));
+      // Both stores write every task's events at once, each half of each lifecycle.
+      await Promise.all([
+        a.record(lifecycles.flatMap((l) => l.slice(0, 3))),
+        b.record(lifecycles.flatMap((l) => l.slice(3))),
+        a.appendLogs(
+          ids.map((id) => ({ taskId: id, attempt: 0, at: T0, level: "info", message: id })),
+        ),
+      ]);
+      for (const i of [0, 999, 1_000, 2_499]) {
+        const id = ids[i] as string;
+        expect(await b.get(id)).toMatchObject(flakyOutcome(id, T0 + i));
+        expect(await b.logs(id)).toMatchObject([{ message: id }]);
+      }
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 
   it("converges when separate processes migrate and write the same file at once", async () => {
