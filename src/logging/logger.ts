@@ -11,7 +11,16 @@ export function createLogger(options: { level?: string; name?: string } = {}): L
     name: options.name ?? "gotaskq",
     level: options.level ?? process.env.GOTASKQ_LOG_LEVEL ?? "info",
     redact: {
-      paths: ["authorization", "*.authorization", "x-api-key", "*.x-api-key", "*.headers.authorization", '*.headers["x-api-key"]', "password", "*.password"],
+      paths: [
+        "authorization",
+        "*.authorization",
+        "x-api-key",
+        "*.x-api-key",
+        "*.headers.authorization",
+        '*.headers["x-api-key"]',
+        "password",
+        "*.password",
+      ],
       censor: "[redacted]",
     },
   });

@@ -94,7 +94,9 @@ describe("gotaskq dev + CLI: task lifecycle", () => {
     expect(Date.now() - t0).toBeLessThan(2_000 + 1_000); // + CLI start-up of the status probes
     expect(r.attempt).toBe(0);
     const logs = await box.json<Array<{ message: string; level: string }>>(["logs", id]);
-    expect(logs).toContainEqual(expect.objectContaining({ level: "info", message: "sleeping 60000 ms" }));
+    expect(logs).toContainEqual(
+      expect.objectContaining({ level: "info", message: "sleeping 60000 ms" }),
+    );
     const queues = await box.json<
       Array<{ queue: string; ready: number; delayed: number; inFlight: number }>
     >(["queues"]);
