@@ -1,10 +1,11 @@
-import { performance } from "node:perf_hooks";
-import { type ChildMessage, type ChildSpec, decodeChildSpec, isGo } from "./protocol.js";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { type ChildMessage, type ChildSpec, decodeChildSpec, isGo, isStop } from "./protocol.js";
 import type { PrepareRole } from "./role.js";
 
-// Entry point of one benchmark child process (one producer or one worker of one system), so
-// that the peak RSS it reports is its own and the orchestrator's bookkeeping never shares its
-// event loop. Lifecycle: prepare → `ready` → wait for `go` → run (timed) → `done` → close → exit.
+// Entry point of one benchmark child process (one producer or one worker of one system, or one
+// server of the API phase), so that the peak RSS it reports is its own and the orchestrator's
+// bookkeeping (or load generator) never shares its event loop. Lifecycle: prepare → `ready` →
+// wait for `go` → run (timed; a server until `stop`) → `done` → close → exit.
 
 function send(message: ChildMessage): Promise<void> {
   return new Promise((resolve) => {
@@ -23,7 +24,24 @@ async function loadRole(spec: ChildSpec): Promise<PrepareRole> {
       return (await import("./bullmq-scenarios.js")).prepareBullMQ;
     case "raw-sqlite":
       return (await import("./raw-sqlite-scenarios.js")).prepareRawSqlite;
+    case "api":
+      // The bare references never load GoTaskQ (nor SQLite): their RSS is the framework's own.
+      return spec.target.server === "gotaskq-rest" || spec.target.server === "gotaskq-grpc"
+        ? (await import("./api-gotaskq-server.js")).prepareGoTaskQServer
+        : (await import("./api-bare-servers.js")).prepareBareServer;
   }
+}
+
+/** Aborts on the orchestrator's `stop` (the end of a server's measured window). */
+function stopSignal(): AbortSignal {
+  const controller = new AbortController();
+  const onMessage = (message: unknown) => {
+    if (!isStop(message)) return;
+    process.off("message", onMessage);
+    controller.abort();
+  };
+  process.on("message", onMessage);
+  return controller.signal;
 }
 
 function waitForGo(): Promise<void> {
@@ -58,17 +76,40 @@ function sampleHeap(everyMs: number): { stop(): Record<string, number> } {
   };
 }
 
+/**
+ * A server's event-loop delay while it serves: a long synchronous stretch (a large SQLite
+ * transaction, a checkpoint, a GC pause) stalls every connection at once and shows here.
+ */
+function sampleLoopDelay(window: AbortSignal): { result(): Record<string, number> } {
+  const histogram = monitorEventLoopDelay({ resolution: 10 });
+  histogram.enable();
+  // Only the measured window: the flush after `stop` is not what clients waited for.
+  window.addEventListener("abort", () => histogram.disable(), { once: true });
+  return {
+    result() {
+      histogram.disable();
+      const ms = (ns: number) => Math.round(ns / 1e5) / 10;
+      return {
+        "event-loop delay p99 (ms)": ms(histogram.percentile(99)),
+        "event-loop delay max (ms)": ms(histogram.max),
+      };
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const spec = decodeChildSpec(process.argv[2]);
   const prepare = await loadRole(spec);
   const role = await prepare(spec);
   const go = waitForGo();
-  await send({ type: "ready" });
+  const stop = stopSignal();
+  await send(role.endpoint ? { type: "ready", endpoint: role.endpoint } : { type: "ready" });
   await go;
   const heap = sampleHeap(100);
+  const loopDelay = spec.role === "server" ? sampleLoopDelay(stop) : undefined;
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
-  const outcome = await role.run();
+  const outcome = await role.run(stop);
   const elapsedMs = (outcome.finishedAt ?? performance.now()) - started;
   // maxRSS is in kilobytes on Linux and macOS.
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
@@ -78,6 +119,7 @@ async function main(): Promise<void> {
   const details = {
     ...outcome.details,
     ...heap.stop(),
+    ...loopDelay?.result(),
     "CPU per task (µs)": Math.round(cpuPerTask * 10) / 10,
   };
   await role.close();

@@ -1,6 +1,7 @@
 // Benchmark settings, read from the environment once by the orchestrator (bench/run.ts) and
 // handed to every child as plain data. Defaults are the sizes the issue asks for; a smoke run is
-// `BENCH_TASKS=5000 npm run bench`.
+// `BENCH_TASKS=5000 BENCH_API_DURATION_S=3 npm run bench`. `BENCH_API=only` measures the API
+// alone, `BENCH_API=off` the queue scenarios alone.
 
 export const SYSTEMS = ["gotaskq-tracking", "gotaskq-no-tracking", "bullmq", "raw-sqlite"] as const;
 export type SystemName = (typeof SYSTEMS)[number];
@@ -24,6 +25,41 @@ export interface BenchConfig {
   cpuProfileDir?: string;
   /** Where the markdown report is written (`BENCH_RESULTS`, default bench/results/latest.md). */
   resultsPath: string;
+  /** The API phase (REST and gRPC over HTTP): `on` after the queue scenarios, `only`, or `off`. */
+  api: ApiMode;
+  apiLoad: ApiLoadConfig;
+}
+
+export const API_MODES = ["on", "only", "off"] as const;
+
+/** The API phase's cells, in the order they run: each reference just before its GoTaskQ cell. */
+export const API_CELLS = [
+  "rest-hello",
+  "rest-submit",
+  "rest-hello-batch",
+  "rest-batch",
+  "grpc-stub",
+  "grpc-submit",
+] as const;
+export type ApiCellName = (typeof API_CELLS)[number];
+export type ApiMode = (typeof API_MODES)[number];
+
+/** How hard and how long the API phase loads each server (bench/api-phase.ts). */
+export interface ApiLoadConfig {
+  /** Measured seconds per cell (`BENCH_API_DURATION_S`, default 10). */
+  durationS: number;
+  /** Unmeasured seconds of the same load first, so the JIT and SQLite caches are warm (`BENCH_API_WARMUP_S`, default 2). */
+  warmupS: number;
+  /** HTTP connections for single submits (`BENCH_API_CONNECTIONS`, default 64). */
+  connections: number;
+  /** HTTP connections for batches (`BENCH_API_BATCH_CONNECTIONS`, default 16). */
+  batchConnections: number;
+  /** Tasks per REST batch request (`BENCH_API_BATCH`, default 1 000, the API's maximum). */
+  batchSize: number;
+  /** gRPC calls in flight at once on one channel (`BENCH_API_GRPC_IN_FLIGHT`, default 64). */
+  grpcInFlight: number;
+  /** Cells measured, comma-separated (`BENCH_API_CELLS`, default all of API_CELLS). */
+  cells: ApiCellName[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -38,20 +74,28 @@ function positiveInt(env: Env, name: string, fallback: number): number {
   return n;
 }
 
-function systemsOf(raw: string | undefined): SystemName[] {
-  if (raw === undefined || raw.trim() === "") return [...SYSTEMS];
+/** A comma-separated subset of `all`, in `all`'s order; empty or unset = all. */
+function subsetOf<T extends string>(env: Env, name: string, all: readonly T[]): T[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return [...all];
   const wanted = raw
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
-  for (const name of wanted) {
-    if (!(SYSTEMS as readonly string[]).includes(name)) {
+  for (const item of wanted) {
+    if (!(all as readonly string[]).includes(item)) {
       throw new Error(
-        `BENCH_SYSTEMS: unknown system ${JSON.stringify(name)}; use some of ${SYSTEMS.join(",")}`,
+        `${name}: unknown name ${JSON.stringify(item)}; use some of ${all.join(",")}`,
       );
     }
   }
-  return SYSTEMS.filter((s) => wanted.includes(s));
+  return all.filter((s) => wanted.includes(s));
+}
+
+function apiModeOf(raw: string | undefined): ApiMode {
+  if (raw === undefined || raw === "") return "on";
+  if ((API_MODES as readonly string[]).includes(raw)) return raw as ApiMode;
+  throw new Error(`BENCH_API must be one of ${API_MODES.join(", ")} (got ${JSON.stringify(raw)})`);
 }
 
 export function readBenchConfig(env: Env): BenchConfig {
@@ -63,9 +107,19 @@ export function readBenchConfig(env: Env): BenchConfig {
     concurrency: positiveInt(env, "BENCH_CONCURRENCY", 100),
     batchSize: positiveInt(env, "BENCH_BATCH", 1_000),
     redisUrl: env.BENCH_REDIS_URL || "redis://127.0.0.1:6379",
-    systems: systemsOf(env.BENCH_SYSTEMS),
+    systems: subsetOf(env, "BENCH_SYSTEMS", SYSTEMS),
     timeoutMs: positiveInt(env, "BENCH_TIMEOUT_MS", 15 * 60_000),
     ...(cpuProfileDir ? { cpuProfileDir } : {}),
     resultsPath: env.BENCH_RESULTS || "bench/results/latest.md",
+    api: apiModeOf(env.BENCH_API),
+    apiLoad: {
+      durationS: positiveInt(env, "BENCH_API_DURATION_S", 10),
+      warmupS: positiveInt(env, "BENCH_API_WARMUP_S", 2),
+      connections: positiveInt(env, "BENCH_API_CONNECTIONS", 64),
+      batchConnections: positiveInt(env, "BENCH_API_BATCH_CONNECTIONS", 16),
+      batchSize: positiveInt(env, "BENCH_API_BATCH", 1_000),
+      grpcInFlight: positiveInt(env, "BENCH_API_GRPC_IN_FLIGHT", 64),
+      cells: subsetOf(env, "BENCH_API_CELLS", API_CELLS),
+    },
   };
 }

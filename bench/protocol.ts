@@ -1,15 +1,32 @@
 // What the orchestrator and a benchmark child say to each other over the IPC channel of
 // `child_process.fork`. The child receives its `ChildSpec` as argv[2] (JSON), answers `ready`
 // once connected and idle, starts its measured work on `go`, and ends with `done` or `failed`.
-// Messages arrive as `unknown` and are decoded here, once.
+// A server (API phase) says where it listens in `ready`, serves load from the orchestrator, and
+// ends its measured window on `stop`. Messages arrive as `unknown` and are decoded here, once.
 
-export type Role = "producer" | "worker";
+export type Role = "producer" | "worker" | "server";
+
+/**
+ * The servers of the API phase: GoTaskQ's REST or gRPC API over TaskService, and the bare
+ * references they are compared with (a Fastify route and a grpc-js handler that only answer).
+ */
+export const API_SERVERS = ["fastify-hello", "gotaskq-rest", "grpc-stub", "gotaskq-grpc"] as const;
+export type ApiServerKind = (typeof API_SERVERS)[number];
 
 /** Where a system keeps its queue for one scenario group. */
 export type Target =
   | { system: "gotaskq"; brokerPath: string /** absent = `noTracking` */; trackingPath?: string }
   | { system: "bullmq"; redisUrl: string; prefix: string }
-  | { system: "raw-sqlite"; path: string };
+  | { system: "raw-sqlite"; path: string }
+  | {
+      system: "api";
+      server: ApiServerKind;
+      /** A fresh folder for the broker and tracking databases (GoTaskQ servers). */
+      dir: string;
+      /** The one API key the server accepts. */
+      apiKey: string;
+      bodyLimitBytes: number;
+    };
 
 export interface ChildSpec {
   role: Role;
@@ -33,11 +50,12 @@ export interface ChildReport {
 }
 
 export type ChildMessage =
-  | { type: "ready" }
+  /** `endpoint`: a server's base URL (`http://127.0.0.1:port`) or gRPC address (`127.0.0.1:port`). */
+  | { type: "ready"; endpoint?: string }
   | { type: "done"; report: ChildReport }
   | { type: "failed"; error: string };
 
-export type ParentMessage = { type: "go" };
+export type ParentMessage = { type: "go" } | { type: "stop" };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -54,7 +72,11 @@ function decodeDetails(value: unknown): Record<string, number | string> {
 
 export function decodeChildMessage(value: unknown): ChildMessage | undefined {
   if (!isRecord(value)) return undefined;
-  if (value.type === "ready") return { type: "ready" };
+  if (value.type === "ready") {
+    return typeof value.endpoint === "string"
+      ? { type: "ready", endpoint: value.endpoint }
+      : { type: "ready" };
+  }
   if (value.type === "failed") return { type: "failed", error: String(value.error) };
   if (value.type === "done" && isRecord(value.report)) {
     const r = value.report;
@@ -80,6 +102,10 @@ export function decodeChildMessage(value: unknown): ChildMessage | undefined {
 
 export function isGo(value: unknown): value is ParentMessage {
   return isRecord(value) && value.type === "go";
+}
+
+export function isStop(value: unknown): value is ParentMessage {
+  return isRecord(value) && value.type === "stop";
 }
 
 export function decodeChildSpec(raw: string | undefined): ChildSpec {

@@ -79,7 +79,7 @@ const rate = (c: Cell & { ok: true }) => c.tasks / c.elapsedMs;
 const rss = (c: Cell & { ok: true }) => c.peakRssBytes;
 
 /** A markdown table with padded columns, as `biome format` writes it (so `npm run lint` passes). */
-function table(header: string[], rows: string[][]): string {
+export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) =>
     Math.max(3, h.length, ...rows.map((r) => (r[i] ?? "").length)),
   );
@@ -161,13 +161,9 @@ function detailNotes(results: Results): string[] {
   return notes;
 }
 
-export function renderReport(results: Results, config: BenchConfig, machine: MachineInfo): string {
+function queueSections(results: Results, config: BenchConfig): string[] {
   const details = detailNotes(results);
   return [
-    `# GoTaskQ benchmark — ${machine.date}`,
-    "",
-    `Node ${machine.node} · ${machine.cpus} CPUs (${machine.cpuModel}) · ${machine.memoryGiB} GiB RAM · load average ${machine.loadAtStart.map((l) => l.toFixed(2)).join(" ")} at start, ${machine.loadAtEnd.map((l) => l.toFixed(2)).join(" ")} at end`,
-    `GoTaskQ ${machine.gotaskqVersion} on the embedded SQLite broker · BullMQ ${machine.bullmqVersion} on ${machine.redis}`,
     `No-op tasks, payload {"n":i}, worker concurrency ${config.concurrency}, publish batches of ${config.batchSize}; every producer and worker is its own child process.`,
     "",
     "## Throughput (tasks/s, higher is better)",
@@ -190,5 +186,25 @@ export function renderReport(results: Results, config: BenchConfig, machine: Mac
     "- The machine is shared: compare the load averages in the header before comparing two reports. \"CPU per task\" (the child's user + system CPU during the measured work, divided by its tasks) barely depends on other load; for BullMQ it excludes the Redis server's own CPU.",
     ...(details.length > 0 ? ["", "## Details", "", ...details] : []),
     "",
+  ];
+}
+
+/**
+ * The whole report. `results` is absent when only the API phase ran (`BENCH_API=only`);
+ * `apiSection` (bench/api-report.ts) is appended when the API phase ran.
+ */
+export function renderReport(
+  results: Results | undefined,
+  config: BenchConfig,
+  machine: MachineInfo,
+  apiSection?: string,
+): string {
+  return [
+    `# GoTaskQ benchmark — ${machine.date}`,
+    "",
+    `Node ${machine.node} · ${machine.cpus} CPUs (${machine.cpuModel}) · ${machine.memoryGiB} GiB RAM · load average ${machine.loadAtStart.map((l) => l.toFixed(2)).join(" ")} at start, ${machine.loadAtEnd.map((l) => l.toFixed(2)).join(" ")} at end`,
+    `GoTaskQ ${machine.gotaskqVersion} on the embedded SQLite broker · BullMQ ${machine.bullmqVersion} on ${machine.redis}`,
+    ...(results ? queueSections(results, config) : [""]),
+    ...(apiSection ? [apiSection] : []),
   ].join("\n");
 }

@@ -2,7 +2,8 @@ import type { ChildSpec } from "./protocol.js";
 
 // The contract each system's scenario module fulfils inside a child process: `prepare` connects
 // and does everything that is not measured (open files, connect, register handlers); `run` does
-// the measured work and resolves when it is complete; `close` releases everything.
+// the measured work and resolves when it is complete; `close` releases everything. A server
+// (API phase) is ready once it listens, and its `run` lasts until the orchestrator's `stop`.
 
 export interface RoleOutcome {
   count: number;
@@ -15,7 +16,10 @@ export interface RoleOutcome {
 }
 
 export interface PreparedRole {
-  run(): Promise<RoleOutcome>;
+  /** A server's address, sent to the orchestrator with `ready`. */
+  endpoint?: string;
+  /** `stop` aborts when the orchestrator ends the measured window (servers wait for it). */
+  run(stop: AbortSignal): Promise<RoleOutcome>;
   close(): Promise<void>;
 }
 

@@ -2,6 +2,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { type ApiResults, runApiPhase } from "./api-phase.js";
+import { renderApiSection } from "./api-report.js";
 import { deleteBullKeys, describeRedis, redisReachable } from "./bullmq-scenarios.js";
 import { type BenchConfig, readBenchConfig, type SystemName } from "./config.js";
 import type { ChildReport, ChildSpec, Role, Target } from "./protocol.js";
@@ -19,7 +21,8 @@ import { startChild } from "./spawn-child.js";
 // of load from elsewhere on a shared machine hits one cell, not one whole column), each producer
 // and worker in its own child process, then prints the markdown report and writes it to
 // bench/results/latest.md. Scenario 1 builds the backlog that scenario 2 drains; scenario 3 uses
-// fresh storage. Temp SQLite files and this run's Redis keys are removed at the end.
+// fresh storage. Then the API phase (bench/api-phase.ts) measures REST and gRPC submission beside
+// bare references. Temp SQLite files and this run's Redis keys are removed at the end.
 
 type Group = "backlog" | "mixed";
 
@@ -147,6 +150,43 @@ function packageVersion(file: string): string {
   }
 }
 
+async function runQueuePhase(ctx: RunContext, bullReachable: boolean): Promise<Results> {
+  const { config } = ctx;
+  const results: Results = { enqueue: {}, drain: {}, mixed: {} };
+  process.stderr.write(
+    `bench: ${config.tasks} tasks backlog, ${config.mixedTasks} mixed, concurrency ${config.concurrency}, systems ${config.systems.join(",")}\n`,
+  );
+  for (const scenario of SCENARIOS) {
+    for (const system of config.systems) {
+      let cell: Cell;
+      if (system === "bullmq" && !bullReachable) {
+        cell = { ok: false, reason: "Redis not reachable" };
+      } else if (scenario === "drain" && !results.enqueue[system]?.ok) {
+        cell = { ok: false, reason: "no backlog (enqueue failed)" };
+      } else {
+        process.stderr.write(`bench: ${scenario} on ${system}…\n`);
+        cell = await runScenario(ctx, system, scenario).catch(
+          (error: unknown): Cell => ({
+            ok: false,
+            reason: `failed: ${(error as Error).message}`,
+          }),
+        );
+        if (cell.ok) {
+          process.stderr.write(
+            `bench:   ${Math.round((cell.tasks * 1_000) / cell.elapsedMs)} tasks/s, peak RSS ${Math.round(cell.peakRssBytes / 1_048_576)} MiB\n`,
+          );
+        } else {
+          process.stderr.write(`bench:   ${cell.reason}\n`);
+        }
+        // Let the previous children's exit and the file system settle before the next cell.
+        await sleep(1_000);
+      }
+      results[scenario][system] = cell;
+    }
+  }
+  return results;
+}
+
 async function main(): Promise<void> {
   const config = readBenchConfig(process.env);
   const runId = `${Date.now().toString(36)}-${process.pid}`;
@@ -157,40 +197,20 @@ async function main(): Promise<void> {
     bullPrefix: `gotaskq-bench-${runId}`,
   };
   const loadAtStart = os.loadavg();
+  const queuePhase = config.api !== "only";
   const bullReachable =
-    config.systems.includes("bullmq") && (await redisReachable(config.redisUrl));
-  const results: Results = { enqueue: {}, drain: {}, mixed: {} };
-  process.stderr.write(
-    `bench: ${config.tasks} tasks backlog, ${config.mixedTasks} mixed, concurrency ${config.concurrency}, systems ${config.systems.join(",")}\n`,
-  );
+    queuePhase && config.systems.includes("bullmq") && (await redisReachable(config.redisUrl));
+  let results: Results | undefined;
+  let api: ApiResults | undefined;
   try {
-    for (const scenario of SCENARIOS) {
-      for (const system of config.systems) {
-        let cell: Cell;
-        if (system === "bullmq" && !bullReachable) {
-          cell = { ok: false, reason: "Redis not reachable" };
-        } else if (scenario === "drain" && !results.enqueue[system]?.ok) {
-          cell = { ok: false, reason: "no backlog (enqueue failed)" };
-        } else {
-          process.stderr.write(`bench: ${scenario} on ${system}…\n`);
-          cell = await runScenario(ctx, system, scenario).catch(
-            (error: unknown): Cell => ({
-              ok: false,
-              reason: `failed: ${(error as Error).message}`,
-            }),
-          );
-          if (cell.ok) {
-            process.stderr.write(
-              `bench:   ${Math.round((cell.tasks * 1_000) / cell.elapsedMs)} tasks/s, peak RSS ${Math.round(cell.peakRssBytes / 1_048_576)} MiB\n`,
-            );
-          } else {
-            process.stderr.write(`bench:   ${cell.reason}\n`);
-          }
-          // Let the previous children's exit and the file system settle before the next cell.
-          await sleep(1_000);
-        }
-        results[scenario][system] = cell;
-      }
+    if (queuePhase) results = await runQueuePhase(ctx, bullReachable);
+    if (config.api !== "off") {
+      api = await runApiPhase({
+        load: config.apiLoad,
+        tempRoot: ctx.tempRoot,
+        timeoutMs: config.timeoutMs,
+        ...(config.cpuProfileDir ? { cpuProfileDir: config.cpuProfileDir } : {}),
+      });
     }
   } finally {
     rmSync(ctx.tempRoot, { recursive: true, force: true });
@@ -212,11 +232,16 @@ async function main(): Promise<void> {
     bullmqVersion: packageVersion("node_modules/bullmq/package.json"),
     redis: bullReachable
       ? await describeRedis(config.redisUrl)
-      : config.systems.includes("bullmq")
+      : queuePhase && config.systems.includes("bullmq")
         ? `${config.redisUrl} (not reachable)`
         : "Redis (not measured)",
   };
-  const markdown = renderReport(results, config, machine);
+  const markdown = renderReport(
+    results,
+    config,
+    machine,
+    api ? renderApiSection(api, config.apiLoad) : undefined,
+  );
   process.stdout.write(markdown);
   mkdirSync(path.dirname(config.resultsPath), { recursive: true });
   writeFileSync(config.resultsPath, markdown);

@@ -11,8 +11,12 @@ import {
 // output goes to the orchestrator's stderr, prefixed, so stdout carries only the report table.
 
 export interface RunningChild {
+  /** Where a server listens (its `ready` message), else undefined. */
+  readonly endpoint: string | undefined;
   /** Starts the measured work. */
   go(): void;
+  /** Ends a server's measured window; it then reports `done` and exits. */
+  stop(): void;
   /** The child's report, or a rejection with the reason it failed, hung or died. */
   readonly done: Promise<ChildReport>;
   kill(): void;
@@ -64,16 +68,18 @@ export function startChild(
       }
       rejectDone(error);
     };
-    const handle: RunningChild = {
+    const handle = (endpoint: string | undefined): RunningChild => ({
+      endpoint,
       go: () => child.send({ type: "go" } satisfies ParentMessage),
+      stop: () => child.send({ type: "stop" } satisfies ParentMessage),
       done,
       kill: () => child.kill("SIGKILL"),
-    };
+    });
     child.on("message", (raw: unknown) => {
       const message = decodeChildMessage(raw);
       if (message?.type === "ready" && !settled) {
         settled = true;
-        resolveReady(handle);
+        resolveReady(handle(message.endpoint));
       } else if (message?.type === "done") {
         clearTimeout(timer);
         resolveDone(message.report);

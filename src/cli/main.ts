@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { registerControl } from "./commands/control.js";
 import { registerInspect } from "./commands/inspect.js";
+import { registerKeys } from "./commands/keys.js";
 import { registerRun } from "./commands/run.js";
 import { registerSubmit } from "./commands/submit.js";
 import { errorLine } from "./output.js";
@@ -37,6 +38,7 @@ async function main(argv: string[]): Promise<void> {
   registerSubmit(program, session);
   registerInspect(program, session);
   registerControl(program, session);
+  registerKeys(program);
   try {
     await program.parseAsync(argv);
   } catch (error) {

@@ -27,6 +27,16 @@ export interface GoTaskQConfig {
   shutdownGraceMs: number;
   /** Tracking events held in memory while the tracking store is slow or down. Default 10,000. */
   trackingBufferItems: number;
+  /** Plaintext API keys with every scope (development, tests). Default none. */
+  apiKeys: string[];
+  /** JSON file of hashed API keys with scopes, written by `gotaskq keys`. Default `.gotaskq/api-keys.json`. */
+  apiKeysFile: string;
+  /** Largest REST request body / gRPC message, in bytes. Default 1 MiB. */
+  maxBodyBytes: number;
+  /** Sustained requests per second allowed per API key. Default 2000. */
+  rateLimitPerSecond: number;
+  /** Requests an API key may burst above the sustained rate. Default 4000. */
+  rateLimitBurst: number;
   /** pino level. Default `info`. */
   logLevel: string;
 }
@@ -43,25 +53,32 @@ export const DEFAULT_CONFIG: GoTaskQConfig = {
   leaseMs: 30_000,
   shutdownGraceMs: 30_000,
   trackingBufferItems: 10_000,
+  apiKeys: [],
+  apiKeysFile: ".gotaskq/api-keys.json",
+  maxBodyBytes: 1_048_576,
+  rateLimitPerSecond: 2_000,
+  rateLimitBurst: 4_000,
   logLevel: "info",
 };
 
 type Source = Record<string, string | undefined>;
 
-function positiveInt(
-  name: string,
-  raw: string | undefined,
-  fallback: number,
-  max = 2 ** 31,
-): number {
+function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > max) {
-    throw new InvalidArgumentError(
-      `${name} must be an integer between 1 and ${max} (got ${JSON.stringify(raw)})`,
-    );
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new InvalidArgumentError(`${name} must be an integer between ${min} and ${max} (got ${JSON.stringify(raw)})`);
   }
   return n;
+}
+
+function positiveInt(name: string, raw: string | undefined, fallback: number, max = 2 ** 31): number {
+  return integer(name, raw, fallback, 1, max);
+}
+
+/** 0 asks the OS for any free port (tests, several dev processes on one machine). */
+function port(name: string, raw: string | undefined, fallback: number): number {
+  return integer(name, raw, fallback, 0, 65_535);
 }
 
 /** Environment variables understood (DESIGN §5), mapped to config; flags override them. */
@@ -74,8 +91,8 @@ export function resolveConfig(env: Source, flags: Partial<GoTaskQConfig> = {}): 
     brokerUrl: env.GOTASKQ_BROKER_URL || d.brokerUrl,
     trackingUrl: env.GOTASKQ_TRACKING_URL || d.trackingUrl,
     host: env.GOTASKQ_HOST || d.host,
-    httpPort: positiveInt("GOTASKQ_HTTP_PORT", env.GOTASKQ_HTTP_PORT, d.httpPort, 65_535),
-    grpcPort: positiveInt("GOTASKQ_GRPC_PORT", env.GOTASKQ_GRPC_PORT, d.grpcPort, 65_535),
+    httpPort: port("GOTASKQ_HTTP_PORT", env.GOTASKQ_HTTP_PORT, d.httpPort),
+    grpcPort: port("GOTASKQ_GRPC_PORT", env.GOTASKQ_GRPC_PORT, d.grpcPort),
     concurrency: positiveInt("GOTASKQ_CONCURRENCY", env.GOTASKQ_CONCURRENCY, d.concurrency, 10_000),
     queues: queues && queues.length > 0 ? queues : d.queues,
     maxPayloadBytes: positiveInt(
@@ -94,6 +111,11 @@ export function resolveConfig(env: Source, flags: Partial<GoTaskQConfig> = {}): 
       env.GOTASKQ_TRACKING_BUFFER_ITEMS,
       d.trackingBufferItems,
     ),
+    apiKeys: (env.GOTASKQ_API_KEYS ?? "").split(",").map((k) => k.trim()).filter(Boolean),
+    apiKeysFile: env.GOTASKQ_API_KEYS_FILE || d.apiKeysFile,
+    maxBodyBytes: positiveInt("GOTASKQ_MAX_BODY_BYTES", env.GOTASKQ_MAX_BODY_BYTES, d.maxBodyBytes),
+    rateLimitPerSecond: positiveInt("GOTASKQ_RATE_LIMIT_PER_SECOND", env.GOTASKQ_RATE_LIMIT_PER_SECOND, d.rateLimitPerSecond),
+    rateLimitBurst: positiveInt("GOTASKQ_RATE_LIMIT_BURST", env.GOTASKQ_RATE_LIMIT_BURST, d.rateLimitBurst),
     logLevel: env.GOTASKQ_LOG_LEVEL || d.logLevel,
   };
   const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));

@@ -23,6 +23,10 @@ export class Sandbox {
     this.env = {
       GOTASKQ_BROKER_URL: `sqlite://${path.join(this.dir, "broker.db")}`,
       GOTASKQ_TRACKING_URL: `sqlite://${path.join(this.dir, "tracking.db")}`,
+      // Any free ports: suites run in parallel, and a developer's own dev server may hold 8080.
+      GOTASKQ_HTTP_PORT: "0",
+      GOTASKQ_GRPC_PORT: "0",
+      GOTASKQ_API_KEYS_FILE: path.join(this.dir, "api-keys.json"),
       ...env,
     };
   }

@@ -1,0 +1,133 @@
+import type { AddressInfo } from "node:net";
+import Fastify, { type FastifyBaseLogger, type FastifyRequest, LogController } from "fastify";
+import { InvalidArgumentError } from "../../core/errors.js";
+import type { Logger } from "../../logging/logger.js";
+import type { ApiKeyVerifier } from "../auth/api-key-verifier.js";
+import type { TokenBucketLimiter } from "../rate-limiter.js";
+import type { TaskService } from "../task-service.js";
+import { authHook } from "./auth-hook.js";
+import { parseJsonBody } from "./json-body.js";
+import { RestMetrics } from "./metrics.js";
+import { buildOpenApi } from "./openapi.js";
+import { HttpProblem, type ProblemContext, problemOf, sendProblem } from "./problem.js";
+import { registerRoutes, type RouteSpec } from "./route-spec.js";
+import { clusterRoutes } from "./routes/cluster.js";
+import { queueRoutes } from "./routes/queues.js";
+import { systemRoutes } from "./routes/system.js";
+import { taskRoutes } from "./routes/tasks.js";
+import type { Schema } from "./schemas.js";
+import { createValidatorCompiler, formatSchemaErrors } from "./validation.js";
+
+// The REST transport (DESIGN §5) on Fastify: it translates HTTP to TaskService calls and back,
+// nothing more. Order of defences per request: route match (404) → API key, rate budget, scope
+// (401/429/403, before the body is even read) → body limit (413, counted on the bytes received;
+// compressed bodies are refused, so that is the decoded size) → content type (415) → JSON
+// nesting and prototype keys (400) → schema (400) → the service's own checks (400/422) →
+// the broker. A request refused anywhere on that path enqueues nothing.
+//
+// Logging: per-request lines are off (they cost throughput and would be the place where keys
+// leak); failures that are our bug are logged with their stack. The logger given is the
+// process's pino logger, which already redacts authorization and x-api-key wherever they appear.
+
+export interface RestServerOptions {
+  service: TaskService;
+  auth: ApiKeyVerifier;
+  /** Per-API-key budget; none = unlimited. */
+  rateLimiter?: TokenBucketLimiter;
+  host: string;
+  /** 0 = an ephemeral port (see the returned `port`). */
+  port: number;
+  /** Largest request body accepted, in bytes (the config's default is 1 MiB). */
+  bodyLimitBytes: number;
+  logger: Logger;
+}
+
+export interface RestServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+function pathOf(request: FastifyRequest): string {
+  const path = request.url.split("?")[0] ?? "/";
+  return path.length > 200 ? `${path.slice(0, 200)}…` : path;
+}
+
+export async function startRestServer(options: RestServerOptions): Promise<RestServer> {
+  const { service, bodyLimitBytes } = options;
+  if (!Number.isInteger(bodyLimitBytes) || bodyLimitBytes < 1) {
+    throw new InvalidArgumentError(
+      `bodyLimitBytes must be a positive integer (got ${bodyLimitBytes})`,
+    );
+  }
+  const app = Fastify({
+    // pino's Logger is a FastifyBaseLogger; naming the base type keeps route types default.
+    loggerInstance: options.logger.child({ component: "rest" }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: bodyLimitBytes,
+    requestIdHeader: false,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    schemaErrorFormatter: formatSchemaErrors,
+  });
+  app.setValidatorCompiler(createValidatorCompiler());
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    "application/json",
+    { parseAs: "string" },
+    async (request: FastifyRequest, body: string) => {
+      const encoding = request.headers["content-encoding"];
+      if (encoding !== undefined && encoding.toLowerCase() !== "identity") {
+        throw new HttpProblem(
+          415,
+          "unsupported_media_type",
+          "Unsupported media type",
+          `Content-Encoding ${JSON.stringify(encoding)} is not supported; send the JSON body uncompressed`,
+        );
+      }
+      return parseJsonBody(body);
+    },
+  );
+
+  const context = (request: FastifyRequest): ProblemContext => ({
+    instance: pathOf(request),
+    contentType: request.headers["content-type"],
+    bodyLimitBytes,
+  });
+  app.setErrorHandler((error, request, reply) => {
+    const { problem, fault } = problemOf(error, context(request));
+    if (fault) {
+      request.log.error(
+        { err: error, method: request.method, route: request.routeOptions.url },
+        "request failed",
+      );
+    }
+    return sendProblem(reply, problem, error);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const detail = `no route ${request.method} ${pathOf(request)}; the API is described at GET /openapi.json`;
+    const missing = new HttpProblem(404, "not_found", "Not found", detail);
+    return sendProblem(reply, problemOf(missing, context(request)).problem);
+  });
+
+  const metrics = new RestMetrics();
+  app.addHook("onRequest", authHook(options.auth, options.rateLimiter));
+  app.addHook("onResponse", async (request, reply) => {
+    metrics.countRequest(request.method, request.routeOptions.url ?? "unmatched", reply.statusCode);
+  });
+
+  let openapi: Schema | undefined;
+  const routes: RouteSpec[] = [
+    ...taskRoutes(service, metrics),
+    ...queueRoutes(service),
+    ...clusterRoutes(service),
+  ];
+  routes.push(...systemRoutes(service, metrics, () => (openapi ??= buildOpenApi(routes))));
+  registerRoutes(app, routes);
+
+  await app.listen({ host: options.host, port: options.port });
+  const port = (app.server.address() as AddressInfo).port;
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  return { url: `http://${host}:${port}`, port, close: () => app.close() };
+}

@@ -1,0 +1,279 @@
+import type { Broker, QueueStats } from "../broker/broker.js";
+import { type ErrorCode, GoTaskQError, NotFoundError } from "../core/errors.js";
+import { parseTaskId } from "../core/ids.js";
+import { isFinalStatus } from "../core/status.js";
+import { validateSubmission } from "../core/submission.js";
+import type { Logger } from "../logging/logger.js";
+import type { Producer, SubmittedTask } from "../producer/producer.js";
+import type { RequeuedTask } from "../producer/requeue.js";
+import type {
+  TaskLogLine,
+  TaskPage,
+  TaskRecord,
+  TrackingStore,
+  WorkerHeartbeat,
+} from "../tracking/tracking-store.js";
+import type { TaskRegistry } from "../worker/registry.js";
+import { type DeadLetterView, deadLetterView } from "./dead-letter-view.js";
+import { UnknownFunctionError } from "./errors.js";
+import {
+  decodeBatch,
+  decodeDeadLetterQuery,
+  decodeListQuery,
+  decodeLogsQuery,
+  decodeRequeueOptions,
+  decodeSelector,
+  queueNameOf,
+} from "./service-input.js";
+import { type WatchOptions, watchTask } from "./task-watch.js";
+
+// The one transport-agnostic API service (issue 3): REST, gRPC and a remote CLI all call these
+// operations, and transports only translate (wire shapes, statuses via error-status.ts). Inputs
+// are `unknown` and decoded here, so every transport refuses the same things with the same
+// messages. Errors are GoTaskQErrors whose message says what to change.
+//
+// Writes go through the Producer (the only way into the broker); reads of task state come from
+// the tracking store (eventually consistent: a task submitted a moment ago may not be there yet).
+// With a registry, unknown function keys are refused (UnknownFunctionError → 422) and payloads
+// are checked against their schema before anything is enqueued; give the Producer the same
+// registry so per-function defaults (queue) apply. Without one, any well-formed key is accepted.
+// Every operation reports bad input by rejecting, never by throwing synchronously.
+
+export type { DeadLetterView } from "./dead-letter-view.js";
+
+export interface TaskServiceDeps {
+  producer: Producer;
+  broker: Broker;
+  /** Read side of tracking (get, list, logs, workers, and the requeue/cancel fallbacks). */
+  tracking: TrackingStore;
+  registry?: TaskRegistry;
+  logger: Logger;
+  now?: () => number;
+  /** WatchTask polling (see task-watch.ts); defaults 150 ms poll, 5 s until not_found. */
+  watch?: Omit<WatchOptions, "now">;
+}
+
+export type BatchItemView =
+  | { id: string; status: "PENDING" }
+  | { error: { code: ErrorCode; message: string } };
+
+export interface FunctionView {
+  key: string;
+  queue?: string;
+  description?: string;
+  schema?: unknown;
+}
+
+/** Heartbeats within this window count as live workers. */
+export const LIVE_WORKER_WINDOW_MS = 60_000;
+
+export class TaskService {
+  readonly #producer: Producer;
+  readonly #broker: Broker;
+  readonly #tracking: TrackingStore;
+  readonly #registry: TaskRegistry | undefined;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  readonly #watch: Omit<WatchOptions, "now">;
+  /** Largest accepted payload (bytes): the producer's effective limit. */
+  readonly maxPayloadBytes: number;
+
+  constructor(deps: TaskServiceDeps) {
+    this.#producer = deps.producer;
+    this.#broker = deps.broker;
+    this.#tracking = deps.tracking;
+    this.#registry = deps.registry;
+    this.#logger = deps.logger;
+    this.#now = deps.now ?? Date.now;
+    this.#watch = deps.watch ?? {};
+    this.maxPayloadBytes = deps.producer.maxPayloadBytes;
+  }
+
+  /** Validates and enqueues one task; resolves once the broker holds it durably. */
+  async submit(input: unknown): Promise<SubmittedTask> {
+    this.#checkRegistry(input, "");
+    return this.#producer.submit(input);
+  }
+
+  /** `{tasks:[…]}` (1–1000): each item validated and answered on its own, in order. */
+  async submitBatch(input: unknown): Promise<{ results: BatchItemView[] }> {
+    const items = decodeBatch(input);
+    const results: BatchItemView[] = new Array(items.length);
+    const passed: unknown[] = [];
+    const positions: number[] = [];
+    items.forEach((item, index) => {
+      try {
+        this.#checkRegistry(item, `tasks[${index}]: `);
+        passed.push(item);
+        positions.push(index);
+      } catch (error) {
+        results[index] = errorView(error);
+      }
+    });
+    if (passed.length > 0) {
+      const outcomes = await this.#producer.submitBatch(passed);
+      outcomes.forEach((outcome, j) => {
+        const index = positions[j] as number;
+        results[index] = outcome.ok
+          ? { id: outcome.task.id, status: "PENDING" }
+          : errorView(outcome.error, j, index);
+      });
+    }
+    return { results };
+  }
+
+  async get(rawId: unknown): Promise<TaskRecord> {
+    const id = parseTaskId(rawId);
+    const record = await this.#tracking.get(id);
+    if (!record) throw notTracked(id);
+    return record;
+  }
+
+  async list(query: unknown): Promise<TaskPage> {
+    return this.#tracking.list(decodeListQuery(query));
+  }
+
+  async logs(rawId: unknown, query?: unknown): Promise<TaskLogLine[]> {
+    const id = parseTaskId(rawId);
+    return this.#tracking.logs(id, decodeLogsQuery(query));
+  }
+
+  /**
+   * Revokes a queued or running task through the broker. Refused (conflict) when the tracking
+   * store already shows a final status; accepted when it does not know the task yet (tracking
+   * lags behind submission) or cannot be read (it is best-effort: the revoke still goes out).
+   */
+  async cancel(rawId: unknown): Promise<{ id: string; status: "CANCEL_REQUESTED" }> {
+    const id = parseTaskId(rawId);
+    const record = await this.#tracking.get(id).catch((error: unknown) => {
+      this.#logger.warn({ err: error, task_id: id }, "tracking unreadable before a cancel");
+      return undefined;
+    });
+    if (record && isFinalStatus(record.status)) {
+      throw new GoTaskQError(
+        "conflict",
+        `task ${id} already ended with ${record.status}; nothing to cancel (requeue it to run it again)`,
+      );
+    }
+    await this.#producer.cancel(id, { fromTracking: this.#tracking });
+    return { id, status: "CANCEL_REQUESTED" };
+  }
+
+  /** A fresh run of a FAILURE or CANCELED task: from its DLQ copy, else its tracked payload. */
+  async requeue(rawId: unknown, options?: unknown): Promise<RequeuedTask> {
+    const id = parseTaskId(rawId);
+    return this.#producer.requeue(id, {
+      ...decodeRequeueOptions(options),
+      fromTracking: this.#tracking,
+    });
+  }
+
+  async queues(): Promise<QueueStats[]> {
+    const names = await this.#broker.queues();
+    return Promise.all(names.map((name) => this.#broker.stats(name)));
+  }
+
+  async deadLetters(
+    rawQueue: unknown,
+    query?: unknown,
+  ): Promise<{ entries: DeadLetterView[]; nextCursor?: string }> {
+    const queue = queueNameOf(rawQueue);
+    const page = await this.#broker.deadLetters(queue).list(decodeDeadLetterQuery(query));
+    return {
+      entries: page.entries.map(deadLetterView),
+      ...(page.nextCursor !== undefined ? { nextCursor: page.nextCursor } : {}),
+    };
+  }
+
+  /** `{ids:[…]}`, `{reason}` or `{all:true}`; answers what runs again. */
+  async requeueDeadLetters(
+    rawQueue: unknown,
+    selector: unknown,
+  ): Promise<{ requeued: RequeuedTask[] }> {
+    const queue = queueNameOf(rawQueue);
+    const requeued = await this.#producer.requeueDeadLetters(queue, decodeSelector(selector));
+    return { requeued };
+  }
+
+  /** Workers whose last heartbeat is within the last 60 s (stopped ones carry stoppedAt). */
+  async workers(): Promise<WorkerHeartbeat[]> {
+    return this.#tracking.workers({ seenSince: this.#now() - LIVE_WORKER_WINDOW_MS });
+  }
+
+  /** The registry's functions when known, else the keys live workers announce. */
+  async functions(): Promise<FunctionView[]> {
+    if (this.#registry) {
+      return this.#registry.describe().map((f) => ({
+        key: f.key,
+        queue: f.queue,
+        ...(f.description !== undefined ? { description: f.description } : {}),
+        ...(f.schema !== undefined ? { schema: f.schema } : {}),
+      }));
+    }
+    const live = (await this.workers()).filter((w) => w.stoppedAt === undefined);
+    const keys = new Set(live.flatMap((w) => w.functions));
+    return [...keys].sort().map((key) => ({ key }));
+  }
+
+  /** Resolves when the broker answers; rejects with `unavailable` otherwise. */
+  async ready(): Promise<void> {
+    return this.#broker.ping();
+  }
+
+  /** Status changes of one task until a final status (see task-watch.ts). */
+  watch(rawId: unknown, signal: AbortSignal): AsyncIterable<TaskRecord> {
+    return watchTask(this.#tracking, rawId, signal, { ...this.#watch, now: this.#now });
+  }
+
+  /** With a registry: refuses unknown keys (422) and payloads their schema rejects (400). */
+  #checkRegistry(input: unknown, where: string): void {
+    const registry = this.#registry;
+    if (!registry) return;
+    try {
+      const valid = validateSubmission(input, {
+        maxPayloadBytes: this.maxPayloadBytes,
+        now: this.#now,
+      });
+      if (!registry.has(valid.function_key)) {
+        throw new UnknownFunctionError(valid.function_key, unknownKeyMessage(registry, valid));
+      }
+      registry.validatePayload(valid.function_key, valid.payload);
+    } catch (error) {
+      if (!where || !(error instanceof GoTaskQError)) throw error;
+      if (error instanceof UnknownFunctionError) {
+        throw new UnknownFunctionError(error.functionKey, `${where}${error.message}`);
+      }
+      throw new GoTaskQError(error.code, `${where}${error.message}`);
+    }
+  }
+}
+
+/** The registry's own message (with its "did you mean") plus the keys it knows. */
+function unknownKeyMessage(registry: TaskRegistry, valid: { function_key: string }): string {
+  let message = `unknown function_key ${JSON.stringify(valid.function_key)}`;
+  try {
+    registry.require(valid.function_key);
+  } catch (error) {
+    if (error instanceof Error) message = error.message;
+  }
+  const keys = registry.keys();
+  const shown = keys.slice(0, 20).join(", ") + (keys.length > 20 ? ", …" : "");
+  return keys.length > 0 ? `${message} (registered functions: ${shown})` : message;
+}
+
+function notTracked(id: string): NotFoundError {
+  return new NotFoundError(
+    `no task ${id} in the tracking store; check the id (a task appears there within moments of its submission, and records are purged after the retention period)`,
+  );
+}
+
+/** A per-item batch error; the producer numbered items within the subset it saw, so renumber. */
+function errorView(error: unknown, seenAs?: number, index?: number): BatchItemView {
+  const code: ErrorCode = error instanceof GoTaskQError ? error.code : "internal";
+  let message = error instanceof Error ? error.message : String(error);
+  if (seenAs !== undefined && index !== undefined && seenAs !== index) {
+    const prefix = `tasks[${seenAs}]: `;
+    if (message.startsWith(prefix)) message = `tasks[${index}]: ${message.slice(prefix.length)}`;
+  }
+  return { error: { code, message } };
+}
