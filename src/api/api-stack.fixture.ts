@@ -42,7 +42,14 @@ export interface ApiStack {
   /** fetch against the REST server; `key` null = no key; default the admin key. */
   call(
     urlPath: string,
-    init?: { method?: string; body?: unknown; raw?: string; type?: string; key?: string | null; headers?: Record<string, string> },
+    init?: {
+      method?: string;
+      body?: unknown;
+      raw?: string;
+      type?: string;
+      key?: string | null;
+      headers?: Record<string, string>;
+    },
   ): Promise<{ status: number; headers: Headers; json: Record<string, unknown>; text: string }>;
   /** Creates a key in the keys file the server reads. */
   key(name: string, scopes: Scope[]): Promise<string>;
@@ -60,7 +67,12 @@ export async function startApiStack(options: StackOptions = {}): Promise<ApiStac
   const writer = new BestEffortWriter(tracking, { logger, flushIntervalMs: 10 });
   await writer.start();
   const registry = options.registry === false ? undefined : demoTasks();
-  const producer = new Producer({ broker, tracking: writer, logger, ...(registry ? { registry } : {}) });
+  const producer = new Producer({
+    broker,
+    tracking: writer,
+    logger,
+    ...(registry ? { registry } : {}),
+  });
   const service = new TaskService({
     producer,
     broker,
@@ -83,7 +95,11 @@ export async function startApiStack(options: StackOptions = {}): Promise<ApiStac
     : undefined;
   await worker?.start();
   const keysFile = path.join(dir, "api-keys.json");
-  const auth = await ApiKeyVerifier.load({ keysFile, plaintextKeys: [ADMIN_KEY], recheckIntervalMs: 0 });
+  const auth = await ApiKeyVerifier.load({
+    keysFile,
+    plaintextKeys: [ADMIN_KEY],
+    recheckIntervalMs: 0,
+  });
   const rest = await startRestServer({
     service,
     auth,
@@ -145,7 +161,8 @@ export async function until<T>(
   for (;;) {
     const value = await probe().catch(() => undefined);
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
@@ -157,8 +174,13 @@ export function statusOf(
   status: string,
   run?: number,
 ): Promise<import("../tracking/tracking-store.js").TaskRecord> {
-  return until(async () => {
-    const record = await service.get(id);
-    return record.status === status && (run === undefined || record.run === run) ? record : undefined;
-  }, `task ${id} to be ${status}${run !== undefined ? ` (run ${run})` : ""}`);
+  return until(
+    async () => {
+      const record = await service.get(id);
+      return record.status === status && (run === undefined || record.run === run)
+        ? record
+        : undefined;
+    },
+    `task ${id} to be ${status}${run !== undefined ? ` (run ${run})` : ""}`,
+  );
 }

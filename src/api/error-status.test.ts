@@ -8,9 +8,17 @@ import { PayloadTooLargeError, RateLimitedError, UnknownFunctionError } from "./
 
 describe("error status table", () => {
   it("maps the codes callers act on", () => {
-    expect([httpStatusOf(new InvalidArgumentError("x")), grpcStatusOf(new InvalidArgumentError("x"))]).toEqual([400, status.INVALID_ARGUMENT]);
-    expect([httpStatusOf(new NotFoundError("x")), grpcStatusOf(new NotFoundError("x"))]).toEqual([404, status.NOT_FOUND]);
-    const rows = Object.fromEntries(Object.entries(ERROR_STATUS).map(([code, s]) => [code, [s.http, s.grpc]]));
+    expect([
+      httpStatusOf(new InvalidArgumentError("x")),
+      grpcStatusOf(new InvalidArgumentError("x")),
+    ]).toEqual([400, status.INVALID_ARGUMENT]);
+    expect([httpStatusOf(new NotFoundError("x")), grpcStatusOf(new NotFoundError("x"))]).toEqual([
+      404,
+      status.NOT_FOUND,
+    ]);
+    const rows = Object.fromEntries(
+      Object.entries(ERROR_STATUS).map(([code, s]) => [code, [s.http, s.grpc]]),
+    );
     expect(rows).toMatchObject({
       conflict: [409, status.FAILED_PRECONDITION],
       unauthenticated: [401, status.UNAUTHENTICATED],
@@ -28,7 +36,10 @@ describe("error status table", () => {
     const large = new PayloadTooLargeError("big", 10);
     expect([httpStatusOf(large), grpcStatusOf(large)]).toEqual([413, status.RESOURCE_EXHAUSTED]);
     const limited = new RateLimitedError("slow down", 1);
-    expect([httpStatusOf(limited), grpcStatusOf(limited)]).toEqual([429, status.RESOURCE_EXHAUSTED]);
+    expect([httpStatusOf(limited), grpcStatusOf(limited)]).toEqual([
+      429,
+      status.RESOURCE_EXHAUSTED,
+    ]);
   });
 
   it("treats anything else as an internal error", () => {

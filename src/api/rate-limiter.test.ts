@@ -29,7 +29,12 @@ describe("TokenBucketLimiter", () => {
 
   it("bounds memory: refilled buckets are swept, and at most maxKeys are kept", () => {
     let now = 0;
-    const limiter = new TokenBucketLimiter({ ratePerSecond: 10, burst: 5, maxKeys: 100, now: () => now });
+    const limiter = new TokenBucketLimiter({
+      ratePerSecond: 10,
+      burst: 5,
+      maxKeys: 100,
+      now: () => now,
+    });
     for (let i = 0; i < 1_000; i++) limiter.take(`k${i}`);
     expect(limiter.size).toBeLessThanOrEqual(101);
     now += 60_000;

@@ -44,7 +44,15 @@ describe("TaskService", () => {
 
   it("watch() fails with not_found for an id never tracked, and ends quietly on abort", async () => {
     const iterator = s.service.watch(newTaskId(), new AbortController().signal);
-    await expect(codeOf((async () => { for await (const _ of iterator) { /* none */ } })())).resolves.toBe("not_found");
+    await expect(
+      codeOf(
+        (async () => {
+          for await (const _ of iterator) {
+            /* none */
+          }
+        })(),
+      ),
+    ).resolves.toBe("not_found");
     const { id } = await s.service.submit({ function_key: "demo.sleep", payload: { ms: 5_000 } });
     const abort = new AbortController();
     const seen: string[] = [];
@@ -69,11 +77,17 @@ describe("TaskService", () => {
     expect(results).toHaveLength(1_000);
     expect(results.filter((r) => "id" in r)).toHaveLength(998);
     expect(results[7]).toEqual({
-      error: { code: "invalid_argument", message: expect.stringMatching(/^tasks\[7\]: unknown function_key "demo\.nope"/) },
+      error: {
+        code: "invalid_argument",
+        message: expect.stringMatching(/^tasks\[7\]: unknown function_key "demo\.nope"/),
+      },
     });
     // The producer saw item 999 as its 998th; the answer names the caller's index.
     expect(results[999]).toEqual({
-      error: { code: "invalid_argument", message: "tasks[999]: priority must be an integer between 0 and 9 (got 42)" },
+      error: {
+        code: "invalid_argument",
+        message: "tasks[999]: priority must be an integer between 0 and 9 (got 42)",
+      },
     });
     const after = await s.stats("batch");
     expect(after.ready - before.ready).toBe(998);
@@ -81,19 +95,25 @@ describe("TaskService", () => {
 
   it("refuses a batch that is not {tasks:[1..1000]}", async () => {
     await expect(codeOf(s.service.submitBatch({ tasks: [] }))).resolves.toBe("invalid_argument");
-    await expect(codeOf(s.service.submitBatch([{ function_key: "demo.echo" }]))).resolves.toBe("invalid_argument");
+    await expect(codeOf(s.service.submitBatch([{ function_key: "demo.echo" }]))).resolves.toBe(
+      "invalid_argument",
+    );
     const tooMany = Array.from({ length: 1_001 }, () => ({ function_key: "demo.echo" }));
-    await expect(s.service.submitBatch({ tasks: tooMany })).rejects.toThrow(/1 to 1000 tasks \(got 1001\); split/);
+    await expect(s.service.submitBatch({ tasks: tooMany })).rejects.toThrow(
+      /1 to 1000 tasks \(got 1001\); split/,
+    );
   });
 
   it("refuses unknown function keys (422) and schema-violating payloads (400) with a registry", async () => {
     const error = await s.service.submit({ function_key: "demo.ech" }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnknownFunctionError);
     expect(httpStatusOf(error)).toBe(422);
-    expect((error as Error).message).toMatch(/did you mean "demo\.echo".*registered functions: demo\.echo/);
-    await expect(s.service.submit({ function_key: "demo.sleep", payload: { ms: "long" } })).rejects.toThrow(
-      /payload does not match the schema of "demo\.sleep"/,
+    expect((error as Error).message).toMatch(
+      /did you mean "demo\.echo".*registered functions: demo\.echo/,
     );
+    await expect(
+      s.service.submit({ function_key: "demo.sleep", payload: { ms: "long" } }),
+    ).rejects.toThrow(/payload does not match the schema of "demo\.sleep"/);
   });
 
   it("cancels a running task, then requeues it as run 1", async () => {
@@ -111,7 +131,9 @@ describe("TaskService", () => {
   it("refuses to cancel a finished task (conflict) and to requeue a successful one", async () => {
     const { id } = await s.service.submit({ function_key: "demo.echo" });
     await statusOf(s.service, id, "SUCCESS");
-    await expect(s.service.cancel(id)).rejects.toThrow(/already ended with SUCCESS; nothing to cancel/);
+    await expect(s.service.cancel(id)).rejects.toThrow(
+      /already ended with SUCCESS; nothing to cancel/,
+    );
     await expect(codeOf(s.service.requeue(id))).resolves.toBe("conflict");
   });
 
@@ -141,8 +163,12 @@ describe("TaskService", () => {
     await statusOf(s.service, id, "SUCCESS");
     const page = await s.service.list({ status: "success,FAILURE", q: id, limit: "5" });
     expect(page.tasks.map((t) => t.id)).toEqual([id]);
-    await expect(s.service.list({ since: "yesterday" })).rejects.toThrow(/since must be an ISO 8601 time/);
-    await expect(s.service.list({ limit: "501" })).rejects.toThrow(/limit must be an integer between 1 and 500/);
+    await expect(s.service.list({ since: "yesterday" })).rejects.toThrow(
+      /since must be an ISO 8601 time/,
+    );
+    await expect(s.service.list({ limit: "501" })).rejects.toThrow(
+      /limit must be an integer between 1 and 500/,
+    );
     await expect(s.service.list({ sort: "id" })).rejects.toThrow(/unknown list query field "sort"/);
   });
 
@@ -161,7 +187,12 @@ describe("TaskService", () => {
     }, "a worker heartbeat");
     expect(workers[0]?.functions).toContain("demo.echo");
     const functions = await s.service.functions();
-    expect(functions.map((f) => f.key)).toEqual(["demo.echo", "demo.fail", "demo.flaky", "demo.sleep"]);
+    expect(functions.map((f) => f.key)).toEqual([
+      "demo.echo",
+      "demo.fail",
+      "demo.flaky",
+      "demo.sleep",
+    ]);
     expect(functions[0]).toMatchObject({ queue: "default", description: "returns its payload" });
   });
 

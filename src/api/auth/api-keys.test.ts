@@ -36,7 +36,11 @@ describe("keys file", () => {
   it("creates a prefixed high-entropy key and stores only its digest, mode 0600", async () => {
     const { key, record } = await createApiKey(file, { name: "ci", scopes: "submit,read" });
     expect(key).toMatch(/^gtq_[A-Za-z0-9_-]{43}$/);
-    expect(record).toMatchObject({ name: "ci", scopes: ["submit", "read"], prefix: key.slice(0, 12) });
+    expect(record).toMatchObject({
+      name: "ci",
+      scopes: ["submit", "read"],
+      prefix: key.slice(0, 12),
+    });
     expect(record).not.toHaveProperty("sha256");
     const text = readFileSync(file, "utf8");
     expect(text).not.toContain(key);
@@ -46,9 +50,15 @@ describe("keys file", () => {
 
   it("keeps names unique, lists without secrets, and revokes by name", async () => {
     await createApiKey(file, { name: "ci", scopes: ["submit"] });
-    await expect(createApiKey(file, { name: "ci", scopes: ["read"] })).rejects.toThrow(/already exists/);
-    await expect(createApiKey(file, { name: "bad name", scopes: ["read"] })).rejects.toThrow(/key name must match/);
-    await expect(createApiKey(file, { name: "x", scopes: "submit,write" })).rejects.toThrow(/unknown scope "write"/);
+    await expect(createApiKey(file, { name: "ci", scopes: ["read"] })).rejects.toThrow(
+      /already exists/,
+    );
+    await expect(createApiKey(file, { name: "bad name", scopes: ["read"] })).rejects.toThrow(
+      /key name must match/,
+    );
+    await expect(createApiKey(file, { name: "x", scopes: "submit,write" })).rejects.toThrow(
+      /unknown scope "write"/,
+    );
     const revoked = await revokeApiKey(file, "ci");
     expect(revoked.revoked_at).toMatch(/^\d{4}-/);
     const listed = await listApiKeys(file);
@@ -71,13 +81,17 @@ describe("ApiKeyVerifier", () => {
     expect(reader.name).toBe("reader");
     expect([...reader.scopes]).toEqual(["read"]);
     expect([...verifier.authenticate("dev-key").scopes]).toEqual(["submit", "read", "admin"]);
-    expect(() => requireScope(reader, "submit")).toThrow(/lacks the "submit" scope \(it has: read\)/);
+    expect(() => requireScope(reader, "submit")).toThrow(
+      /lacks the "submit" scope \(it has: read\)/,
+    );
     expect(codeOf(() => requireScope(reader, "admin"))).toBe("permission_denied");
   });
 
   it("refuses a missing, wrong or oversized key as unauthenticated", async () => {
     const verifier = await ApiKeyVerifier.load({ plaintextKeys: ["dev-key"] });
-    expect(() => verifier.authenticate(undefined)).toThrow(/missing API key: send Authorization: Bearer/);
+    expect(() => verifier.authenticate(undefined)).toThrow(
+      /missing API key: send Authorization: Bearer/,
+    );
     expect(() => verifier.authenticate("dev-kex")).toThrow(/invalid API key/);
     expect(codeOf(() => verifier.authenticate("x".repeat(10_000)))).toBe("unauthenticated");
   });
@@ -97,7 +111,9 @@ describe("ApiKeyVerifier", () => {
     const verifier = await ApiKeyVerifier.load({ keysFile: file, recheckIntervalMs: 0 });
     writeFileSync(file, "{ not json");
     expect(() => verifier.authenticate(key)).toThrow(/invalid API key/);
-    await expect(ApiKeyVerifier.load({ keysFile: file })).rejects.toThrow(/is not a valid API keys file/);
+    await expect(ApiKeyVerifier.load({ keysFile: file })).rejects.toThrow(
+      /is not a valid API keys file/,
+    );
   });
 
   it("loads with a keys file that does not exist yet", async () => {

@@ -65,7 +65,7 @@ export function taskIdOf(request: Loose): string {
 /** A ListTasksRequest as the query of GET /v1/tasks. */
 export function listQueryOf(request: Loose): Record<string, unknown> {
   const status = request.status;
-  const statuses = Array.isArray(status) ? status.map(statusOf) : [];
+  const statuses = Array.isArray(status) ? status.map(taskStatusOf) : [];
   return defined({
     status: statuses.length > 0 ? statuses : undefined,
     function_key: optionalString(request, "function_key"),
@@ -79,7 +79,7 @@ export function listQueryOf(request: Loose): Record<string, unknown> {
 }
 
 /** A TaskStatus enum value (its name, or a number the proto does not define) → "PENDING". */
-export function statusOf(value: unknown): TaskStatus {
+export function taskStatusOf(value: unknown): TaskStatus {
   const name = typeof value === "string" ? value.replace(STATUS_PREFIX, "") : undefined;
   if (isTaskStatus(name)) return name;
   throw new InvalidArgumentError(

@@ -20,7 +20,9 @@ describe("nestsDeeperThan", () => {
 describe("parseJsonBody", () => {
   it("refuses nesting beyond the limit with a message that says to flatten", () => {
     const deep = `{"payload":${"[".repeat(70)}${"]".repeat(70)}}`;
-    expect(() => parseJsonBody(deep)).toThrow(/nests objects\/arrays deeper than 67 levels.*flatten it/);
+    expect(() => parseJsonBody(deep)).toThrow(
+      /nests objects\/arrays deeper than 67 levels.*flatten it/,
+    );
   });
 
   it("drops __proto__ keys (also when escaped) and constructor.prototype, keeping other data", () => {
@@ -37,6 +39,8 @@ describe("parseJsonBody", () => {
 
   it("treats an empty body as no body, and says what is wrong with malformed JSON", () => {
     expect(parseJsonBody("  ")).toBeUndefined();
-    expect(() => parseJsonBody('{"a":')).toThrow(/the request body is not valid JSON \(.+\); send a JSON object/);
+    expect(() => parseJsonBody('{"a":')).toThrow(
+      /the request body is not valid JSON \(.+\); send a JSON object/,
+    );
   });
 });

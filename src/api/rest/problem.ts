@@ -87,7 +87,10 @@ function frameworkProblem(error: FrameworkError, ctx: ProblemContext): Problem |
 }
 
 /** The problem document for any thrown value, and whether it is our bug (worth a log line). */
-export function problemOf(error: unknown, ctx: ProblemContext): { problem: Problem; fault: boolean } {
+export function problemOf(
+  error: unknown,
+  ctx: ProblemContext,
+): { problem: Problem; fault: boolean } {
   if (error instanceof HttpProblem) {
     return {
       problem: problem(error.status, error.code, error.title, error.message, ctx.instance),

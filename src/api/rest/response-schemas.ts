@@ -218,11 +218,9 @@ export const functionsSchema = object(
   {
     functions: {
       type: "array",
-      items: object(
-        "FunctionInfo",
-        { key: str, queue: str, description: str, schema: anyJson },
-        ["key"],
-      ),
+      items: object("FunctionInfo", { key: str, queue: str, description: str, schema: anyJson }, [
+        "key",
+      ]),
     },
   },
   ["functions"],

@@ -10,7 +10,7 @@ import { parseJsonBody } from "./json-body.js";
 import { RestMetrics } from "./metrics.js";
 import { buildOpenApi } from "./openapi.js";
 import { HttpProblem, type ProblemContext, problemOf, sendProblem } from "./problem.js";
-import { registerRoutes, type RouteSpec } from "./route-spec.js";
+import { type RouteSpec, registerRoutes } from "./route-spec.js";
 import { clusterRoutes } from "./routes/cluster.js";
 import { queueRoutes } from "./routes/queues.js";
 import { systemRoutes } from "./routes/system.js";

@@ -1,5 +1,9 @@
 import type { TaskService } from "../../task-service.js";
-import { deadLetterPageSchema, deadLetterRequeueSchema, queuesSchema } from "../response-schemas.js";
+import {
+  deadLetterPageSchema,
+  deadLetterRequeueSchema,
+  queuesSchema,
+} from "../response-schemas.js";
 import { paramOf, type RouteSpec } from "../route-spec.js";
 import { deadLetterQuerySchema, deadLetterSelectorSchema, queueParamsSchema } from "../schemas.js";
 import { cursorWire, queueStatsWire, requeuedWire } from "../wire.js";
