@@ -4,7 +4,7 @@ import path from "node:path";
 import type { Broker, QueueStats } from "../broker/broker.js";
 import { openSqliteBroker } from "../broker/sqlite/sqlite-broker.js";
 import { demoTasks } from "../demo/demo-tasks.js";
-import { silentLogger } from "../logging/logger.js";
+import { type Logger, silentLogger } from "../logging/logger.js";
 import { Producer } from "../producer/producer.js";
 import { BestEffortWriter } from "../tracking/best-effort-writer.js";
 import { openSqlTrackingStore } from "../tracking/sql/sql-tracking-store.js";
@@ -30,6 +30,8 @@ export interface StackOptions {
   worker?: boolean;
   rateLimit?: { ratePerSecond: number; burst: number };
   bodyLimitBytes?: number;
+  /** Default: silent. */
+  logger?: Logger;
 }
 
 export interface ApiStack {
@@ -60,7 +62,7 @@ export interface ApiStack {
 
 export async function startApiStack(options: StackOptions = {}): Promise<ApiStack> {
   const dir = mkdtempSync(path.join(tmpdir(), "gotaskq-api-"));
-  const logger = silentLogger();
+  const logger = options.logger ?? silentLogger();
   const broker = openSqliteBroker({ path: path.join(dir, "broker.db"), pollIntervalMs: 10 });
   const tracking = await openSqlTrackingStore(`sqlite://${path.join(dir, "tracking.db")}`);
   await tracking.migrate();

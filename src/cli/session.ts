@@ -1,3 +1,4 @@
+import { TaskService } from "../api/task-service.js";
 import { openBroker, openTracking } from "../backends/open.js";
 import type { Broker } from "../broker/broker.js";
 import { type GoTaskQConfig, resolveConfig } from "../config/config.js";
@@ -16,6 +17,7 @@ export class CliSession {
   #tracking?: Promise<TrackingStore>;
   #writer?: BestEffortWriter;
   #producer?: Producer;
+  #service?: TaskService;
 
   constructor(flags: Partial<GoTaskQConfig> = {}, options: { logLevel?: string } = {}) {
     this.config = resolveConfig(process.env, flags);
@@ -53,6 +55,17 @@ export class CliSession {
       maxPayloadBytes: this.config.maxPayloadBytes,
     });
     return this.#producer;
+  }
+
+  /** The same service layer the REST and gRPC transports call (inputs decoded there, once). */
+  async service(): Promise<TaskService> {
+    this.#service ??= new TaskService({
+      producer: await this.producer(),
+      broker: this.broker(),
+      tracking: await this.tracking(),
+      logger: this.logger,
+    });
+    return this.#service;
   }
 
   async close(): Promise<void> {

@@ -81,7 +81,8 @@ function operation(route: RouteSpec): Schema {
     ...(body
       ? {
           requestBody: {
-            required: route.method === "POST" && route.operationId !== "requeueTask",
+            // A body schema that admits null (requeue options) makes the body optional.
+            required: !(Array.isArray(body.type) && body.type.includes("null")),
             content: { "application/json": { schema: body } },
           },
         }

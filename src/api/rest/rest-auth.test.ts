@@ -1,5 +1,6 @@
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ApiStack, startApiStack } from "../api-stack.fixture.js";
+import { ADMIN_KEY, type ApiStack, startApiStack } from "../api-stack.fixture.js";
 import { revokeApiKey } from "../auth/keys-file.js";
 
 // Who may call what: 401 without or with a bad or revoked key, 403 without the scope, 429 over
@@ -107,5 +108,37 @@ describe("REST rate limit", () => {
       headers: { "x-forwarded-for": "10.9.8.7" },
     });
     expect(spoofed.status).toBe(429);
+  });
+});
+
+describe("REST logging", () => {
+  it("never writes API keys to the log, and answers a server fault with a 500 that hides internals", async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: "trace" }, { write: (line: string) => lines.push(line) });
+    const s = await startApiStack({ logger });
+    try {
+      const key = await s.key("logged", ["read"]);
+      // A bug inside the service: the route must answer 500 and the log must say why.
+      Object.assign(s.service, {
+        queues: async () => {
+          throw new TypeError("secret internals");
+        },
+      });
+      const r = await s.call("/v1/queues", { key });
+      expect(r.status).toBe(500);
+      expect(r.json.detail).not.toMatch(/secret internals/);
+      expect(r.json.detail).toMatch(/retry later, and report it/);
+      await s.call("/v1/queues", { key: null, headers: { "x-api-key": key } });
+      await s.call("/v1/tasks", { key: "gtq_not_a_real_key_but_secret", body: TASK });
+      const log = lines.join("");
+      expect(log).toMatch(/request failed/);
+      expect(log).toMatch(/secret internals/);
+      expect(log).not.toContain(key);
+      expect(log).not.toContain(key.slice(4));
+      expect(log).not.toContain("gtq_not_a_real_key_but_secret");
+      expect(log).not.toContain(ADMIN_KEY);
+    } finally {
+      await s.cleanup();
+    }
   });
 });

@@ -1,13 +1,11 @@
 import type { Command } from "commander";
-import { parseTaskId } from "../../core/ids.js";
-import { isTaskStatus, type TaskStatus } from "../../core/status.js";
-import type { TaskQuery, TaskRecord } from "../../tracking/tracking-store.js";
-import { intOption } from "../options.js";
-import { CliError, printFields, printJson, printTable } from "../output.js";
+import type { TaskRecord } from "../../tracking/tracking-store.js";
+import { printFields, printJson, printTable } from "../output.js";
 import type { CliSession } from "../session.js";
 
-// Read commands over the tracking store (status, list, logs, workers) and the broker (queues).
-// All take --json.
+// Read commands (status, list, logs, queues, workers) over the same service layer as the REST and
+// gRPC APIs: the service decodes and validates the arguments, so the CLI answers bad input with
+// the same messages. All take --json.
 
 export function printRecord(r: TaskRecord): void {
   printFields([
@@ -33,26 +31,6 @@ export function printRecord(r: TaskRecord): void {
   ]);
 }
 
-function parseStatuses(value: string): TaskStatus[] {
-  const statuses = value.split(",").map((s) => s.trim().toUpperCase());
-  for (const s of statuses) {
-    if (!isTaskStatus(s))
-      throw new CliError(
-        `--status takes PENDING, STARTED, SUCCESS, FAILURE or CANCELED (got "${s}")`,
-      );
-  }
-  return statuses as TaskStatus[];
-}
-
-function parseTime(flag: string, value: string): number {
-  const ms = Date.parse(value);
-  if (!Number.isFinite(ms))
-    throw new CliError(
-      `${flag} takes an ISO 8601 time such as 2026-11-27T12:00:00Z (got "${value}")`,
-    );
-  return ms;
-}
-
 export function registerInspect(program: Command, session: () => CliSession): void {
   program
     .command("status")
@@ -60,12 +38,7 @@ export function registerInspect(program: Command, session: () => CliSession): vo
     .argument("<id>", "task id")
     .option("--json", "print JSON")
     .action(async (id: string, opts) => {
-      const taskId = parseTaskId(id);
-      const record = await (await session().tracking()).get(taskId);
-      if (!record)
-        throw new CliError(
-          `task ${taskId} is not in the tracking store (GOTASKQ_TRACKING_URL=${session().config.trackingUrl})`,
-        );
+      const record = await (await session().service()).get(id);
       if (opts.json) printJson(record);
       else printRecord(record);
     });
@@ -79,23 +52,20 @@ export function registerInspect(program: Command, session: () => CliSession): vo
     .option("-q, --search <text>", "substring of id, function key or error message")
     .option("--since <time>", "created at or after (ISO 8601)")
     .option("--until <time>", "created before (ISO 8601)")
-    .option("--limit <n>", "page size, 1-500 (default 50)", intOption("--limit"))
+    .option("--limit <n>", "page size, 1-500 (default 50)")
     .option("--cursor <cursor>", "next page, as printed by the previous one")
     .option("--json", "print JSON")
     .action(async (opts) => {
-      if (opts.limit !== undefined && (opts.limit < 1 || opts.limit > 500))
-        throw new CliError(`--limit must be between 1 and 500 (got ${opts.limit})`);
-      const query: TaskQuery = {
-        ...(opts.status ? { status: parseStatuses(opts.status) } : {}),
-        ...(opts.functionKey ? { functionKey: opts.functionKey } : {}),
-        ...(opts.queue ? { queue: opts.queue } : {}),
-        ...(opts.search ? { text: opts.search } : {}),
-        ...(opts.since ? { since: parseTime("--since", opts.since) } : {}),
-        ...(opts.until ? { until: parseTime("--until", opts.until) } : {}),
-        ...(opts.limit ? { limit: opts.limit } : {}),
-        ...(opts.cursor ? { cursor: opts.cursor } : {}),
-      };
-      const page = await (await session().tracking()).list(query);
+      const page = await (await session().service()).list({
+        status: opts.status,
+        function_key: opts.functionKey,
+        queue: opts.queue,
+        q: opts.search,
+        since: opts.since,
+        until: opts.until,
+        limit: opts.limit,
+        cursor: opts.cursor,
+      });
       if (opts.json) return printJson(page);
       printTable(
         ["ID", "STATUS", "FUNCTION", "QUEUE", "ATTEMPT", "CREATED", "ERROR"],
@@ -118,12 +88,13 @@ export function registerInspect(program: Command, session: () => CliSession): vo
     .argument("<id>", "task id")
     .option("--json", "print JSON")
     .action(async (id: string, opts) => {
-      const lines = await (await session().tracking()).logs(parseTaskId(id));
+      const lines = await (await session().service()).logs(id);
       if (opts.json) return printJson(lines);
-      for (const l of lines)
+      for (const l of lines) {
         process.stdout.write(
           `${new Date(l.at).toISOString()} [attempt ${l.attempt}] ${l.level}: ${l.message}\n`,
         );
+      }
     });
 
   program
@@ -131,8 +102,7 @@ export function registerInspect(program: Command, session: () => CliSession): vo
     .description("per queue: ready, in flight, delayed, dead-lettered")
     .option("--json", "print JSON")
     .action(async (opts) => {
-      const broker = session().broker();
-      const stats = await Promise.all((await broker.queues()).map((q) => broker.stats(q)));
+      const stats = await (await session().service()).queues();
       if (opts.json) return printJson(stats);
       printTable(
         ["QUEUE", "READY", "IN_FLIGHT", "DELAYED", "DEAD_LETTERED"],
@@ -151,9 +121,7 @@ export function registerInspect(program: Command, session: () => CliSession): vo
     .description("workers seen in the last minute")
     .option("--json", "print JSON")
     .action(async (opts) => {
-      const workers = await (await session().tracking()).workers({
-        seenSince: Date.now() - 60_000,
-      });
+      const workers = await (await session().service()).workers();
       if (opts.json) return printJson(workers);
       printTable(
         ["WORKER", "PID", "QUEUES", "CONCURRENCY", "RUNNING", "LAST_SEEN", "STATE"],

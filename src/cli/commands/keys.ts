@@ -12,18 +12,29 @@ function keysFile(): string {
 }
 
 export function registerKeys(program: Command): void {
-  const keys = program.command("keys").description("manage API keys (stored hashed in GOTASKQ_API_KEYS_FILE)");
+  const keys = program
+    .command("keys")
+    .description("manage API keys (stored hashed in GOTASKQ_API_KEYS_FILE)");
   keys
     .command("create")
     .description("create a key and print it once")
     .requiredOption("--name <name>", "a unique name, e.g. billing-service")
-    .option("--scopes <list>", "comma-separated: submit, read, admin (default submit,read)", "submit,read")
+    .option(
+      "--scopes <list>",
+      "comma-separated: submit, read, admin (default submit,read)",
+      "submit,read",
+    )
     .option("--json", "print JSON")
     .action(async (opts: { name: string; scopes: string; json?: boolean }) => {
-      const { key, record } = await createApiKey(keysFile(), { name: opts.name, scopes: opts.scopes });
+      const { key, record } = await createApiKey(keysFile(), {
+        name: opts.name,
+        scopes: opts.scopes,
+      });
       if (opts.json) return printJson({ key, ...record });
       process.stdout.write(`${key}\n`);
-      process.stderr.write(`key "${record.name}" (${record.scopes.join(",")}) stored hashed in ${keysFile()}; this is the only time it is shown\n`);
+      process.stderr.write(
+        `key "${record.name}" (${record.scopes.join(",")}) stored hashed in ${keysFile()}; this is the only time it is shown\n`,
+      );
     });
   keys
     .command("list")
@@ -34,7 +45,13 @@ export function registerKeys(program: Command): void {
       if (opts.json) return printJson(records);
       printTable(
         ["NAME", "PREFIX", "SCOPES", "CREATED", "REVOKED"],
-        records.map((r) => [r.name, `${r.prefix}…`, r.scopes.join(","), r.created_at, r.revoked_at ?? ""]),
+        records.map((r) => [
+          r.name,
+          `${r.prefix}…`,
+          r.scopes.join(","),
+          r.created_at,
+          r.revoked_at ?? "",
+        ]),
       );
     });
   keys

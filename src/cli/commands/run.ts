@@ -35,7 +35,14 @@ interface Part {
 function flagsOf(opts: RunOptions): Partial<GoTaskQConfig> {
   return {
     ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
-    ...(opts.queues ? { queues: opts.queues.split(",").map((q) => q.trim()).filter(Boolean) } : {}),
+    ...(opts.queues
+      ? {
+          queues: opts.queues
+            .split(",")
+            .map((q) => q.trim())
+            .filter(Boolean),
+        }
+      : {}),
     ...(opts.httpPort !== undefined ? { httpPort: opts.httpPort } : {}),
     ...(opts.grpcPort !== undefined ? { grpcPort: opts.grpcPort } : {}),
   };
@@ -63,15 +70,53 @@ async function startWorker(session: CliSession, registry: TaskRegistry): Promise
 }
 
 /** REST and gRPC over one TaskService; `registry` makes it refuse unknown function keys (422). */
-async function startApi(session: CliSession, registry: TaskRegistry | undefined, extraKeys: readonly string[]): Promise<Part & { restUrl: string; grpcPort: number }> {
+async function startApi(
+  session: CliSession,
+  registry: TaskRegistry | undefined,
+  extraKeys: readonly string[],
+): Promise<Part & { restUrl: string; grpcPort: number }> {
   const { config, logger } = session;
   const broker = session.broker();
-  const producer = new Producer({ broker, tracking: await session.writer(), logger, maxPayloadBytes: config.maxPayloadBytes, ...(registry ? { registry } : {}) });
-  const service = new TaskService({ producer, broker, tracking: await session.tracking(), logger, ...(registry ? { registry } : {}) });
-  const auth = await ApiKeyVerifier.load({ keysFile: path.resolve(config.apiKeysFile), plaintextKeys: [...config.apiKeys, ...extraKeys] });
-  const rateLimiter = new TokenBucketLimiter({ ratePerSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst });
-  const rest = await startRestServer({ service, auth, rateLimiter, host: config.host, port: config.httpPort, bodyLimitBytes: config.maxBodyBytes, logger });
-  const grpc = await startGrpcServer({ service, auth, rateLimiter, host: config.host, port: config.grpcPort, maxMessageBytes: config.maxBodyBytes, logger }).catch(async (error: unknown) => {
+  const producer = new Producer({
+    broker,
+    tracking: await session.writer(),
+    logger,
+    maxPayloadBytes: config.maxPayloadBytes,
+    ...(registry ? { registry } : {}),
+  });
+  const service = new TaskService({
+    producer,
+    broker,
+    tracking: await session.tracking(),
+    logger,
+    ...(registry ? { registry } : {}),
+  });
+  const auth = await ApiKeyVerifier.load({
+    keysFile: path.resolve(config.apiKeysFile),
+    plaintextKeys: [...config.apiKeys, ...extraKeys],
+  });
+  const rateLimiter = new TokenBucketLimiter({
+    ratePerSecond: config.rateLimitPerSecond,
+    burst: config.rateLimitBurst,
+  });
+  const rest = await startRestServer({
+    service,
+    auth,
+    rateLimiter,
+    host: config.host,
+    port: config.httpPort,
+    bodyLimitBytes: config.maxBodyBytes,
+    logger,
+  });
+  const grpc = await startGrpcServer({
+    service,
+    auth,
+    rateLimiter,
+    host: config.host,
+    port: config.grpcPort,
+    maxMessageBytes: config.maxBodyBytes,
+    logger,
+  }).catch(async (error: unknown) => {
     await rest.close();
     throw error;
   });
@@ -93,9 +138,16 @@ function stopOnSignals(session: CliSession, parts: Part[]): void {
     stopping = true;
     void (async () => {
       const { logger } = session;
-      logger.info({ event: "shutdown", signal }, "stopping: no new tasks; waiting for running ones");
+      logger.info(
+        { event: "shutdown", signal },
+        "stopping: no new tasks; waiting for running ones",
+      );
       for (const part of [...parts].reverse()) {
-        await part.stop().catch((error: unknown) => logger.error({ event: "shutdown_error", part: part.name, err: error }, "stop failed"));
+        await part
+          .stop()
+          .catch((error: unknown) =>
+            logger.error({ event: "shutdown_error", part: part.name, err: error }, "stop failed"),
+          );
       }
       const writer = await session.writer();
       await writer.stop();
@@ -111,8 +163,16 @@ function stopOnSignals(session: CliSession, parts: Part[]): void {
 
 const portOptions = (command: Command): Command =>
   command
-    .option("--http-port <port>", "REST port (default 8080, 0 = any free port)", intOption("--http-port"))
-    .option("--grpc-port <port>", "gRPC port (default 50051, 0 = any free port)", intOption("--grpc-port"));
+    .option(
+      "--http-port <port>",
+      "REST port (default 8080, 0 = any free port)",
+      intOption("--http-port"),
+    )
+    .option(
+      "--grpc-port <port>",
+      "gRPC port (default 50051, 0 = any free port)",
+      intOption("--grpc-port"),
+    );
 
 export function registerRun(program: Command): void {
   portOptions(
@@ -128,7 +188,8 @@ export function registerRun(program: Command): void {
     const session = new CliSession(flagsOf(opts));
     const { config } = session;
     // A dev key is generated per run unless GOTASKQ_API_KEYS names the keys to use.
-    const devKey = config.apiKeys.length > 0 ? undefined : `gtq_dev_${randomBytes(24).toString("base64url")}`;
+    const devKey =
+      config.apiKeys.length > 0 ? undefined : `gtq_dev_${randomBytes(24).toString("base64url")}`;
     const api = await startApi(session, registry, devKey ? [devKey] : []);
     const worker = await startWorker(session, registry);
     stopOnSignals(session, [api, worker]);
@@ -157,19 +218,27 @@ export function registerRun(program: Command): void {
     program
       .command("server")
       .description("the REST and gRPC API alone (workers run elsewhere)")
-      .option("--tasks <module>", "your task module: unknown function keys and invalid payloads are then refused (422)"),
+      .option(
+        "--tasks <module>",
+        "your task module: unknown function keys and invalid payloads are then refused (422)",
+      ),
   ).action(async (opts: RunOptions) => {
     const registry = opts.tasks ? await loadTaskModule(opts.tasks) : undefined;
     const session = new CliSession(flagsOf(opts));
     const api = await startApi(session, registry, []);
     stopOnSignals(session, [api]);
-    process.stdout.write(`GoTaskQ server (pid ${process.pid}): REST ${api.restUrl}, gRPC ${session.config.host}:${api.grpcPort}, broker ${session.config.brokerUrl}\n`);
+    process.stdout.write(
+      `GoTaskQ server (pid ${process.pid}): REST ${api.restUrl}, gRPC ${session.config.host}:${api.grpcPort}, broker ${session.config.brokerUrl}\n`,
+    );
   });
 
   program
     .command("worker")
     .description("run a worker for your task module against the configured broker")
-    .requiredOption("--tasks <module>", "your task module (.js or .ts), default-exporting defineTasks({...})")
+    .requiredOption(
+      "--tasks <module>",
+      "your task module (.js or .ts), default-exporting defineTasks({...})",
+    )
     .option("--concurrency <n>", "handlers run at once (default 16)", intOption("--concurrency"))
     .option("--queues <list>", "comma-separated queues to consume (default: default)")
     .action(async (opts: RunOptions & { tasks: string }) => {

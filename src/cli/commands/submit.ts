@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import type { TaskService } from "../../api/task-service.js";
 import { parseJsonSafe } from "../../core/json-guard.js";
 import { sleep } from "../../core/lifecycle.js";
 import { isFinalStatus } from "../../core/status.js";
@@ -10,9 +11,6 @@ import { printRecord } from "./inspect.js";
 
 // `gotaskq submit <function_key> [json]`: validate, publish (exit 0 only once the broker has the
 // task durably), then optionally follow the tracked status to a final one.
-
-/** How recently a worker must have sent a heartbeat to count as live when checking keys. */
-const LIVE_WORKER_WINDOW_MS = 30_000;
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -34,20 +32,15 @@ async function parsePayload(arg: string | undefined): Promise<unknown> {
 }
 
 /**
- * Refuses a function key that no live worker registers. The CLI cannot know the registry, but
- * live workers announce theirs in heartbeats; with no live worker it cannot tell, so it accepts.
+ * Refuses a function key that no live worker registers. The CLI has no registry, but the service
+ * knows the keys live workers announce in their heartbeats; with no live worker it cannot tell,
+ * so it accepts.
  */
-async function checkFunctionKey(store: TrackingStore, key: string): Promise<void> {
-  const workers = await store
-    .workers({ seenSince: Date.now() - LIVE_WORKER_WINDOW_MS })
-    .catch(() => []);
-  const live = workers.filter((w) => w.stoppedAt === undefined);
-  if (live.length === 0) return;
-  const known = new Set(live.flatMap((w) => w.functions));
-  if (known.has(key)) return;
-  const list = [...known].sort().join(", ");
+async function checkFunctionKey(service: TaskService, key: string): Promise<void> {
+  const known = (await service.functions().catch(() => [])).map((f) => f.key);
+  if (known.length === 0 || known.includes(key)) return;
   throw new CliError(
-    `unknown function key "${key}": no live worker registers it (known: ${list}); pass --allow-unknown to enqueue it anyway`,
+    `unknown function key "${key}": no live worker registers it (known: ${known.join(", ")}); pass --allow-unknown to enqueue it anyway`,
   );
 }
 
@@ -91,7 +84,7 @@ export function registerSubmit(program: Command, session: () => CliSession): voi
       const s = session();
       const payload = await parsePayload(json);
       const store = await s.tracking();
-      if (!opts.allowUnknown) await checkFunctionKey(store, functionKey);
+      if (!opts.allowUnknown) await checkFunctionKey(await s.service(), functionKey);
       const producer = await s.producer();
       const accepted = await producer.submit({
         function_key: functionKey,
