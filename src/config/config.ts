@@ -63,16 +63,29 @@ export const DEFAULT_CONFIG: GoTaskQConfig = {
 
 type Source = Record<string, string | undefined>;
 
-function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+function integer(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new InvalidArgumentError(`${name} must be an integer between ${min} and ${max} (got ${JSON.stringify(raw)})`);
+    throw new InvalidArgumentError(
+      `${name} must be an integer between ${min} and ${max} (got ${JSON.stringify(raw)})`,
+    );
   }
   return n;
 }
 
-function positiveInt(name: string, raw: string | undefined, fallback: number, max = 2 ** 31): number {
+function positiveInt(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  max = 2 ** 31,
+): number {
   return integer(name, raw, fallback, 1, max);
 }
 
@@ -111,11 +124,22 @@ export function resolveConfig(env: Source, flags: Partial<GoTaskQConfig> = {}): 
       env.GOTASKQ_TRACKING_BUFFER_ITEMS,
       d.trackingBufferItems,
     ),
-    apiKeys: (env.GOTASKQ_API_KEYS ?? "").split(",").map((k) => k.trim()).filter(Boolean),
+    apiKeys: (env.GOTASKQ_API_KEYS ?? "")
+      .split(",")
+      .map((k) => k.trim())
+      .filter(Boolean),
     apiKeysFile: env.GOTASKQ_API_KEYS_FILE || d.apiKeysFile,
     maxBodyBytes: positiveInt("GOTASKQ_MAX_BODY_BYTES", env.GOTASKQ_MAX_BODY_BYTES, d.maxBodyBytes),
-    rateLimitPerSecond: positiveInt("GOTASKQ_RATE_LIMIT_PER_SECOND", env.GOTASKQ_RATE_LIMIT_PER_SECOND, d.rateLimitPerSecond),
-    rateLimitBurst: positiveInt("GOTASKQ_RATE_LIMIT_BURST", env.GOTASKQ_RATE_LIMIT_BURST, d.rateLimitBurst),
+    rateLimitPerSecond: positiveInt(
+      "GOTASKQ_RATE_LIMIT_PER_SECOND",
+      env.GOTASKQ_RATE_LIMIT_PER_SECOND,
+      d.rateLimitPerSecond,
+    ),
+    rateLimitBurst: positiveInt(
+      "GOTASKQ_RATE_LIMIT_BURST",
+      env.GOTASKQ_RATE_LIMIT_BURST,
+      d.rateLimitBurst,
+    ),
     logLevel: env.GOTASKQ_LOG_LEVEL || d.logLevel,
   };
   const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));

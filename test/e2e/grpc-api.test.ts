@@ -20,7 +20,16 @@ describe("gRPC API of gotaskq dev", () => {
   beforeAll(async () => {
     dev = await startDevServer();
     client = new StockClient(dev.grpcAddress);
-    readerKey = (await dev.box.json<{ key: string }>(["keys", "create", "--name", "reader", "--scopes", "read"])).key;
+    readerKey = (
+      await dev.box.json<{ key: string }>([
+        "keys",
+        "create",
+        "--name",
+        "reader",
+        "--scopes",
+        "read",
+      ])
+    ).key;
   });
   afterAll(async () => {
     client?.close();
@@ -31,7 +40,11 @@ describe("gRPC API of gotaskq dev", () => {
     client.stream("WatchTask", { id }, admin, (m) => m.status === status || undefined);
 
   it("submits a task and watches it to SUCCESS", async () => {
-    const submitted = await client.call("SubmitTask", { function_key: "demo.echo", payload_json: '{"a":1}' }, admin);
+    const submitted = await client.call(
+      "SubmitTask",
+      { function_key: "demo.echo", payload_json: '{"a":1}' },
+      admin,
+    );
     expect(submitted.status).toBe("TASK_STATUS_PENDING");
     const watched = await client.stream("WatchTask", { id: submitted.id }, { apiKey: ADMIN_KEY });
     expect(watched.code).toBe(OK);
@@ -41,18 +54,27 @@ describe("gRPC API of gotaskq dev", () => {
   });
 
   it("accepts 998 of a batch of 1,000 with 2 invalid items", async () => {
-    const tasks: Message[] = Array.from({ length: 1_000 }, (_, i) => ({ function_key: "demo.echo", payload_json: JSON.stringify({ i }) }));
+    const tasks: Message[] = Array.from({ length: 1_000 }, (_, i) => ({
+      function_key: "demo.echo",
+      payload_json: JSON.stringify({ i }),
+    }));
     tasks[3] = { function_key: "demo.echo", payload_json: "{not json" };
     tasks[999] = { function_key: "demo.echo", priority: 11 };
     const response = await client.call("SubmitTasks", { tasks }, admin);
     const results = response.results as Array<{ id?: string; error?: { message: string } }>;
     expect(results.filter((r) => r.id).length).toBe(998);
     expect(results[3]?.error?.message).toMatch(/JSON/);
-    expect(results[999]?.error?.message).toMatch(/priority must be an integer between 0 and 9 \(got 11\)/);
+    expect(results[999]?.error?.message).toMatch(
+      /priority must be an integer between 0 and 9 \(got 11\)/,
+    );
   });
 
   it("cancels a running task and requeues it", async () => {
-    const { id } = await client.call("SubmitTask", { function_key: "demo.sleep", payload_json: '{"ms":60000}' }, admin);
+    const { id } = await client.call(
+      "SubmitTask",
+      { function_key: "demo.sleep", payload_json: '{"ms":60000}' },
+      admin,
+    );
     await watchUntil(id as string, "TASK_STATUS_STARTED");
     await client.call("CancelTask", { id }, admin);
     const canceled = await watchUntil(id as string, "TASK_STATUS_CANCELED");
@@ -60,24 +82,41 @@ describe("gRPC API of gotaskq dev", () => {
     const requeued = await client.call("RequeueTask", { id }, admin);
     expect(requeued.run).toBe(1);
     // The tracked record still shows run 0's CANCELED until run 1's events land: poll for run 1.
-    await eventually(async () => {
-      const task = await client.call("GetTask", { id }, admin);
-      return task.run === 1 && task.status === "TASK_STATUS_STARTED" ? task : undefined;
-    }, 10_000, "run 1 to start");
+    await eventually(
+      async () => {
+        const task = await client.call("GetTask", { id }, admin);
+        return task.run === 1 && task.status === "TASK_STATUS_STARTED" ? task : undefined;
+      },
+      10_000,
+      "run 1 to start",
+    );
     await client.call("CancelTask", { id }, admin);
   });
 
   it("answers the auth matrix with UNAUTHENTICATED and PERMISSION_DENIED", async () => {
-    expect((await client.failure("GetTask", { id: "01a21f5b-9170-7c5d-8dae-320f363b5c00" }, undefined)).code).toBe(UNAUTHENTICATED);
-    expect((await client.failure("ListQueues", {}, { bearer: "gtq_wrong" })).code).toBe(UNAUTHENTICATED);
-    const denied = await client.failure("SubmitTask", { function_key: "demo.echo" }, { bearer: readerKey });
+    expect(
+      (await client.failure("GetTask", { id: "01a21f5b-9170-7c5d-8dae-320f363b5c00" }, undefined))
+        .code,
+    ).toBe(UNAUTHENTICATED);
+    expect((await client.failure("ListQueues", {}, { bearer: "gtq_wrong" })).code).toBe(
+      UNAUTHENTICATED,
+    );
+    const denied = await client.failure(
+      "SubmitTask",
+      { function_key: "demo.echo" },
+      { bearer: readerKey },
+    );
     expect(denied.code).toBe(PERMISSION_DENIED);
     expect(denied.details).toMatch(/submit/);
     expect((await client.call("ListQueues", {}, { bearer: readerKey })).queues).toBeDefined();
   });
 
   it("refuses bad input with INVALID_ARGUMENT and a message that says what to change", async () => {
-    const badJson = await client.failure("SubmitTask", { function_key: "demo.echo", payload_json: "{" }, admin);
+    const badJson = await client.failure(
+      "SubmitTask",
+      { function_key: "demo.echo", payload_json: "{" },
+      admin,
+    );
     expect(badJson.code).toBe(INVALID_ARGUMENT);
     expect(badJson.details).toMatch(/payload_json/);
     const badId = await client.failure("GetTask", { id: "nope" }, admin);

@@ -19,17 +19,41 @@ describe("REST API of gotaskq dev", () => {
 
   beforeAll(async () => {
     dev = await startDevServer();
-    readerKey = (await dev.box.json<{ key: string }>(["keys", "create", "--name", "reader", "--scopes", "read"])).key;
-    revokedKey = (await dev.box.json<{ key: string }>(["keys", "create", "--name", "gone", "--scopes", "submit,read,admin"])).key;
+    readerKey = (
+      await dev.box.json<{ key: string }>([
+        "keys",
+        "create",
+        "--name",
+        "reader",
+        "--scopes",
+        "read",
+      ])
+    ).key;
+    revokedKey = (
+      await dev.box.json<{ key: string }>([
+        "keys",
+        "create",
+        "--name",
+        "gone",
+        "--scopes",
+        "submit,read,admin",
+      ])
+    ).key;
     expect((await dev.box.run(["keys", "revoke", "gone"])).code).toBe(0);
   });
   afterAll(() => dev.box.cleanup());
 
   const waitFor = (id: string, status: string) =>
-    eventually(async () => {
-      const r = await dev.api(`/v1/tasks/${id}`);
-      return r.status === 200 && (r.json as { status: string }).status === status ? (r.json as Record<string, unknown>) : undefined;
-    }, 15_000, `${id} to be ${status}`);
+    eventually(
+      async () => {
+        const r = await dev.api(`/v1/tasks/${id}`);
+        return r.status === 200 && (r.json as { status: string }).status === status
+          ? (r.json as Record<string, unknown>)
+          : undefined;
+      },
+      15_000,
+      `${id} to be ${status}`,
+    );
 
   it("answers health, readiness and the OpenAPI document without a key", async () => {
     expect((await dev.api("/healthz", { key: null })).status).toBe(200);
@@ -40,7 +64,9 @@ describe("REST API of gotaskq dev", () => {
   });
 
   it("submits a task that runs to SUCCESS", async () => {
-    const r = await dev.api("/v1/tasks", { body: { function_key: "demo.echo", payload: { a: 1 } } });
+    const r = await dev.api("/v1/tasks", {
+      body: { function_key: "demo.echo", payload: { a: 1 } },
+    });
     expect(r.status).toBe(202);
     const { id, status } = r.json as { id: string; status: string };
     expect(status).toBe("PENDING");
@@ -48,20 +74,28 @@ describe("REST API of gotaskq dev", () => {
   });
 
   it("accepts 998 of a batch of 1,000 with 2 invalid items, with precise errors in place", async () => {
-    const tasks = Array.from({ length: 1_000 }, (_, i) => ({ function_key: "demo.echo", payload: { i } }));
+    const tasks = Array.from({ length: 1_000 }, (_, i) => ({
+      function_key: "demo.echo",
+      payload: { i },
+    }));
     tasks[10] = { function_key: "demo.echo", payload: {}, priority: 42 } as never;
     tasks[500] = { payload: {} } as never;
     const r = await dev.api("/v1/tasks/batch", { body: { tasks } });
     expect(r.status).toBe(202);
-    const results = (r.json as { results: Array<{ id?: string; error?: { message: string } }> }).results;
+    const results = (r.json as { results: Array<{ id?: string; error?: { message: string } }> })
+      .results;
     expect(results).toHaveLength(1_000);
     expect(results.filter((x) => x.id).length).toBe(998);
-    expect(results[10]?.error?.message).toMatch(/priority must be an integer between 0 and 9 \(got 42\)/);
+    expect(results[10]?.error?.message).toMatch(
+      /priority must be an integer between 0 and 9 \(got 42\)/,
+    );
     expect(results[500]?.error?.message).toMatch(/function_key is required/);
   });
 
   it("cancels a running task and requeues it", async () => {
-    const { id } = (await dev.api("/v1/tasks", { body: { function_key: "demo.sleep", payload: { ms: 60_000 } } })).json as { id: string };
+    const { id } = (
+      await dev.api("/v1/tasks", { body: { function_key: "demo.sleep", payload: { ms: 60_000 } } })
+    ).json as { id: string };
     await waitFor(id, "STARTED");
     expect((await dev.api(`/v1/tasks/${id}/cancel`, { method: "POST" })).status).toBe(202);
     await waitFor(id, "CANCELED");
@@ -78,7 +112,10 @@ describe("REST API of gotaskq dev", () => {
       ["a wrong key", "gtq_wrong", 401],
       ["a revoked key", "revoked", 401],
     ])("refuses %s with 401", async (_, key, status) => {
-      const r = await dev.api("/v1/tasks", { body: { function_key: "demo.echo" }, key: key === "revoked" ? revokedKey : key });
+      const r = await dev.api("/v1/tasks", {
+        body: { function_key: "demo.echo" },
+        key: key === "revoked" ? revokedKey : key,
+      });
       expect(r.status).toBe(status);
       expect((r.json as Problem).detail).toMatch(/API key/);
     });
@@ -100,9 +137,24 @@ describe("REST API of gotaskq dev", () => {
     it.each([
       ["malformed JSON", { rawBody: '{"function_key": "demo.echo",' }, 400, /JSON/],
       ["a wrong type", { body: { function_key: "demo.echo", priority: "high" } }, 400, /priority/],
-      ["an oversize body", { body: { function_key: "demo.echo", payload: { s: "x".repeat(1_100_000) } } }, 413, /limit|large/i],
-      ["nesting over 64", { rawBody: `{"function_key":"demo.echo","payload":${"[".repeat(70)}${"]".repeat(70)}}` }, 400, /nest|deep/i],
-      ["a wrong content type", { rawBody: "function_key=demo.echo", contentType: "application/x-www-form-urlencoded" }, 415, /application\/json/],
+      [
+        "an oversize body",
+        { body: { function_key: "demo.echo", payload: { s: "x".repeat(1_100_000) } } },
+        413,
+        /limit|large/i,
+      ],
+      [
+        "nesting over 64",
+        { rawBody: `{"function_key":"demo.echo","payload":${"[".repeat(70)}${"]".repeat(70)}}` },
+        400,
+        /nest|deep/i,
+      ],
+      [
+        "a wrong content type",
+        { rawBody: "function_key=demo.echo", contentType: "application/x-www-form-urlencoded" },
+        415,
+        /application\/json/,
+      ],
       ["an unknown function key", { body: { function_key: "demo.nope" } }, 422, /demo\.nope/],
     ])("answers %s with the right status and what to change", async (_, init, status, detail) => {
       const r = await dev.api("/v1/tasks", init);
@@ -118,7 +170,10 @@ describe("REST API of gotaskq dev", () => {
     });
 
     it("cannot pollute prototypes through __proto__ or constructor keys", async () => {
-      const r = await dev.api("/v1/tasks", { rawBody: '{"function_key":"demo.echo","payload":{"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}}}}' });
+      const r = await dev.api("/v1/tasks", {
+        rawBody:
+          '{"function_key":"demo.echo","payload":{"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}}}}',
+      });
       expect([202, 400]).toContain(r.status);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
       if (r.status === 202) {
@@ -128,7 +183,8 @@ describe("REST API of gotaskq dev", () => {
     });
 
     it("enqueued nothing for the rejected requests", async () => {
-      const created = (await dev.api(`/v1/tasks?since=${encodeURIComponent(since)}&limit=500`)).json as { tasks: Array<{ functionKey: string }> };
+      const created = (await dev.api(`/v1/tasks?since=${encodeURIComponent(since)}&limit=500`))
+        .json as { tasks: Array<{ functionKey: string }> };
       expect(created.tasks.length).toBeLessThanOrEqual(1); // only the accepted __proto__ probe, if accepted
     });
   });

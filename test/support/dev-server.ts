@@ -10,7 +10,16 @@ export interface DevServer {
   restUrl: string;
   grpcAddress: string;
   /** fetch against the REST API with the admin key unless `key` says otherwise (null = no key). */
-  api(path: string, init?: { method?: string; body?: unknown; rawBody?: string; contentType?: string; key?: string | null }): Promise<{ status: number; headers: Headers; json: unknown }>;
+  api(
+    path: string,
+    init?: {
+      method?: string;
+      body?: unknown;
+      rawBody?: string;
+      contentType?: string;
+      key?: string | null;
+    },
+  ): Promise<{ status: number; headers: Headers; json: unknown }>;
 }
 
 export async function startDevServer(env: Record<string, string> = {}): Promise<DevServer> {
@@ -18,7 +27,8 @@ export async function startDevServer(env: Record<string, string> = {}): Promise<
   const dev = await box.start(["dev", "--concurrency", "16"], { readyText: "Stop with Ctrl+C" });
   const restUrl = /REST:\s+(http:\/\/\S+)/.exec(dev.output())?.[1];
   const grpcAddress = /gRPC:\s+(\S+)/.exec(dev.output())?.[1];
-  if (!restUrl || !grpcAddress) throw new Error(`could not read the endpoints from:\n${dev.output()}`);
+  if (!restUrl || !grpcAddress)
+    throw new Error(`could not read the endpoints from:\n${dev.output()}`);
   return {
     box,
     restUrl,
@@ -32,7 +42,11 @@ export async function startDevServer(env: Record<string, string> = {}): Promise<
         headers["content-type"] = init.contentType ?? "application/json";
         body = init.rawBody ?? JSON.stringify(init.body);
       }
-      const response = await fetch(`${restUrl}${path}`, { method: init.method ?? (body ? "POST" : "GET"), headers, ...(body !== undefined ? { body } : {}) });
+      const response = await fetch(`${restUrl}${path}`, {
+        method: init.method ?? (body ? "POST" : "GET"),
+        headers,
+        ...(body !== undefined ? { body } : {}),
+      });
       const text = await response.text();
       let json: unknown = text;
       try {
