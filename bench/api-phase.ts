@@ -13,8 +13,8 @@ import { type RunningChild, startChild } from "./spawn-child.js";
 // files for GoTaskQ), loads it for `warmupS` unmeasured, then opens the measured window (`go`
 // starts the child's CPU clock), loads it for `durationS` and closes the window (`stop`). The
 // load generator runs here, in the orchestrator, so it never shares the server's event loop.
-// Cells alternate reference / GoTaskQ, so a burst of load from elsewhere on a shared machine
-// hits one cell rather than one whole side.
+// Cells alternate reference / GoTaskQ and every round runs all cells once, so a burst of load from
+// elsewhere on a shared machine hits one measurement rather than one whole side.
 
 export type { ApiCellName };
 
@@ -31,7 +31,8 @@ export type ApiCell =
     }
   | { ok: false; reason: string };
 
-export type ApiResults = Partial<Record<ApiCellName, ApiCell>>;
+/** Every round's measurement of each cell, in round order. */
+export type ApiResults = Partial<Record<ApiCellName, ApiCell[]>>;
 
 export interface ApiPhaseContext {
   load: ApiLoadConfig;
@@ -125,10 +126,16 @@ function planOf(name: ApiCellName, load: ApiLoadConfig, apiKey: string): CellPla
   }
 }
 
-function execArgvFor(ctx: ApiPhaseContext, name: ApiCellName): string[] {
+function execArgvFor(ctx: ApiPhaseContext, name: ApiCellName, round: number): string[] {
   const dir = ctx.cpuProfileDir;
   if (!dir) return [];
-  return ["--cpu-prof", "--cpu-prof-dir", dir, "--cpu-prof-name", `api-${name}-server.cpuprofile`];
+  return [
+    "--cpu-prof",
+    "--cpu-prof-dir",
+    dir,
+    "--cpu-prof-name",
+    `api-${name}-${round}-server.cpuprofile`,
+  ];
 }
 
 /** Warm-up, measured window, then the server's report; the child is killed on any failure. */
@@ -168,9 +175,14 @@ async function measure(
   };
 }
 
-async function runCell(ctx: ApiPhaseContext, name: ApiCellName, apiKey: string): Promise<ApiCell> {
+async function runCell(
+  ctx: ApiPhaseContext,
+  name: ApiCellName,
+  apiKey: string,
+  round: number,
+): Promise<ApiCell> {
   const plan = planOf(name, ctx.load, apiKey);
-  const dir = path.join(ctx.tempRoot, `api-${name}`);
+  const dir = path.join(ctx.tempRoot, `api-${name}-${round}`);
   mkdirSync(dir, { recursive: true });
   const spec: ChildSpec = {
     role: "server",
@@ -183,7 +195,7 @@ async function runCell(ctx: ApiPhaseContext, name: ApiCellName, apiKey: string):
   const child = await startChild(spec, {
     label: `api ${name}`,
     timeoutMs: ctx.timeoutMs,
-    execArgv: execArgvFor(ctx, name),
+    execArgv: execArgvFor(ctx, name, round),
   });
   try {
     return await measure(ctx, name, plan, child);
@@ -198,22 +210,24 @@ const int = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
 export async function runApiPhase(ctx: ApiPhaseContext): Promise<ApiResults> {
   const apiKey = `gtq_bench_${randomBytes(24).toString("base64url")}`;
   const results: ApiResults = {};
-  for (const name of ctx.load.cells) {
-    process.stderr.write(`bench: api ${name}…\n`);
-    const cell = await runCell(ctx, name, apiKey).catch(
-      (error: unknown): ApiCell => ({ ok: false, reason: `failed: ${(error as Error).message}` }),
-    );
-    if (cell.ok) {
-      const rate = cell.load.ok / cell.load.durationS;
-      process.stderr.write(
-        `bench:   ${int.format(rate)} req/s (${int.format(rate * cell.tasksPerRequest)} tasks/s), p99 ${cell.load.p99Ms.toFixed(1)} ms\n`,
+  for (let round = 1; round <= ctx.load.rounds; round++) {
+    for (const name of ctx.load.cells) {
+      process.stderr.write(`bench: api ${name}, round ${round} of ${ctx.load.rounds}…\n`);
+      const cell = await runCell(ctx, name, apiKey, round).catch(
+        (error: unknown): ApiCell => ({ ok: false, reason: `failed: ${(error as Error).message}` }),
       );
-    } else {
-      process.stderr.write(`bench:   ${cell.reason}\n`);
+      if (cell.ok) {
+        const rate = cell.load.ok / cell.load.durationS;
+        process.stderr.write(
+          `bench:   ${int.format(rate)} req/s (${int.format(rate * cell.tasksPerRequest)} tasks/s), p99 ${cell.load.p99Ms.toFixed(1)} ms\n`,
+        );
+      } else {
+        process.stderr.write(`bench:   ${cell.reason}\n`);
+      }
+      results[name] = [...(results[name] ?? []), cell];
+      // Let the previous child's exit and the file system settle before the next cell.
+      await sleep(1_000);
     }
-    results[name] = cell;
-    // Let the previous child's exit and the file system settle before the next cell.
-    await sleep(1_000);
   }
   return results;
 }

@@ -2,9 +2,9 @@ import type { ApiCell, ApiCellName, ApiResults } from "./api-phase.js";
 import type { ApiLoadConfig } from "./config.js";
 import { table } from "./report.js";
 
-// The API section of the report: one row per cell (rate, latency, the server child's CPU per task
-// and peak RSS), then the figures issue 3 asks for as ratios against the bare references, each
-// also computed from server CPU per task, which a noisy shared machine disturbs far less.
+// The API section of the report: one row per cell (its best round: rate, latency, the server
+// child's CPU per task and peak RSS, the load generator's CPU), then the figures issue 3 asks for,
+// as ratios against the bare references, each also computed from server CPU per task.
 
 type Ok = ApiCell & { ok: true };
 
@@ -28,13 +28,34 @@ const ROWS: ApiCellName[] = [
 ];
 
 const int = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+const decimal = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
 const ms = (v: number) => `${v < 10 ? v.toFixed(1) : int.format(v)} ms`;
+const pct = (x: number) => `${Math.round(x * 100)}%`;
 
 const requestRate = (c: Ok) => c.load.ok / c.load.durationS;
 const taskRate = (c: Ok) => requestRate(c) * c.tasksPerRequest;
+
 function cpuPerTask(c: Ok): number | undefined {
   const v = c.server.details["CPU per task (µs)"];
   return typeof v === "number" && v > 0 ? v : undefined;
+}
+
+/** The round with the highest rate: noise on a shared machine only slows a cell down. */
+function best(cells: ApiCell[] | undefined): Ok | undefined {
+  let top: Ok | undefined;
+  for (const c of cells ?? []) if (c.ok && (!top || taskRate(c) > taskRate(top))) top = c;
+  return top;
+}
+
+/** "12,000–14,000 over 3 rounds" (or why rounds failed). */
+function spread(cells: ApiCell[], unit: (c: Ok) => number): string {
+  const ok = cells.filter((c): c is Ok => c.ok).map(unit);
+  const failed = cells.length - ok.length;
+  const range =
+    ok.length > 1 ? `${int.format(Math.min(...ok))}–${int.format(Math.max(...ok))}` : "";
+  return [range, failed > 0 ? `${failed} of ${cells.length} failed` : ""]
+    .filter(Boolean)
+    .join(", ");
 }
 
 function rateText(c: Ok): string {
@@ -44,17 +65,17 @@ function rateText(c: Ok): string {
 }
 
 function loadText(name: ApiCellName, c: Ok, config: ApiLoadConfig): string {
+  if (name.startsWith("grpc")) return `${c.concurrency} calls in flight`;
   const batch = c.tasksPerRequest > 1 ? `, ${int.format(config.batchSize)} tasks per request` : "";
-  return name.startsWith("grpc")
-    ? `${c.concurrency} calls in flight`
-    : `${c.concurrency} connections${batch}`;
+  return `${c.concurrency} connections${batch}`;
 }
 
 function cellsTable(results: ApiResults, config: ApiLoadConfig): string {
   const header = [
-    "measurement",
+    "measurement (best round)",
     "load",
     "rate",
+    "rate over all rounds",
     "p50",
     "p99",
     "server CPU per task",
@@ -62,13 +83,18 @@ function cellsTable(results: ApiResults, config: ApiLoadConfig): string {
     "load generator CPU",
   ];
   const rows = ROWS.filter((name) => results[name]).map((name) => {
-    const c = results[name];
-    if (!c?.ok) return [LABELS[name], "", c?.reason ?? "—", "", "", "", "", ""];
+    const cells = results[name] ?? [];
+    const c = best(cells);
+    if (!c) {
+      const reason = cells.find((x): x is ApiCell & { ok: false } => !x.ok)?.reason ?? "—";
+      return [LABELS[name], "", reason, "", "", "", "", "", ""];
+    }
     const cpu = cpuPerTask(c);
     return [
       LABELS[name],
       loadText(name, c, config),
       rateText(c),
+      spread(cells, c.tasksPerRequest === 1 ? requestRate : taskRate),
       ms(c.load.p50Ms),
       ms(c.load.p99Ms),
       cpu === undefined ? "—" : `${cpu.toFixed(1)} µs`,
@@ -79,8 +105,6 @@ function cellsTable(results: ApiResults, config: ApiLoadConfig): string {
   return table(header, rows);
 }
 
-const pct = (x: number) => `${Math.round(x * 100)}%`;
-
 function ratioRow(
   results: ApiResults,
   label: string,
@@ -88,9 +112,9 @@ function ratioRow(
   b: ApiCellName,
   target?: number,
 ): string[] {
-  const x = results[a];
-  const y = results[b];
-  if (!x?.ok || !y?.ok) return [label, "not measured", "—", target ? `≥ ${pct(target)}` : "—"];
+  const x = best(results[a]);
+  const y = best(results[b]);
+  if (!x || !y) return [label, "not measured", "—", target ? `≥ ${pct(target)}` : "—"];
   const measured = taskRate(x) / taskRate(y);
   const cx = cpuPerTask(x);
   const cy = cpuPerTask(y);
@@ -99,17 +123,34 @@ function ratioRow(
   return [label, pct(measured), byCpu, verdict];
 }
 
+function batchRow(results: ApiResults, config: ApiLoadConfig): string[] {
+  const target = 20_000;
+  const label = `REST batch of ${int.format(config.batchSize)}, tasks/s`;
+  const c = best(results["rest-batch"]);
+  if (!c) return [label, "not measured", "—", `≥ ${int.format(target)}`];
+  const verdict = taskRate(c) >= target ? "met" : "MISSED";
+  return [label, int.format(taskRate(c)), "—", `≥ ${int.format(target)}: ${verdict}`];
+}
+
+/** Tracking is best-effort, but a PENDING event lost is a task GET /v1/tasks/{id} cannot find. */
+function trackingRow(results: ApiResults, name: ApiCellName): string[] {
+  const label = `PENDING events the tracking writer dropped, ${LABELS[name]}`;
+  const c = best(results[name]);
+  const written = c?.server.details["tracking items written"];
+  const dropped = c?.server.details["tracking items dropped"];
+  if (typeof written !== "number" || typeof dropped !== "number") {
+    return [label, "not measured", "—", "0"];
+  }
+  const share = written + dropped > 0 ? dropped / (written + dropped) : 0;
+  return [
+    label,
+    `${int.format(dropped)} (${pct(share)})`,
+    "—",
+    `0: ${dropped === 0 ? "met" : "MISSED"}`,
+  ];
+}
+
 function figuresTable(results: ApiResults, config: ApiLoadConfig): string {
-  const batch = results["rest-batch"];
-  const batchTarget = 20_000;
-  const batchRow = batch?.ok
-    ? [
-        `REST batch of ${int.format(config.batchSize)}, tasks/s`,
-        int.format(taskRate(batch)),
-        "—",
-        `≥ ${int.format(batchTarget)}: ${taskRate(batch) >= batchTarget ? "met" : "MISSED"}`,
-      ]
-    : ["REST batch, tasks/s", "not measured", "—", `≥ ${int.format(batchTarget)}`];
   return table(
     ["figure", "measured", "from server CPU per task", "target"],
     [
@@ -120,7 +161,7 @@ function figuresTable(results: ApiResults, config: ApiLoadConfig): string {
         "rest-hello",
         0.4,
       ),
-      batchRow,
+      batchRow(results, config),
       ratioRow(
         results,
         "REST batch / Fastify hello-world with the same body (tasks/s)",
@@ -130,22 +171,25 @@ function figuresTable(results: ApiResults, config: ApiLoadConfig): string {
       ratioRow(results, "gRPC SubmitTask / grpc-js stub", "grpc-submit", "grpc-stub"),
       ratioRow(results, "gRPC SubmitTask / Fastify hello-world", "grpc-submit", "rest-hello"),
       ratioRow(results, "gRPC SubmitTask / REST single submit", "grpc-submit", "rest-submit"),
+      trackingRow(results, "rest-submit"),
+      trackingRow(results, "rest-batch"),
+      trackingRow(results, "grpc-submit"),
     ],
   );
 }
 
-const decimal = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
-
 function detailNotes(results: ApiResults): string[] {
-  return ROWS.flatMap((name) => {
-    const c = results[name];
-    if (!c?.ok) return [];
-    const parts = Object.entries(c.server.details).map(
-      ([k, v]) => `${k} ${typeof v === "number" ? decimal.format(v) : v}`,
-    );
-    const tasks = `tasks in the window ${int.format(c.server.count)} (client saw ${int.format(c.load.ok * c.tasksPerRequest)})`;
-    return [`- ${LABELS[name]}: ${[tasks, ...parts].join(", ")}`];
-  });
+  return ROWS.flatMap((name) =>
+    (results[name] ?? []).map((c, i) => {
+      const head = `- ${LABELS[name]}, round ${i + 1}:`;
+      if (!c.ok) return `${head} ${c.reason}`;
+      const parts = Object.entries(c.server.details).map(
+        ([k, v]) => `${k} ${typeof v === "number" ? decimal.format(v) : v}`,
+      );
+      const tasks = `${int.format(taskRate(c))} tasks/s, server handled ${int.format(c.server.count)} tasks in the window (client saw ${int.format(c.load.ok * c.tasksPerRequest)})`;
+      return `${head} ${[tasks, ...parts].join(", ")}`;
+    }),
+  );
 }
 
 export function renderApiSection(results: ApiResults, config: ApiLoadConfig): string {
@@ -158,12 +202,13 @@ export function renderApiSection(results: ApiResults, config: ApiLoadConfig): st
     "",
     "### How to read it",
     "",
-    `- Each server runs alone in its own child process; the load generator (autocannon for REST, a grpc-js client built from proto/gotaskq/v1/tasks.proto for gRPC) runs in the orchestrator. Each cell: ${config.warmupS} s warm-up, then ${config.durationS} s measured. Closed loop: every connection (or gRPC slot) sends its next request when the previous one is answered.`,
-    '- GoTaskQ: TaskService over a fresh embedded SQLite broker, SQLite tracking behind the BestEffortWriter, a registry knowing `bench.noop`, API-key auth, and the rate limiter set far above the load, as `gotaskq dev` wires them; silent logger. Body `{"function_key":"bench.noop","queue":"bench","payload":{"n":1}}`; a 202 means the broker holds the task durably.',
+    `- Each server runs alone in its own child process; the load generator (autocannon for REST, a grpc-js client built from proto/gotaskq/v1/tasks.proto for gRPC) runs in the orchestrator. Each cell: ${config.warmupS} s warm-up, then ${config.durationS} s measured, ${config.rounds} round(s) with all cells once per round; the tables show each cell's best round. Closed loop: every connection (or gRPC slot) sends its next request when the previous one is answered.`,
+    '- GoTaskQ: TaskService over a fresh embedded SQLite broker, SQLite tracking behind the BestEffortWriter (default buffer of 10,000 items), a registry knowing `bench.noop`, API-key auth, and the rate limiter set far above the load (`gotaskq dev` defaults to 2,000 requests/s per key), as `gotaskq dev` wires them; silent logger; no worker. Body `{"function_key":"bench.noop","queue":"bench","payload":{"n":1}}`; a 202 means the broker holds the task durably, and the run checks that the broker holds every acknowledged task.',
     "- Bare references get the same requests (same bytes, same headers) and answer at once with a fixed document: Fastify without logger, schema or auth; grpc-js with SubmitTask returning a fixed SubmittedTask.",
-    '- Ratios are GoTaskQ / reference throughput in tasks/s. "From server CPU per task" is reference CPU per task / GoTaskQ CPU per task: the ratio both would reach if each had a core to itself; the machine\'s two cores are shared by server, load generator and anything else, so trust this column more when the two disagree.',
-    "- Load generator CPU is the orchestrator's CPU time over the window, in % of one core: near 100% the client, not the server, set the rate (grpc-js's client costs about as much per call as its server), which is why the CPU-per-task ratios are given too.",
-    "- p50/p99 are client-side latencies at this closed-loop load (mostly queueing: latency ≈ concurrency / rate).",
+    '- Ratios are GoTaskQ / reference throughput in tasks/s. "From server CPU per task" is reference CPU per task / GoTaskQ CPU per task, the ratio if each server had a core to itself; it is steadier on a shared machine, but CPU per request also falls as the rate rises (more requests per event-loop turn and per write), so it favours the slower side when the two rates differ a lot.',
+    "- Load generator CPU is the orchestrator's CPU time over the window in % of one core: near 100% the client, not the server, set the rate. grpc-js's client costs about as much per call as its server.",
+    "- p50/p99 are client-side latencies at this closed-loop load, mostly queueing (latency ≈ concurrency / rate). A batch request holds the event loop for tens of milliseconds, so under saturation some connections wait seconds: the batch p99 says little about latency at a sustainable rate.",
+    "- A dropped tracking event does not lose the task (the broker holds it); GET /v1/tasks/{id} cannot find it until a worker's STARTED event arrives. With tracking events dropped, CPU per task is also lower than the full cost.",
     "",
     "### API details",
     "",

@@ -31,6 +31,7 @@ export interface BenchConfig {
 }
 
 export const API_MODES = ["on", "only", "off"] as const;
+export type ApiMode = (typeof API_MODES)[number];
 
 /** The API phase's cells, in the order they run: each reference just before its GoTaskQ cell. */
 export const API_CELLS = [
@@ -42,12 +43,17 @@ export const API_CELLS = [
   "grpc-submit",
 ] as const;
 export type ApiCellName = (typeof API_CELLS)[number];
-export type ApiMode = (typeof API_MODES)[number];
 
 /** How hard and how long the API phase loads each server (bench/api-phase.ts). */
 export interface ApiLoadConfig {
-  /** Measured seconds per cell (`BENCH_API_DURATION_S`, default 10). */
+  /** Measured seconds per cell and round (`BENCH_API_DURATION_S`, default 10). */
   durationS: number;
+  /**
+   * Times every cell is measured, all cells once per round (`BENCH_API_ROUNDS`, default 3); the
+   * report shows each cell's best round and the spread, since noise on a shared machine only
+   * ever slows a cell down.
+   */
+  rounds: number;
   /** Unmeasured seconds of the same load first, so the JIT and SQLite caches are warm (`BENCH_API_WARMUP_S`, default 2). */
   warmupS: number;
   /** HTTP connections for single submits (`BENCH_API_CONNECTIONS`, default 64). */
@@ -114,6 +120,7 @@ export function readBenchConfig(env: Env): BenchConfig {
     api: apiModeOf(env.BENCH_API),
     apiLoad: {
       durationS: positiveInt(env, "BENCH_API_DURATION_S", 10),
+      rounds: positiveInt(env, "BENCH_API_ROUNDS", 3),
       warmupS: positiveInt(env, "BENCH_API_WARMUP_S", 2),
       connections: positiveInt(env, "BENCH_API_CONNECTIONS", 64),
       batchConnections: positiveInt(env, "BENCH_API_BATCH_CONNECTIONS", 16),

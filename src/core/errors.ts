@@ -15,6 +15,9 @@ export type ErrorCode =
   | "permanent" // a handler said: do not retry this
   | "internal";
 
+/** Names of an error's GoTaskQ classes, most derived first; shared by every copy of this module. */
+const CLASS_CHAIN = Symbol.for("gotaskq.error.classes");
+
 export class GoTaskQError extends Error {
   readonly code: ErrorCode;
 
@@ -22,6 +25,29 @@ export class GoTaskQError extends Error {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
+    const chain: string[] = [];
+    for (
+      let c: unknown = new.target;
+      typeof c === "function" && c !== Error;
+      c = Object.getPrototypeOf(c)
+    ) {
+      chain.push((c as { name: string }).name);
+    }
+    Object.defineProperty(this, CLASS_CHAIN, { value: chain });
+  }
+
+  /**
+   * `instanceof` that also recognises errors from another copy of GoTaskQ: a task module loaded
+   * through tsx, or one that bundles its own `gotaskq`, throws a `PermanentError` whose class is
+   * not this one. The check falls back to the class names recorded at construction.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    const chain =
+      typeof value === "object" && value !== null
+        ? (value as Record<symbol, unknown>)[CLASS_CHAIN]
+        : undefined;
+    return Array.isArray(chain) && chain.includes(this.name);
   }
 }
 

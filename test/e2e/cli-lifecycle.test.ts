@@ -152,5 +152,19 @@ describe("gotaskq worker --tasks <a user's TypeScript module>", () => {
       attempt: 0,
       deadLetterReason: "permanent_error",
     });
+    // A PermanentError thrown by the module (its own import of gotaskq) is not retried either.
+    const permanent = await box.run([
+      "submit",
+      "image.resize",
+      '{"url":"http://example.com/a.png","width":10}',
+      "--wait",
+      "--json",
+    ]);
+    expect(permanent.code).toBe(3);
+    expect(JSON.parse(permanent.stdout)).toMatchObject({
+      status: "FAILURE",
+      attempt: 0,
+      deadLetterReason: "permanent_error",
+    });
   });
 });

@@ -1,6 +1,7 @@
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually } from "../support/cli.js";
-import { type DevServer, startDevServer } from "../support/dev-server.js";
+import { eventually, Sandbox } from "../support/cli.js";
+import { ADMIN_KEY, type DevServer, startDevServer } from "../support/dev-server.js";
 
 // The REST API of a real `gotaskq dev` process: submission, batch, cancel, requeue, the auth
 // matrix and the bad-input matrix, each with the status and a message that says what to change,
@@ -187,5 +188,32 @@ describe("REST API of gotaskq dev", () => {
         .json as { tasks: Array<{ functionKey: string }> };
       expect(created.tasks.length).toBeLessThanOrEqual(1); // only the accepted __proto__ probe, if accepted
     });
+  });
+});
+
+describe("gotaskq server --tasks (the API alone, registry-aware)", () => {
+  const box = new Sandbox({ GOTASKQ_API_KEYS: ADMIN_KEY });
+  afterAll(() => box.cleanup());
+
+  it("refuses unknown function keys with 422 and enqueues known ones for workers elsewhere", async () => {
+    const server = await box.start(["server", "--tasks", path.resolve("examples/tasks.ts")], {
+      readyText: "GoTaskQ server",
+    });
+    const restUrl = /REST (http:\/\/\S+),/.exec(server.output())?.[1];
+    const post = (body: unknown) =>
+      fetch(`${restUrl}/v1/tasks`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const unknown = await post({ function_key: "text.uper", payload: { text: "x" } });
+    expect(unknown.status).toBe(422);
+    expect(((await unknown.json()) as { detail: string }).detail).toMatch(/text\.upper/);
+    const badPayload = await post({ function_key: "image.resize", payload: { url: "https://x" } });
+    expect(badPayload.status).toBe(400);
+    expect(((await badPayload.json()) as { detail: string }).detail).toMatch(/width/);
+    expect((await post({ function_key: "text.upper", payload: { text: "x" } })).status).toBe(202);
+    const queues = await box.json<Array<{ queue: string; ready: number }>>(["queues"]);
+    expect(queues.find((q) => q.queue === "default")?.ready).toBe(1);
   });
 });
