@@ -4,7 +4,7 @@ import { ApiKeyVerifier } from "../src/api/auth/api-keys.js";
 import { TokenBucketLimiter } from "../src/api/rate-limiter.js";
 import { TaskService } from "../src/api/task-service.js";
 import { openBroker, openTracking } from "../src/backends/open.js";
-import { silentLogger } from "../src/logging/logger.js";
+import { type Logger, silentLogger } from "../src/logging/logger.js";
 import { Producer } from "../src/producer/producer.js";
 import { BestEffortWriter } from "../src/tracking/best-effort-writer.js";
 import { TaskRegistry } from "../src/worker/registry.js";
@@ -24,9 +24,8 @@ type ApiTarget = Extract<ChildSpec["target"], { system: "api" }>;
 
 const UNLIMITED = 1_000_000_000;
 
-export async function prepareGoTaskQServer(spec: ChildSpec): Promise<PreparedRole> {
-  if (spec.target.system !== "api") throw new Error("api-gotaskq-server: wrong target");
-  const target: ApiTarget = spec.target;
+/** TaskService and everything under it, as `gotaskq dev` opens it, in a fresh folder. */
+async function openService(target: ApiTarget) {
   const logger = silentLogger();
   const broker = openBroker(`sqlite://${path.join(target.dir, "broker.db")}`);
   const store = await openTracking(`sqlite://${path.join(target.dir, "tracking.db")}`);
@@ -35,52 +34,56 @@ export async function prepareGoTaskQServer(spec: ChildSpec): Promise<PreparedRol
   const registry = new TaskRegistry().register("bench.noop", async () => {});
   const producer = new Producer({ broker, tracking: writer, logger, registry });
   const service = new TaskService({ producer, broker, tracking: store, registry, logger });
+  return { logger, broker, store, writer, service };
+}
+
+/** The transport under test; imported lazily so a child carries only its own in its RSS. */
+async function startTransport(
+  target: ApiTarget,
+  service: TaskService,
+  logger: Logger,
+): Promise<{ endpoint: string; close(): Promise<void> }> {
   const auth = await ApiKeyVerifier.load({
     keysFile: path.join(target.dir, "api-keys.json"),
     plaintextKeys: [target.apiKey],
   });
   const rateLimiter = new TokenBucketLimiter({ ratePerSecond: UNLIMITED, burst: UNLIMITED });
   const common = { service, auth, rateLimiter, host: "127.0.0.1", port: 0, logger };
-  let endpoint: string;
-  let server: { close(): Promise<void> };
-  // Imported here so a child carries only its own transport's code in its RSS.
   if (target.server === "gotaskq-rest") {
     const { startRestServer } = await import("../src/api/rest/server.js");
     const rest = await startRestServer({ ...common, bodyLimitBytes: target.bodyLimitBytes });
-    endpoint = rest.url;
-    server = rest;
-  } else {
-    const { startGrpcServer } = await import("../src/api/grpc/server.js");
-    const grpc = await startGrpcServer({ ...common, maxMessageBytes: target.bodyLimitBytes });
-    endpoint = `127.0.0.1:${grpc.port}`;
-    server = grpc;
+    return { endpoint: rest.url, close: () => rest.close() };
   }
+  const { startGrpcServer } = await import("../src/api/grpc/server.js");
+  const grpc = await startGrpcServer({ ...common, maxMessageBytes: target.bodyLimitBytes });
+  return { endpoint: `127.0.0.1:${grpc.port}`, close: () => grpc.close() };
+}
+
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
+
+export async function prepareGoTaskQServer(spec: ChildSpec): Promise<PreparedRole> {
+  if (spec.target.system !== "api") throw new Error("api-gotaskq-server: wrong target");
+  const { logger, broker, store, writer, service } = await openService(spec.target);
+  const transport = await startTransport(spec.target, service, logger);
   let serverClosed: Promise<void> | undefined;
   const closeServer = () => {
-    serverClosed ??= server.close();
+    serverClosed ??= transport.close();
     return serverClosed;
   };
   const held = async () => {
     const s = await broker.stats(spec.queue);
     return s.ready + s.inFlight + s.delayed;
   };
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    await closeServer();
-    await writer.stop();
-    await broker.close();
-    await store.close();
-  };
   return {
-    endpoint,
+    endpoint: transport.endpoint,
     async run(stop) {
       const atGo = await held();
-      await new Promise<void>((resolve) => {
-        if (stop.aborted) resolve();
-        else stop.addEventListener("abort", () => resolve(), { once: true });
-      });
+      await untilAborted(stop);
       const finishedAt = performance.now();
       const total = await held();
       // Not measured: stop accepting, then flush tracking to report what it wrote or dropped.
@@ -99,6 +102,11 @@ export async function prepareGoTaskQServer(spec: ChildSpec): Promise<PreparedRol
         },
       };
     },
-    close,
+    async close() {
+      await closeServer();
+      await writer.stop();
+      await broker.close();
+      await store.close();
+    },
   };
 }

@@ -75,55 +75,27 @@ interface CellPlan {
 }
 
 function planOf(name: ApiCellName, load: ApiLoadConfig, apiKey: string): CellPlan {
-  const rest = (server: ApiServerKind, route: string, body: string, connections: number) => ({
-    server,
-    drive: (url: string, durationS: number) =>
-      httpLoad({ url: `${url}${route}`, body, apiKey, connections, durationS }),
-    concurrency: connections,
-  });
-  const grpc = (server: ApiServerKind) => ({
-    server,
-    drive: (address: string, durationS: number) =>
-      grpcLoad({ address, apiKey, request: GRPC_REQUEST, inFlight: load.grpcInFlight, durationS }),
-    concurrency: load.grpcInFlight,
-    tasksPerRequest: 1,
-  });
-  switch (name) {
-    case "rest-hello":
-      return {
-        ...rest("fastify-hello", "/v1/tasks", singleBody(), load.connections),
-        tasksPerRequest: 1,
-      };
-    case "rest-submit":
-      return {
-        ...rest("gotaskq-rest", "/v1/tasks", singleBody(), load.connections),
-        tasksPerRequest: 1,
-      };
-    case "rest-hello-batch":
-      return {
-        ...rest(
-          "fastify-hello",
-          "/v1/tasks/batch",
-          batchBody(load.batchSize),
-          load.batchConnections,
-        ),
-        tasksPerRequest: load.batchSize,
-      };
-    case "rest-batch":
-      return {
-        ...rest(
-          "gotaskq-rest",
-          "/v1/tasks/batch",
-          batchBody(load.batchSize),
-          load.batchConnections,
-        ),
-        tasksPerRequest: load.batchSize,
-      };
-    case "grpc-stub":
-      return grpc("grpc-stub");
-    case "grpc-submit":
-      return grpc("gotaskq-grpc");
+  if (name === "grpc-stub" || name === "grpc-submit") {
+    const inFlight = load.grpcInFlight;
+    return {
+      server: name === "grpc-stub" ? "grpc-stub" : "gotaskq-grpc",
+      drive: (address, durationS) =>
+        grpcLoad({ address, apiKey, request: GRPC_REQUEST, inFlight, durationS }),
+      tasksPerRequest: 1,
+      concurrency: inFlight,
+    };
   }
+  const batch = name === "rest-batch" || name === "rest-hello-batch";
+  const route = batch ? "/v1/tasks/batch" : "/v1/tasks";
+  const body = batch ? batchBody(load.batchSize) : singleBody();
+  const connections = batch ? load.batchConnections : load.connections;
+  return {
+    server: name.startsWith("rest-hello") ? "fastify-hello" : "gotaskq-rest",
+    drive: (url, durationS) =>
+      httpLoad({ url: `${url}${route}`, body, apiKey, connections, durationS }),
+    tasksPerRequest: batch ? load.batchSize : 1,
+    concurrency: connections,
+  };
 }
 
 function execArgvFor(ctx: ApiPhaseContext, name: ApiCellName, round: number): string[] {
