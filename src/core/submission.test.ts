@@ -129,3 +129,14 @@ describe("wire envelope v1", () => {
     expect(Object.getPrototypeOf(payload)).toBe(Object.prototype);
   });
 });
+
+describe("task ids", async () => {
+  const { isTaskId, newTaskId } = await import("./ids.js");
+
+  it("are unique, valid UUIDv7 and time-ordered across pool refills", () => {
+    const ids = Array.from({ length: 5_000 }, () => newTaskId());
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.every((id) => isTaskId(id) && id[14] === "7")).toBe(true);
+    expect([...ids].sort()).toEqual(ids);
+  });
+});
