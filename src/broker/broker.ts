@@ -138,7 +138,12 @@ export interface DeadLetterQueue {
   ): Promise<DeadLetterEntry[]>;
 }
 
-export type ControlCommand = { type: "revoke"; taskId: string /** epoch ms */; at: number };
+export interface ControlCommand {
+  type: "revoke";
+  taskId: string;
+  /** When the revocation was issued (epoch ms). */
+  at: number;
+}
 
 export interface ControlChannel {
   broadcast(command: ControlCommand): Promise<void>;

@@ -37,12 +37,3 @@ export function parseJsonSafe(text: string): unknown {
 function dropProtoKeys(key: string, value: unknown): unknown {
   return key === "__proto__" ? undefined : value;
 }
-
-/** Whether a value is plain JSON data (what survives a JSON round trip unchanged). */
-export function isJsonValue(value: unknown): boolean {
-  try {
-    return JSON.stringify(value) !== undefined;
-  } catch {
-    return false;
-  }
-}

@@ -10,6 +10,7 @@ import type { GoTaskQConfig } from "../../config/config.js";
 import { demoTasks, mergeRegistries } from "../../demo/demo-tasks.js";
 import { Producer } from "../../producer/producer.js";
 import type { TaskRegistry } from "../../worker/registry.js";
+import { installSignalHandlers } from "../../worker/signals.js";
 import { Worker } from "../../worker/worker.js";
 import { intOption } from "../options.js";
 import { CliSession } from "../session.js";
@@ -130,18 +131,15 @@ async function startApi(
   };
 }
 
-/** Stops the parts in reverse order on the first SIGTERM/SIGINT, then exits 0. */
+/**
+ * On SIGTERM/SIGINT (the shared handler in worker/signals.ts: graceful once, forced on a second
+ * signal), stops the parts in reverse order, then the tracking writer and the backends; exit 0.
+ */
 function stopOnSignals(session: CliSession, parts: Part[]): void {
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return; // a second Ctrl+C does not start a second shutdown
-    stopping = true;
-    void (async () => {
-      const { logger } = session;
-      logger.info(
-        { event: "shutdown", signal },
-        "stopping: no new tasks; waiting for running ones",
-      );
+  const { logger } = session;
+  const everything = {
+    start: async () => {},
+    stop: async () => {
       for (const part of [...parts].reverse()) {
         await part
           .stop()
@@ -154,11 +152,9 @@ function stopOnSignals(session: CliSession, parts: Part[]): void {
       // The drop counter: what tracking lost while its store was slow or down (execution lost nothing).
       logger.info({ event: "tracking_writer_stats", ...writer.stats() }, "tracking writer stopped");
       await session.close();
-      process.exit(0);
-    })();
+    },
   };
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
-  process.on("SIGINT", () => shutdown("SIGINT"));
+  installSignalHandlers(everything, logger);
 }
 
 const portOptions = (command: Command): Command =>
