@@ -3,6 +3,8 @@ import path from "node:path";
 import type { Broker } from "../broker/broker.js";
 import { createMemoryBroker } from "../broker/memory/memory-broker.js";
 import { openSqliteBroker } from "../broker/sqlite/sqlite-broker.js";
+import { parseSqsUrl } from "../broker/sqs/options.js";
+import { openSqsBroker } from "../broker/sqs/sqs-broker.js";
 import { InvalidArgumentError } from "../core/errors.js";
 import { createNoneTrackingStore } from "../tracking/none-store.js";
 import { openSqlTrackingStore } from "../tracking/sql/sql-tracking-store.js";
@@ -17,7 +19,6 @@ const PLANNED: Record<string, string> = {
   "amqps:": "RabbitMQ",
   "redis:": "Redis Streams",
   "rediss:": "Redis Streams",
-  "sqs:": "AWS SQS",
 };
 
 /** `sqlite://rel/path.db` is relative to the working directory, `sqlite:///abs/path.db` absolute. */
@@ -40,6 +41,7 @@ export function openBroker(url: string): Broker {
     });
   }
   if (scheme === "memory:") return createMemoryBroker();
+  if (scheme === "sqs:") return openSqsBroker(parseSqsUrl(url));
   const planned = PLANNED[scheme];
   if (planned) {
     throw new InvalidArgumentError(
