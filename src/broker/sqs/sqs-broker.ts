@@ -46,6 +46,8 @@ import { Topology } from "./topology.js";
 // - Stats: SQS's approximate counters (ApproximateNumberOfMessages, …NotVisible, …Delayed),
 //   summed over lanes; on AWS they lag by up to a minute.
 
+export { parseSqsUrl } from "./options.js";
+
 export const SQS_RESERVED_BYTES = ATTRIBUTE_RESERVE_BYTES;
 
 export function sqsLimits(options: ResolvedSqsOptions): BrokerLimits {
