@@ -37,6 +37,7 @@ export class SqsDelivery extends GuardedDelivery implements Delivery {
   readonly deliveryCount: number;
   private deadline: number;
   private readonly receivedAt: number;
+  private slotHeld = false;
 
   constructor(
     private readonly ctx: SqsContext,
@@ -59,12 +60,29 @@ export class SqsDelivery extends GuardedDelivery implements Delivery {
     return this.ctx.isClosed() ? new UnavailableError("sqs broker client is closed") : undefined;
   }
 
+  /**
+   * A settle whose lease may have run out keeps its slot until the lease is re-secured: freeing
+   * it first would let this subscription's next receive race the re-secure and take the message
+   * back from itself (SQS makes an expired message visible when anyone receives).
+   */
   protected slotFreed(): void {
+    if (this.ctx.now() >= this.deadline - SECURE_MARGIN_MS) this.slotHeld = true;
+    else this.slot.settled();
+  }
+
+  private freeHeldSlot(): void {
+    if (!this.slotHeld) return;
+    this.slotHeld = false;
     this.slot.settled();
   }
 
   protected perform(op: SettleOp): Promise<boolean> {
-    return this.ctx.track(this.run(op));
+    const work = this.run(op);
+    work.then(
+      () => this.freeHeldSlot(),
+      () => this.freeHeldSlot(),
+    );
+    return this.ctx.track(work);
   }
 
   private async run(op: SettleOp): Promise<boolean> {
@@ -138,7 +156,11 @@ export class SqsDelivery extends GuardedDelivery implements Delivery {
     if (this.ctx.now() < this.deadline - SECURE_MARGIN_MS) return true;
     const seconds = Math.max(this.leaseSeconds, 30);
     if (this.ctx.now() + seconds * 1_000 > this.receivedAt + MAX_VISIBLE_MS) return true;
-    return this.extend(seconds);
+    try {
+      return await this.extend(seconds);
+    } finally {
+      this.freeHeldSlot();
+    }
   }
 
   private outcome(result: ItemResult, what: string): boolean {
