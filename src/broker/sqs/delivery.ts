@@ -28,7 +28,8 @@ import { isHandleGone } from "./sdk.js";
 const SECURE_MARGIN_MS = 2_000;
 
 export interface DeliverySlot {
-  settled(): void;
+  /** The delivery's prefetch slot is free again; `laneUrl` names the queue it came from. */
+  settled(laneUrl: string): void;
 }
 
 export class SqsDelivery extends GuardedDelivery implements Delivery {
@@ -66,14 +67,17 @@ export class SqsDelivery extends GuardedDelivery implements Delivery {
    * back from itself (SQS makes an expired message visible when anyone receives).
    */
   protected slotFreed(): void {
-    if (this.ctx.now() >= this.deadline - SECURE_MARGIN_MS) this.slotHeld = true;
-    else this.slot.settled();
+    // FIFO lanes: the message group stays locked until the delete lands, so a receive before
+    // then would find the lane empty and take a lower lane's message out of order.
+    if (this.ctx.options.fifo || this.ctx.now() >= this.deadline - SECURE_MARGIN_MS) {
+      this.slotHeld = true;
+    } else this.slot.settled(this.url);
   }
 
   private freeHeldSlot(): void {
     if (!this.slotHeld) return;
     this.slotHeld = false;
-    this.slot.settled();
+    this.slot.settled(this.url);
   }
 
   protected perform(op: SettleOp): Promise<boolean> {

@@ -3,7 +3,9 @@ import { InvalidArgumentError } from "../../core/errors.js";
 // SQS queue names GoTaskQ uses, all under the configured prefix (SQS allows [A-Za-z0-9_-], at
 // most 80 characters). GoTaskQ queue names may also hold "." and ":", so they are escaped
 // reversibly: "_" → "__", "." → "_d", ":" → "_c". Kinds, each after the prefix:
-//   q_<queue>_L<lane>   one standard queue per priority lane (lane 0 = lowest)
+//   q_<queue>_L<lane>   one standard queue per priority lane (lane 0 = lowest); with FIFO lanes
+//                       q_<queue>_L<lane>.fifo, plus q_<queue>_L<lane>_D, the standard queue
+//                       that holds their delayed messages (FIFO queues take no per-message delay)
 //   d_<queue>           the queue's DLQ (GoTaskQ's dead letters and the redrive backstop)
 //   c_<id>              a control subscriber's inbox (one per subscription)
 //   r_<at>_<task>       a revocation marker: an empty queue whose name is the record (see
@@ -29,10 +31,19 @@ function checked(name: string, what: string): string {
 }
 
 export class QueueNames {
-  constructor(readonly prefix: string) {}
+  constructor(
+    readonly prefix: string,
+    private readonly fifo = false,
+  ) {}
 
   lane(queue: string, lane: number): string {
-    return checked(`${this.prefix}q_${escapeQueue(queue)}_L${lane}`, `queue ${queue}`);
+    const suffix = this.fifo ? ".fifo" : "";
+    return checked(`${this.prefix}q_${escapeQueue(queue)}_L${lane}${suffix}`, `queue ${queue}`);
+  }
+
+  /** FIFO mode: the standard queue holding a FIFO lane's delayed messages. */
+  delayLane(queue: string, lane: number): string {
+    return checked(`${this.prefix}q_${escapeQueue(queue)}_L${lane}_D`, `queue ${queue}`);
   }
 
   deadLetters(queue: string): string {
@@ -45,8 +56,9 @@ export class QueueNames {
 
   /** The GoTaskQ queue of a lane queue's name, or undefined for any other name. */
   queueOfLane(sqsName: string): string | undefined {
-    if (!sqsName.startsWith(this.lanePrefix) || !/_L\d$/.test(sqsName)) return undefined;
-    return unescapeQueue(sqsName.slice(this.lanePrefix.length, -3));
+    const match = /_L\d(\.fifo)?$/.exec(sqsName);
+    if (!sqsName.startsWith(this.lanePrefix) || !match) return undefined;
+    return unescapeQueue(sqsName.slice(this.lanePrefix.length, match.index));
   }
 
   get controlPrefix(): string {

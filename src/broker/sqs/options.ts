@@ -38,6 +38,12 @@ export interface SqsBrokerOptions {
   waitSeconds?: number;
   /** How long revocations are replayed to new control subscribers (ms). Default 30 days. */
   revocationRetentionMs?: number;
+  /**
+   * FIFO lane queues (default false: standard queues). Order is kept per GoTaskQ queue and lane
+   * (the message group), one message of a group in flight at a time; see the README for the
+   * differences (delays go through a standard companion queue, no native redrive).
+   */
+  fifo?: boolean;
   /** Static credentials instead of the AWS chain (tests, emulators). */
   credentials?: SqsCredentials;
   /** SDK attempts per call (1 = no retry). Default 3: an unreachable endpoint fails within seconds. */
@@ -56,6 +62,7 @@ export interface ResolvedSqsOptions {
   receivers: number | undefined;
   waitSeconds: number | undefined;
   revocationRetentionMs: number;
+  fifo: boolean;
   credentials: SqsCredentials | undefined;
   maxAttempts: number;
   now: () => number;
@@ -121,6 +128,7 @@ export function resolveSqsOptions(
     revocationRetentionMs:
       intIn("revocationRetentionMs", options.revocationRetentionMs, 1_000, 365 * 86_400_000) ??
       DEFAULT_REVOCATION_RETENTION_MS,
+    fifo: options.fifo === true,
     credentials: options.credentials,
     maxAttempts: intIn("maxAttempts", options.maxAttempts, 1, 10) ?? 3,
     now: options.now ?? Date.now,
@@ -136,6 +144,7 @@ const URL_OPTIONS = [
   "maxReceiveCount",
   "receivers",
   "waitSeconds",
+  "fifo",
 ] as const;
 
 /** `sqs://?region=us-east-1&endpoint=http://127.0.0.1:4566&prefix=app-&lanes=3` → options. */
@@ -148,6 +157,15 @@ export function parseSqsUrl(url: string): SqsBrokerOptions {
       throw new InvalidArgumentError(
         `unknown sqs:// URL option ${JSON.stringify(key)}; known: ${URL_OPTIONS.join(", ")}`,
       );
+    }
+    if (key === "fifo") {
+      if (value !== "true" && value !== "false") {
+        throw new InvalidArgumentError(
+          `sqs:// URL option fifo must be true or false (got ${JSON.stringify(value)})`,
+        );
+      }
+      options.fifo = value === "true";
+      continue;
     }
     if (key === "region" || key === "endpoint" || key === "prefix") {
       options[key] = value;

@@ -15,7 +15,7 @@ import { isQueueMissing, toDomainError } from "./sdk.js";
 // 10 free slots, receives at most that many, and gives back what it did not get, so the
 // subscription never holds more than `prefetch` unsettled deliveries. Under load a loop waits
 // until it can ask for a full batch of 10 (or the prefetch, if smaller); when no other loop is
-// receiving, it asks for whatever is free.
+// receiving (loops parked in a long poll do not count), it asks for whatever is free.
 //
 // Polling order across priority lanes: each round sweeps the lanes from the highest down with
 // short polls (WaitTimeSeconds 0) and takes the first lane that has messages; a lane found empty
@@ -43,6 +43,7 @@ export class SqsSubscription implements Subscription {
   private unsettled = 0;
   private reserved = 0;
   private receiving = 0;
+  private parked = 0;
   private active = true;
   private readonly abort = new AbortController();
   private slotWaiters: (() => void)[] = [];
@@ -73,10 +74,21 @@ export class SqsSubscription implements Subscription {
       }),
     );
     this.lanes = lanes;
+    const forwarders = this.ctx.options.fifo
+      ? await Promise.all(
+          lanes.map(async (l) => ({
+            ...l,
+            url: await this.ctx.topology.delayUrl(l.queue, l.lane),
+          })),
+        )
+      : [];
     const loops =
       this.ctx.options.receivers ??
       Math.min(32, Math.max(lanes.length, Math.ceil(this.options.prefetch / 10)));
-    this.loops = Array.from({ length: loops }, (_, i) => this.loop(i));
+    this.loops = [
+      ...Array.from({ length: loops }, (_, i) => this.loop(i)),
+      ...forwarders.map((delayLane) => this.forward(delayLane)),
+    ];
   }
 
   async close(): Promise<void> {
@@ -98,8 +110,12 @@ export class SqsSubscription implements Subscription {
   }
 
   private readonly slot = {
-    settled: (): void => {
+    settled: (laneUrl: string): void => {
       this.unsettled--;
+      // FIFO: a lane looked empty while its group was locked; the settle just unlocked it.
+      if (this.ctx.options.fifo) {
+        for (const lane of this.lanes) if (lane.url === laneUrl) lane.emptyUntil = 0;
+      }
       this.wake();
     },
   };
@@ -110,7 +126,8 @@ export class SqsSubscription implements Subscription {
     for (;;) {
       if (!this.active) return 0;
       const free = this.free();
-      if (free >= full || (free > 0 && this.receiving === 0)) {
+      // Loops parked in a long poll do not count: they wait on one lane only.
+      if (free >= full || (free > 0 && this.receiving - this.parked === 0)) {
         const take = Math.min(10, free);
         this.reserved += take;
         return take;
@@ -141,16 +158,20 @@ export class SqsSubscription implements Subscription {
       this.wake();
       if (failures > 0 && this.active) {
         // The broker is unreachable: back off (0.2 s doubling to 5 s), then try again.
-        const ms = Math.min(5_000, 200 * 2 ** Math.min(failures - 1, 5));
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, ms);
-          this.abort.signal.addEventListener("abort", () => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
+        await this.pause(Math.min(5_000, 200 * 2 ** Math.min(failures - 1, 5)));
       }
     }
+  }
+
+  /** Sleeps `ms`, or less when the subscription closes. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.abort.signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   private async recreate(): Promise<void> {
@@ -180,7 +201,14 @@ export class SqsSubscription implements Subscription {
       }
     }
     const lane = lanes[round % lanes.length] as Lane;
-    const messages = await this.receive(lane, slots, this.waitSeconds);
+    this.parked++;
+    this.wake();
+    let messages: Message[];
+    try {
+      messages = await this.receive(lane, slots, this.waitSeconds);
+    } finally {
+      this.parked--;
+    }
     if (messages.length > 0) lane.emptyUntil = 0;
     return { lane, messages };
   }
@@ -245,6 +273,41 @@ export class SqsSubscription implements Subscription {
     }
   }
 
+  /**
+   * FIFO mode: moves due messages from a lane's standard delay companion into the FIFO lane
+   * (send, then delete), and sends early ones back with their remaining delay. Never delivers.
+   */
+  private async forward(delayLane: Lane): Promise<void> {
+    let failures = 0;
+    while (this.active) {
+      try {
+        const messages = await this.receive(delayLane, 10, this.waitSeconds);
+        failures = 0;
+        await Promise.all(
+          messages.map((raw) => {
+            const message = decodeMessage(raw);
+            const remaining = (message.dueAt ?? 0) - this.ctx.now();
+            return this.ctx.track(
+              this.postpone(delayLane, message, remaining > EARLY_TOLERANCE_MS ? remaining : 0),
+            );
+          }),
+        );
+      } catch (error) {
+        if (!this.active) return;
+        failures++;
+        if (isQueueMissing(error)) {
+          this.ctx.topology.invalidate(
+            this.ctx.topology.names.delayLane(delayLane.queue, delayLane.lane),
+          );
+          delayLane.url = await this.ctx.topology
+            .delayUrl(delayLane.queue, delayLane.lane)
+            .catch(() => delayLane.url);
+        }
+        await this.pause(Math.min(5_000, 200 * 2 ** Math.min(failures, 5)));
+      }
+    }
+  }
+
   /** Early: send it again with the remaining delay, then delete this copy (never run it). */
   private async postpone(
     lane: Lane,
@@ -255,8 +318,11 @@ export class SqsSubscription implements Subscription {
       {
         id: message.id,
         text: message.text,
-        attributes: resendAttributes(message, { prior: message.prior, dueAt: message.dueAt }),
-        delaySeconds: Math.min(900, Math.ceil(remainingMs / 1_000)),
+        attributes: resendAttributes(message, {
+          prior: message.prior,
+          dueAt: remainingMs > 0 ? message.dueAt : undefined,
+        }),
+        delaySeconds: remainingMs > 0 ? Math.min(900, Math.ceil(remainingMs / 1_000)) : 0,
       },
     ]);
     await this.ctx.deletes.add(lane.url, message.receiptHandle);

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { GoTaskQError, UnavailableError } from "../../core/errors.js";
 import type { Attributes } from "./codec.js";
@@ -15,6 +16,8 @@ export interface SqsEntry {
   text: string;
   attributes: Attributes;
   delaySeconds: number;
+  /** FIFO queues: the message group (order is kept within it). */
+  groupId?: string;
 }
 
 const BATCH = 10;
@@ -63,7 +66,12 @@ export async function sendAll(
                 Id: String(i),
                 MessageBody: e.text,
                 MessageAttributes: e.attributes,
-                ...(e.delaySeconds > 0 ? { DelaySeconds: e.delaySeconds } : {}),
+                ...(e.groupId !== undefined
+                  ? // A fresh deduplication id: a retry or requeue must never be swallowed.
+                    { MessageGroupId: e.groupId, MessageDeduplicationId: randomUUID() }
+                  : e.delaySeconds > 0
+                    ? { DelaySeconds: e.delaySeconds }
+                    : {}),
               })),
             }),
           );

@@ -80,9 +80,10 @@ class SqsBroker implements Broker {
     this.clients = createClients(options);
     const topology = new Topology(
       this.clients,
-      new QueueNames(options.prefix),
+      new QueueNames(options.prefix, options.fifo),
       options.sqsMaxBytes,
       options.maxReceiveCount,
+      options.fifo,
     );
     this.ctx = {
       clients: this.clients,
@@ -96,15 +97,7 @@ class SqsBroker implements Broker {
         if (this.closed) throw new UnavailableError("sqs broker client is closed");
       },
       isClosed: () => this.closed,
-      sendToLane: (queue, lane, entries) =>
-        this.sendWithRecreate(
-          () => topology.laneUrl(queue, lane),
-          entries,
-          () => {
-            topology.invalidate(topology.names.lane(queue, lane));
-            topology.invalidate(topology.names.deadLetters(queue));
-          },
-        ),
+      sendToLane: (queue, lane, entries) => this.sendToLane(queue, lane, entries),
       sendToDeadLetters: (queue, entries) =>
         this.sendWithRecreate(
           () => topology.deadLetterUrl(queue),
@@ -127,6 +120,33 @@ class SqsBroker implements Broker {
   /** Priority 0–9 → lane 0 … lanes-1 (lane lanes-1 is polled first). */
   private readonly laneOf = (priority: number): number =>
     Math.floor((priority * this.options.lanes) / 10);
+
+  private sendToLane(queue: string, lane: number, entries: readonly SqsEntry[]): Promise<void> {
+    const topology = this.ctx.topology;
+    const forget = (): void => {
+      topology.invalidate(topology.names.lane(queue, lane));
+      topology.invalidate(topology.names.deadLetters(queue));
+    };
+    if (!this.options.fifo) {
+      return this.sendWithRecreate(() => topology.laneUrl(queue, lane), entries, forget);
+    }
+    // FIFO lanes take no per-message delay: delayed messages wait in the lane's standard
+    // companion queue until a subscription's forwarder moves them over (receiver.ts).
+    const now = entries.filter((e) => e.delaySeconds === 0).map((e) => ({ ...e, groupId: queue }));
+    const later = entries.filter((e) => e.delaySeconds > 0);
+    return Promise.all([
+      now.length > 0
+        ? this.sendWithRecreate(() => topology.laneUrl(queue, lane), now, forget)
+        : undefined,
+      later.length > 0
+        ? this.sendWithRecreate(
+            () => topology.delayUrl(queue, lane),
+            later,
+            () => topology.invalidate(topology.names.delayLane(queue, lane)),
+          )
+        : undefined,
+    ]).then(() => undefined);
+  }
 
   private async sendWithRecreate(
     url: () => Promise<string>,
@@ -232,15 +252,20 @@ class SqsBroker implements Broker {
         throw toDomainError(error, `reading the stats of ${name}`);
       }
     };
-    const lanes = await Promise.all(
-      Array.from({ length: this.options.lanes }, (_, lane) => counts(names.lane(queue, lane))),
-    );
+    const laneNumbers = Array.from({ length: this.options.lanes }, (_, lane) => lane);
+    const lanes = await Promise.all(laneNumbers.map((lane) => counts(names.lane(queue, lane))));
+    // FIFO mode: whatever sits in a delay companion queue is waiting for its time.
+    const waiting = this.options.fifo
+      ? await Promise.all(laneNumbers.map((lane) => counts(names.delayLane(queue, lane))))
+      : [];
     const [dr, di, dd] = await counts(names.deadLetters(queue));
     return {
       queue,
       ready: lanes.reduce((sum, c) => sum + c[0], 0),
       inFlight: lanes.reduce((sum, c) => sum + c[1], 0),
-      delayed: lanes.reduce((sum, c) => sum + c[2], 0),
+      delayed:
+        lanes.reduce((sum, c) => sum + c[2], 0) +
+        waiting.reduce((sum, c) => sum + c[0] + c[1] + c[2], 0),
       deadLettered: dr + di + dd,
     };
   }

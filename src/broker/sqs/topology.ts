@@ -24,11 +24,18 @@ export class Topology {
     readonly names: QueueNames,
     private readonly sqsMaxBytes: number,
     private readonly maxReceiveCount: number,
+    private readonly fifo = false,
   ) {}
 
   laneUrl(queue: string, lane: number): Promise<string> {
     const name = this.names.lane(queue, lane);
     return this.remember(name, async () => {
+      // A FIFO queue's redrive target must be FIFO too, and a FIFO DLQ's message groups would
+      // stop the DLQ scan: FIFO lanes go without the redrive backstop (README).
+      if (this.fifo) {
+        await this.deadLetterUrl(queue);
+        return this.create(name, { FifoQueue: "true" });
+      }
       const dlqUrl = await this.deadLetterUrl(queue);
       const arn = await this.arnOf(dlqUrl);
       return this.create(name, {
@@ -38,6 +45,12 @@ export class Topology {
         }),
       });
     });
+  }
+
+  /** FIFO mode: the standard queue holding delayed messages of a FIFO lane. */
+  delayUrl(queue: string, lane: number): Promise<string> {
+    const name = this.names.delayLane(queue, lane);
+    return this.remember(name, () => this.create(name, {}));
   }
 
   deadLetterUrl(queue: string): Promise<string> {
