@@ -8,8 +8,9 @@ import { toDomainError } from "./sdk.js";
 
 // Coalesces per-message calls into SQS batch calls (10 entries each) per queue URL: settles
 // (DeleteMessageBatch) and lease extensions (ChangeMessageVisibilityBatch) of many deliveries
-// go out together. A batch leaves when it has 10 entries or on the next turn of the event loop,
-// so a lone ack waits for nothing. A partial failure is handled item by item: entries SQS
+// go out together. A batch leaves when it has 10 entries or 5 ms after its first entry: a
+// worker's acks trickle in one handler at a time, and without the wait most calls would carry
+// one or two entries (each an HTTP request, a signature and an MD5). A partial failure is handled item by item: entries SQS
 // failed on its side (SenderFault false) are retried in a later batch, up to 3 attempts; entries
 // it refused (e.g. a receipt handle that is no longer valid) resolve with SQS's code so the
 // caller can map it (lease lost). A failed request rejects its entries with a domain error.
@@ -24,6 +25,7 @@ interface Pending<T> {
 }
 
 const BATCH = 10;
+const LINGER_MS = 5;
 const MAX_ATTEMPTS = 3;
 
 type SendBatch<T> = (
@@ -55,7 +57,7 @@ export class Batcher<T> {
       void this.flush(url, list.slice(0, BATCH));
     } else if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.flushAll);
+      setTimeout(this.flushAll, LINGER_MS);
     }
   }
 

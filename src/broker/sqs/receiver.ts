@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import {
   ChangeMessageVisibilityCommand,
   type Message,
@@ -7,22 +8,22 @@ import type { ConsumeOptions, Delivery, Subscription } from "../broker.js";
 import { invokeCallback } from "../validation.js";
 import { decodeMessage, resendAttributes } from "./codec.js";
 import { type SqsContext, toSeconds } from "./context.js";
-import { SqsDelivery } from "./delivery.js";
+import { type DeliverySlot, SqsDelivery } from "./delivery.js";
 import { isQueueMissing, toDomainError } from "./sdk.js";
 
 // A subscription: several receive loops in parallel (one SQS call returns at most 10 messages,
-// so one loop cannot keep a busy worker fed), sharing the prefetch budget. A loop reserves up to
-// 10 free slots, receives at most that many, and gives back what it did not get, so the
-// subscription never holds more than `prefetch` unsettled deliveries. Under load a loop waits
-// until it can ask for a full batch of 10 (or the prefetch, if smaller); when no other loop is
-// receiving (loops parked in a long poll do not count), it asks for whatever is free.
+// so one loop cannot keep a busy worker fed), sharing the prefetch budget: a loop reserves free
+// slots before it asks and gives back what it did not get, so the subscription never holds more
+// than `prefetch` unsettled deliveries. A loop asks for a full batch (10, or the prefetch if
+// smaller) as soon as that many slots are free, else for what is free 20 ms after a slot freed:
+// full batches under load (as few calls as a hand-written consumer), no slot idle for long.
 //
 // Polling order across priority lanes: each round sweeps the lanes from the highest down with
 // short polls (WaitTimeSeconds 0) and takes the first lane that has messages; a lane found empty
 // is skipped by the sweeps of the next 100 ms, so busy lower lanes cost no extra calls. When
-// every lane is empty the loop long-polls one lane (loop i starts at lane i, rotating each
-// round, 20 s with one lane, else `waitSeconds`, default 2): with at least as many loops as
-// lanes every lane has a long poll waiting. A higher-priority message therefore waits at most
+// every lane is empty the loop long-polls one lane for a single message (loop i starts at lane i,
+// rotating each round; 20 s with one lane, else `waitSeconds`, default 2), so parked loops hold
+// one slot each: with at least as many loops as lanes every lane has a long poll waiting. A higher-priority message therefore waits at most
 // ~100 ms behind a busy lower lane, or one long poll when every loop is parked on other lanes.
 //
 // Delays beyond SQS's 15 minutes: a message whose due time (attribute gtq_due) is still ahead
@@ -30,6 +31,7 @@ import { isQueueMissing, toDomainError } from "./sdk.js";
 // being delivered, counted or holding a slot for longer than that.
 
 const LANE_RECHECK_MS = 100;
+const PARTIAL_LINGER_MS = 20;
 const EARLY_TOLERANCE_MS = 1_000;
 
 interface Lane {
@@ -40,10 +42,9 @@ interface Lane {
 }
 
 export class SqsSubscription implements Subscription {
+  /** Deliveries handed out and not settled, and slots reserved by receives in flight. */
   private unsettled = 0;
   private reserved = 0;
-  private receiving = 0;
-  private parked = 0;
   private active = true;
   private readonly abort = new AbortController();
   private slotWaiters: (() => void)[] = [];
@@ -99,17 +100,13 @@ export class SqsSubscription implements Subscription {
     await Promise.allSettled(this.loops);
   }
 
-  private free(): number {
-    return this.options.prefetch - this.unsettled - this.reserved;
-  }
-
   private wake(): void {
     const waiters = this.slotWaiters;
     this.slotWaiters = [];
     for (const resolve of waiters) resolve();
   }
 
-  private readonly slot = {
+  private readonly slot: DeliverySlot = {
     settled: (laneUrl: string): void => {
       this.unsettled--;
       // FIFO: a lane looked empty while its group was locked; the settle just unlocked it.
@@ -120,15 +117,37 @@ export class SqsSubscription implements Subscription {
     },
   };
 
-  /** Waits until this loop may receive; resolves with the slots reserved (0 once closed). */
+  private free(): number {
+    return this.options.prefetch - this.unsettled - this.reserved;
+  }
+
+  /** Waits until this loop may receive; resolves with the slots it reserved (0 once closed). */
   private async reserve(): Promise<number> {
     const full = Math.min(10, this.options.prefetch);
+    let lingerUntil: number | undefined;
     for (;;) {
       if (!this.active) return 0;
       const free = this.free();
-      // Loops parked in a long poll do not count: they wait on one lane only.
-      if (free >= full || (free > 0 && this.receiving - this.parked === 0)) {
-        const take = Math.min(10, free);
+      let take = 0;
+      if (free >= full) take = Math.min(10, free);
+      else if (free > 0) {
+        // A few slots free: wait up to 20 ms for a full batch (settles arrive one handler at a
+        // time), rather than asking for 1, then 9, then 1 …
+        const now = performance.now();
+        lingerUntil ??= now + PARTIAL_LINGER_MS;
+        if (now >= lingerUntil) take = free;
+        else {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, (lingerUntil ?? now) - now);
+            this.slotWaiters.push(() => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
+          continue;
+        }
+      }
+      if (take > 0) {
         this.reserved += take;
         return take;
       }
@@ -142,17 +161,16 @@ export class SqsSubscription implements Subscription {
     while (this.active) {
       const slots = await this.reserve();
       if (slots === 0) break;
-      this.receiving++;
+      const reservation = { slots };
       let got: { lane: Lane; messages: Message[] } | undefined;
       try {
-        got = await this.receiveRound(slots, round++);
+        got = await this.receiveRound(reservation, round++);
         failures = 0;
       } catch (error) {
         failures++;
         if (isQueueMissing(error)) await this.recreate().catch(() => undefined);
       } finally {
-        this.receiving--;
-        this.reserved -= slots;
+        this.reserved -= reservation.slots;
       }
       if (got) this.handle(got.lane, got.messages);
       this.wake();
@@ -187,7 +205,7 @@ export class SqsSubscription implements Subscription {
   }
 
   private async receiveRound(
-    slots: number,
+    reservation: { slots: number },
     round: number,
   ): Promise<{ lane: Lane; messages: Message[] }> {
     const lanes = this.lanes;
@@ -195,20 +213,23 @@ export class SqsSubscription implements Subscription {
       const now = this.ctx.now();
       for (const lane of lanes) {
         if (lane.emptyUntil > now) continue;
-        const messages = await this.receive(lane, slots, 0);
-        if (messages.length > 0) return { lane, messages };
+        // Claimed before the call: the other loops skip this lane meanwhile instead of all
+        // asking at once; found non-empty, it is open again for everyone.
         lane.emptyUntil = now + LANE_RECHECK_MS;
+        const messages = await this.receive(lane, reservation.slots, 0);
+        if (messages.length > 0) {
+          lane.emptyUntil = 0;
+          return { lane, messages };
+        }
       }
+      // Every lane empty: park on one lane holding a single slot, so the other loops keep the
+      // rest of the prefetch for whichever lane fills first.
+      this.reserved -= reservation.slots - 1;
+      reservation.slots = 1;
+      this.wake();
     }
     const lane = lanes[round % lanes.length] as Lane;
-    this.parked++;
-    this.wake();
-    let messages: Message[];
-    try {
-      messages = await this.receive(lane, slots, this.waitSeconds);
-    } finally {
-      this.parked--;
-    }
+    const messages = await this.receive(lane, reservation.slots, this.waitSeconds);
     if (messages.length > 0) lane.emptyUntil = 0;
     return { lane, messages };
   }
