@@ -1,16 +1,18 @@
 import type { Message, MessageAttributeValue } from "@aws-sdk/client-sqs";
 import { InvalidArgumentError } from "../../core/errors.js";
 
-// How a GoTaskQ message travels in SQS: the body as text (SQS bodies are XML-safe Unicode
-// strings, not bytes) and what the broker needs besides the body in message attributes, never
-// inside the body (the body is the task envelope, opaque to the broker):
-//   gtq_id      task id                        gtq_prior   deliveries that ended unsettled before
-//   gtq_due     due time (epoch ms), > 15 min   gtq_enc     "b64" when the body is base64
+// How a GoTaskQ message travels in SQS. SQS bodies are XML-safe Unicode strings, not bytes. The
+// usual case, a text body (the JSON envelope), is framed as "#gtq:<task id>\n<body>" with no
+// message attributes at all: attributes cost an MD5 on both ends and their own serialization,
+// which the raw ceiling does not pay either. Everything rarer travels in attributes:
+//   gtq_id      task id (bodies that are not text) gtq_prior  deliveries that ended unsettled
+//   gtq_due     due time (epoch ms), > 15 min       gtq_enc    "b64" when the body is base64
 // and on DLQ copies: gtq_queue, gtq_reason, gtq_detail (≤ 2 000 bytes), gtq_at (epoch ms).
 // A body that is valid UTF-8 of characters SQS accepts is sent as is; anything else is base64.
 // Characters beyond U+FFFF are valid on AWS but refused by fauxqs, so they also go as base64.
 
 export const ATTRIBUTE_RESERVE_BYTES = 4_096;
+const FRAME = "#gtq:";
 export const DETAIL_MAX_BYTES = 2_000;
 
 // Tab, LF, CR and U+0020–U+D7FF, U+E000–U+FFFD (built from a string: the linter refuses
@@ -39,7 +41,7 @@ export function encodeMessage(
   body: Uint8Array,
   extra: { prior?: number; dueAt?: number } = {},
 ): EncodedBody {
-  const attributes: Attributes = { gtq_id: str(id) };
+  const attributes: Attributes = {};
   let text: string | undefined;
   try {
     const decoded = strictUtf8.decode(body);
@@ -47,9 +49,14 @@ export function encodeMessage(
   } catch {
     // not UTF-8: base64 below
   }
-  if (text === undefined) {
-    text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("base64");
-    attributes.gtq_enc = str("b64");
+  if (text !== undefined && !id.includes("\n") && SAFE_TEXT.test(id)) {
+    text = `${FRAME}${id}\n${text}`;
+  } else {
+    attributes.gtq_id = str(id);
+    if (text === undefined) {
+      text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("base64");
+      attributes.gtq_enc = str("b64");
+    }
   }
   if (extra.prior) attributes.gtq_prior = num(extra.prior);
   if (extra.dueAt !== undefined) attributes.gtq_due = num(extra.dueAt);
@@ -121,9 +128,20 @@ export function decodeMessage(message: Message): ReceivedMessage {
   const text = message.Body ?? "";
   const base64 = attr(message, "gtq_enc") === "b64";
   const due = attr(message, "gtq_due");
+  let id = attr(message, "gtq_id");
+  let body: Uint8Array;
+  const cut = id === undefined && text.startsWith(FRAME) ? text.indexOf("\n") : -1;
+  if (cut > 0) {
+    id = text.slice(FRAME.length, cut);
+    body = encoder.encode(text.slice(cut + 1));
+  } else {
+    // Attribute form, or a message GoTaskQ did not send (its body goes to the worker as is,
+    // which dead-letters it as decode_error).
+    body = base64 ? new Uint8Array(Buffer.from(text, "base64")) : encoder.encode(text);
+  }
   return {
-    id: attr(message, "gtq_id") ?? message.MessageId ?? "unknown",
-    body: base64 ? new Uint8Array(Buffer.from(text, "base64")) : encoder.encode(text),
+    id: id ?? message.MessageId ?? "unknown",
+    body,
     receiptHandle: message.ReceiptHandle ?? "",
     receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? "1"),
     prior: Number(attr(message, "gtq_prior") ?? "0"),
