@@ -9,7 +9,7 @@ import {
 import { encodeEnvelope } from "../src/core/envelope.js";
 import { newTaskId } from "../src/core/ids.js";
 import type { ChildSpec } from "./protocol.js";
-import { batches, type PrepareRole, type PreparedRole } from "./role.js";
+import { batches, type PreparedRole, type PrepareRole } from "./role.js";
 
 // The raw ceiling of the SQS backend (DESIGN §6): @aws-sdk/client-sqs against the same emulator,
 // used as an expert would for the same job, with nothing of GoTaskQ above it. Producer: each
@@ -102,7 +102,11 @@ function prepareWorker(spec: ChildSpec, sqs: SQSClient, url: string): PreparedRo
         while (completed < spec.tasks) {
           const out = await sqs
             .send(
-              new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 20 }),
+              new ReceiveMessageCommand({
+                QueueUrl: url,
+                MaxNumberOfMessages: 10,
+                WaitTimeSeconds: 20,
+              }),
               { abortSignal: controller.signal },
             )
             .catch((error: unknown) => {
@@ -112,7 +116,9 @@ function prepareWorker(spec: ChildSpec, sqs: SQSClient, url: string): PreparedRo
           const messages = out.Messages ?? [];
           if (messages.length === 0) continue;
           await Promise.all(
-            messages.map((m) => handler((JSON.parse(m.Body ?? "{}") as { payload: unknown }).payload)),
+            messages.map((m) =>
+              handler((JSON.parse(m.Body ?? "{}") as { payload: unknown }).payload),
+            ),
           );
           // Delete while the loop already asks for the next batch (prefetch stays ≤ concurrency
           // because the loop waits for its handlers, not for the delete).
@@ -120,7 +126,10 @@ function prepareWorker(spec: ChildSpec, sqs: SQSClient, url: string): PreparedRo
             .send(
               new DeleteMessageBatchCommand({
                 QueueUrl: url,
-                Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+                Entries: messages.map((m, i) => ({
+                  Id: String(i),
+                  ReceiptHandle: m.ReceiptHandle,
+                })),
               }),
             )
             .then(() => {

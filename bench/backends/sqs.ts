@@ -80,7 +80,11 @@ export const backend: BenchBackend = {
     const running = emulator;
     emulator = undefined;
     if (!running) return;
-    const client = new SQSClient({ region: REGION, endpoint: running.endpoint, credentials: CREDENTIALS });
+    const client = new SQSClient({
+      region: REGION,
+      endpoint: running.endpoint,
+      credentials: CREDENTIALS,
+    });
     // Drop the run's queues first (harmless: the emulator's state dies with it anyway).
     const out = await client.send(new ListQueuesCommand({})).catch(() => ({ QueueUrls: [] }));
     await Promise.allSettled(
