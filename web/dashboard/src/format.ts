@@ -1,6 +1,6 @@
 // Display formatting: times in the viewer's locale, durations and sizes in short units.
 
-export function formatTime(iso: string | null | undefined): string {
+export function formatTime(iso: string | null | undefined, withMs = false): string {
   if (!iso) return "—";
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
@@ -11,6 +11,7 @@ export function formatTime(iso: string | null | undefined): string {
     hour: "2-digit",
     minute: "2-digit",
     second: "2-digit",
+    ...(withMs ? { fractionalSecondDigits: 3 as const } : {}),
   });
 }
 

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import { errorText } from "./api";
+import { ApiError, errorText } from "./api";
 
 // Loads data for a page: runs `load` when its deps change, again every `refreshMs` when given,
 // and whenever the page calls `reload` (a live event, after an action). Answers of superseded
@@ -8,6 +8,8 @@ import { errorText } from "./api";
 export interface Data<T> {
   data: T | undefined;
   error: string | undefined;
+  /** The HTTP status of the last failed load (0 when the server did not answer). */
+  errorStatus: number | undefined;
   loading: boolean;
   reload: () => void;
 }
@@ -17,7 +19,12 @@ export function useData<T>(
   deps: readonly unknown[],
   options: { refreshMs?: number } = {},
 ): Data<T> {
-  const [state, setState] = useState<{ data?: T; error?: string; loading: boolean }>({
+  const [state, setState] = useState<{
+    data?: T;
+    error?: string;
+    errorStatus?: number;
+    loading: boolean;
+  }>({
     loading: true,
   });
   const [tick, setTick] = useState(0);
@@ -36,7 +43,12 @@ export function useData<T>(
       })
       .catch((error: unknown) => {
         if (!controller.signal.aborted)
-          setState((s) => ({ data: s.data, error: errorText(error), loading: false }));
+          setState((s) => ({
+            data: s.data,
+            error: errorText(error),
+            errorStatus: error instanceof ApiError ? error.status : undefined,
+            loading: false,
+          }));
       });
     return () => controller.abort();
   }, [...deps, tick]);
@@ -49,7 +61,13 @@ export function useData<T>(
     return () => clearInterval(timer);
   }, [options.refreshMs, reload]);
 
-  return { data: state.data, error: state.error, loading: state.loading, reload };
+  return {
+    data: state.data,
+    error: state.error,
+    errorStatus: state.errorStatus,
+    loading: state.loading,
+    reload,
+  };
 }
 
 /** A function that runs `fn` at most once per `ms`, trailing calls folded into one. */

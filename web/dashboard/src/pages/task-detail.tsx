@@ -13,6 +13,14 @@ import { FINAL_STATUSES, isNewer, type LogLine, type TaskRecord, type TaskStatus
 // status changes, the handler's log lines, and Cancel / Requeue for operators. Everything the
 // task carries is attacker-controlled and is rendered as text.
 
+const RANK: Record<TaskStatus, number> = {
+  PENDING: 0,
+  STARTED: 1,
+  SUCCESS: 2,
+  FAILURE: 2,
+  CANCELED: 2,
+};
+
 interface Step {
   status: TaskStatus;
   run: number;
@@ -54,6 +62,17 @@ export function TaskDetailPage(props: { id: string }): React.JSX.Element {
   useEffect(() => {
     if (loaded.data) observe(loaded.data);
   }, [loaded.data]);
+  // Tracking is written just after the broker accepted the task, so a page opened right after
+  // a submission can ask too early: a 404 is asked again for a while (live events fill in too).
+  const [retries, setRetries] = useState(0);
+  useEffect(() => {
+    if (loaded.errorStatus !== 404 || task || retries >= 20) return;
+    const timer = setTimeout(() => {
+      setRetries((n) => n + 1);
+      loaded.reload();
+    }, 500);
+    return () => clearTimeout(timer);
+  }, [loaded.errorStatus, loaded.reload, task, retries]);
   useLiveEvents((event) => {
     if (event.kind === "resync") {
       loaded.reload();
@@ -78,7 +97,7 @@ export function TaskDetailPage(props: { id: string }): React.JSX.Element {
   };
 
   if (!task) {
-    const missing = loaded.error && !loaded.loading;
+    const missing = loaded.error && (loaded.errorStatus !== 404 || retries >= 20);
     return (
       <section>
         <h1>Task</h1>
@@ -90,6 +109,7 @@ export function TaskDetailPage(props: { id: string }): React.JSX.Element {
     );
   }
   const active = task.status === "PENDING" || task.status === "STARTED";
+  const requeueable = task.status === "FAILURE" || task.status === "CANCELED";
   return (
     <section aria-labelledby="task-title" className="task-detail">
       <p className="crumbs">
@@ -98,7 +118,7 @@ export function TaskDetailPage(props: { id: string }): React.JSX.Element {
       <h1 id="task-title">
         <span className="mono task-id">{task.id}</span> <StatusBadge status={task.status} />
       </h1>
-      {canOperate && (
+      {canOperate && (active || requeueable || action.message) && (
         <div className="actions">
           {active && (
             <button
@@ -110,7 +130,7 @@ export function TaskDetailPage(props: { id: string }): React.JSX.Element {
               Cancel task
             </button>
           )}
-          {(task.status === "FAILURE" || task.status === "CANCELED") && (
+          {requeueable && (
             <button
               type="button"
               className="primary"
@@ -128,14 +148,13 @@ export function TaskDetailPage(props: { id: string }): React.JSX.Element {
         </div>
       )}
       <Problem message={action.error} />
-      <Problem message={loaded.error} />
       <div className="detail-grid">
         <Facts task={task} />
         <Timeline task={task} seen={seen} />
       </div>
       <h2>Payload</h2>
       <JsonView value={task.payload} label="Payload" />
-      {(task.status === "SUCCESS" || task.result !== undefined) && (
+      {(task.status === "SUCCESS" || (task.result !== undefined && task.result !== null)) && (
         <>
           <h2>Result</h2>
           <JsonView value={task.result} label="Result" />
@@ -202,7 +221,14 @@ function Timeline(props: { task: TaskRecord; seen: Step[] }): React.JSX.Element 
     add({ status: "STARTED", run: task.run, attempt: task.attempt, at: task.started_at });
   if (task.completed_at && FINAL_STATUSES.has(task.status))
     add({ status: task.status, run: task.run, attempt: task.attempt, at: task.completed_at });
-  steps.sort((a, b) => a.at.localeCompare(b.at) || a.run - b.run || a.attempt - b.attempt);
+  // Same-millisecond steps (a fast task) fall back to the state machine's order.
+  steps.sort(
+    (a, b) =>
+      a.at.localeCompare(b.at) ||
+      a.run - b.run ||
+      a.attempt - b.attempt ||
+      RANK[a.status] - RANK[b.status],
+  );
   return (
     <div className="card timeline-card">
       <h2>Timeline</h2>
@@ -213,7 +239,7 @@ function Timeline(props: { task: TaskRecord; seen: Step[] }): React.JSX.Element 
             <span className="muted">
               {step.run > 0 ? `run ${step.run + 1}, ` : ""}attempt {step.attempt + 1}
             </span>{" "}
-            <time dateTime={step.at}>{formatTime(step.at)}</time>
+            <time dateTime={step.at}>{formatTime(step.at, true)}</time>
           </li>
         ))}
       </ol>
