@@ -99,7 +99,7 @@ describe("dashboard in Chromium", () => {
     await page.getByRole("button", { name: "Requeue" }).waitFor();
   });
 
-  it("requeues dead letters: one, and a selection", async () => {
+  it("requeues dead letters: one, a selection, then all", async () => {
     const message = `dlq-${unique()}`;
     const ids = await Promise.all(
       [1, 2, 3].map(() =>
@@ -127,6 +127,21 @@ describe("dashboard in Chromium", () => {
     await page.getByRole("status").filter({ hasText: "Requeued 2 tasks" }).waitFor();
     await h.waitForTask(two, (t) => t.run === 1, "requeued (run 2)");
     await h.waitForTask(three, (t) => t.run === 1, "requeued (run 2)");
+
+    // demo.fail fails again: all three are back; "Requeue all" asks once more before acting.
+    for (const id of ids)
+      await h.waitForTask(id, (t) => t.run === 1 && t.status === "FAILURE", "failed again");
+    await page.reload();
+    for (const id of ids) await page.locator(`tr[data-task-id="${id}"]`).waitFor();
+    await page.getByRole("button", { name: "Requeue all…" }).click();
+    await page
+      .getByRole("button", { name: "Confirm: requeue every dead letter in default" })
+      .click();
+    await page
+      .getByRole("status")
+      .filter({ hasText: /Requeued \d+ tasks?/ })
+      .waitFor();
+    for (const id of ids) await h.waitForTask(id, (t) => t.run === 2, "requeued (run 3)");
   });
 
   it("filters and searches the task list, and a new matching task appears live", async () => {
@@ -226,4 +241,8 @@ describe("dashboard in Chromium", () => {
     // Still answers input.
     expect(await page.evaluate(() => 1 + 1)).toBe(2);
   }, 60_000);
+
+  it("ran every page above without a script error or a Content-Security-Policy violation", () => {
+    expect(h.pageProblems).toEqual([]);
+  });
 });

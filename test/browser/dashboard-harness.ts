@@ -25,6 +25,8 @@ export interface DashboardHarness {
   box: Sandbox;
   baseUrl: string;
   browser: Browser;
+  /** Script errors and Content-Security-Policy violations seen by any page of `loggedIn`. */
+  pageProblems: string[];
   /** fetch against the server with the admin API key (or none with key: null). */
   api(
     pathname: string,
@@ -84,6 +86,7 @@ export async function startDashboard(
     box,
     baseUrl,
     browser,
+    pageProblems: [],
     async api(pathname, init = {}) {
       const headers: Record<string, string> = { ...init.headers };
       const key = init.key === undefined ? ADMIN_KEY : init.key;
@@ -132,6 +135,11 @@ export async function startDashboard(
       const context = await browser.newContext();
       contexts.push(context);
       const page = await context.newPage();
+      page.on("pageerror", (error) => harness.pageProblems.push(String(error)));
+      page.on("console", (message) => {
+        if (/content security policy/i.test(message.text()))
+          harness.pageProblems.push(message.text());
+      });
       await page.goto(`${baseUrl}/login`);
       await page.getByLabel("Username").fill(user.name);
       await page.getByLabel("Password").fill(user.password);

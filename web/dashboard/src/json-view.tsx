@@ -113,7 +113,7 @@ function TreeNode(props: { name: string; value: unknown; depth: number }): React
         </span>
       </button>
       {open && (
-        <ul>
+        <ul className="json-children">
           {entries.map(([key, child]) => (
             <TreeNode key={key} name={key} value={child} depth={depth + 1} />
           ))}

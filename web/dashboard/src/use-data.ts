@@ -87,3 +87,13 @@ export function useThrottled(fn: () => void, ms: number): () => void {
     }, wait);
   }, [ms]);
 }
+
+/** The current time, refreshed every `ms` (for "12 s ago" labels). */
+export function useNow(ms: number): number {
+  const [now, setNow] = useState(Date.now);
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), ms);
+    return () => clearInterval(timer);
+  }, [ms]);
+  return now;
+}

@@ -14,7 +14,7 @@ import {
   type TaskFilter,
   timeWindow,
 } from "../task-filter";
-import { useData } from "../use-data";
+import { useData, useNow } from "../use-data";
 import {
   type FunctionInfo,
   isNewer,
@@ -91,7 +91,7 @@ export function TasksPage(): React.JSX.Element {
           : `${rows.length} task${rows.length === 1 ? "" : "s"} on this page`}
         {cursors.length === 0 ? " · new tasks appear live" : ` · page ${cursors.length + 1}`}
       </p>
-      <TaskTable tasks={rows} />
+      <TaskTable tasks={rows} stale={page.loading} />
       <nav className="pager" aria-label="Pages of tasks">
         <button
           type="button"
@@ -112,10 +112,12 @@ export function TasksPage(): React.JSX.Element {
   );
 }
 
-function TaskTable(props: { tasks: TaskRecord[] }): React.JSX.Element {
-  if (props.tasks.length === 0) return <p className="empty">No tasks match.</p>;
+function TaskTable(props: { tasks: TaskRecord[]; stale: boolean }): React.JSX.Element {
+  const now = useNow(5_000);
+  if (props.tasks.length === 0)
+    return <p className="empty">{props.stale ? "Loading…" : "No tasks match."}</p>;
   return (
-    <div className="table-wrap">
+    <div className={props.stale ? "table-wrap stale" : "table-wrap"} aria-busy={props.stale}>
       <table className="tasks responsive">
         <thead>
           <tr>
@@ -152,7 +154,7 @@ function TaskTable(props: { tasks: TaskRecord[] }): React.JSX.Element {
                 {task.run > 0 ? ` (run ${task.run + 1})` : ""}
               </td>
               <td data-label="Created" title={formatTime(task.created_at)}>
-                {formatAgo(task.created_at)}
+                {formatAgo(task.created_at, now)}
               </td>
               <td data-label="Duration">{formatDuration(task.duration_ms)}</td>
             </tr>
