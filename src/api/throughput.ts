@@ -42,8 +42,8 @@ export async function queueThroughput(
   const byQueue = new Map<string, Map<number, ThroughputBucket>>();
   for (const b of found) {
     if (b.start < first || b.start >= end) continue;
-    let buckets = byQueue.get(b.queue);
-    if (!buckets) byQueue.set(b.queue, (buckets = new Map()));
+    const buckets = byQueue.get(b.queue) ?? new Map<number, ThroughputBucket>();
+    byQueue.set(b.queue, buckets);
     buckets.set(b.start, b);
   }
   return [...byQueue.keys()].sort().map((queue) => {

@@ -69,7 +69,7 @@ export class LoginThrottle {
   }
 
   #sweep(now: number): void {
-    for (const [key, b] of this.#buckets) {
+    for (const key of this.#buckets.keys()) {
       if (this.#tokens(key, now) >= this.#burst) this.#buckets.delete(key);
     }
     for (const key of this.#buckets.keys()) {

@@ -6,13 +6,15 @@ import type { TaskFeed } from "../task-feed.js";
 import { taskRecordWire } from "./wire.js";
 
 // GET /v1/events as Server-Sent Events: every connected client is one entry here, fed from the
-// process's single TaskFeed. Each change is serialised once and written to every client whose
-// filters match, as `event: task` + `data: <the task exactly as an item of GET /v1/tasks>`.
+// process's single TaskFeed (the hub is its only subscriber). Each change is serialised once and
+// queued for every client whose filters match, as `event: task` + `data: <the task exactly as an
+// item of GET /v1/tasks>`.
 //
-// A slow client cannot grow the server's memory: when what is queued in its socket passes
-// `maxBufferBytes` it is disconnected (EventSource reconnects on its own and the UI reloads its
-// list). A `: ping` comment every `pingMs` keeps proxies from closing an idle stream and is when
-// a client whose session ended (logout, expiry, operator removed) is disconnected. On shutdown
+// A slow client cannot grow the server's memory: its messages wait in a queue of its own, written
+// to the socket only as fast as the socket drains; when that queue passes `maxBufferBytes` the
+// client is disconnected (EventSource reconnects on its own and the UI reloads its list). A
+// `: ping` comment every `pingMs` keeps proxies from closing an idle stream and is also when a
+// client whose session ended (logout, expiry, operator removed) is disconnected. On shutdown
 // every stream is ended, so the server can close.
 
 export interface EventFilter {
@@ -33,10 +35,17 @@ export interface EventStreamHubOptions {
   logger: Logger;
   /** Default 15,000 ms. */
   pingMs?: number;
-  /** Bytes queued for one client before it is dropped. Default 1 MiB. */
+  /** Bytes (UTF-16 units) queued for one client before it is dropped. Default 4 MiB. */
   maxBufferBytes?: number;
   /** Streams open at once, at most. Default 1,000. */
   maxClients?: number;
+}
+
+interface Queue {
+  messages: string[];
+  bytes: number;
+  /** Waiting for the socket's 'drain' before writing more. */
+  blocked: boolean;
 }
 
 function matches(filter: EventFilter, r: TaskRecord): boolean {
@@ -52,7 +61,8 @@ export class EventStreamHub {
   readonly #logger: Logger;
   readonly #pingMs: number;
   readonly #maxBufferBytes: number;
-  readonly #clients = new Map<StreamClient, () => void>();
+  readonly #clients = new Map<StreamClient, Queue>();
+  #unsubscribe: (() => void) | undefined;
   #pinger: NodeJS.Timeout | undefined;
   #closed = false;
   #dropped = 0;
@@ -61,7 +71,7 @@ export class EventStreamHub {
     this.#feed = options.feed;
     this.#logger = options.logger;
     this.#pingMs = options.pingMs ?? 15_000;
-    this.#maxBufferBytes = options.maxBufferBytes ?? 1_048_576;
+    this.#maxBufferBytes = options.maxBufferBytes ?? 4 * 1_048_576;
     this.maxClients = options.maxClients ?? 1_000;
   }
 
@@ -84,71 +94,98 @@ export class EventStreamHub {
       client.response.end();
       return;
     }
-    const unsubscribe = this.#feed.subscribe((records) => this.#send(client, records));
-    this.#clients.set(client, unsubscribe);
+    this.#clients.set(client, { messages: [], bytes: 0, blocked: false });
     client.response.on("close", () => this.#remove(client));
-    this.#pinger ??= setInterval(() => this.#ping(), this.#pingMs);
-    this.#pinger.unref();
+    this.#unsubscribe ??= this.#feed.subscribe((records) => this.#broadcast(records));
+    if (!this.#pinger) {
+      this.#pinger = setInterval(() => this.#ping(), this.#pingMs);
+      this.#pinger.unref();
+    }
   }
 
   /** Ends every stream and stops the feed (idempotent). */
   async close(): Promise<void> {
     this.#closed = true;
-    for (const client of [...this.#clients.keys()]) {
-      this.#remove(client);
-      client.response.end();
-    }
+    for (const client of [...this.#clients.keys()]) this.#end(client);
     await this.#feed.close();
   }
 
-  #send(client: StreamClient, records: readonly TaskRecord[]): void {
-    if (!client.stillAuthorized()) return this.#end(client);
-    let chunk = "";
-    for (const record of records) {
-      if (matches(client.filter, record)) {
-        chunk += `event: task\ndata: ${JSON.stringify(taskRecordWire(record))}\n\n`;
+  #broadcast(records: readonly TaskRecord[]): void {
+    const messages = records.map((record) => ({
+      record,
+      text: `event: task\ndata: ${JSON.stringify(taskRecordWire(record))}\n\n`,
+    }));
+    for (const client of [...this.#clients.keys()]) {
+      if (!client.stillAuthorized()) {
+        this.#end(client);
+        continue;
+      }
+      for (const m of messages) {
+        if (matches(client.filter, m.record) && !this.#enqueue(client, m.text)) break;
       }
     }
-    if (chunk) this.#write(client, chunk);
   }
 
   #ping(): void {
     for (const client of [...this.#clients.keys()]) {
       if (!client.stillAuthorized()) this.#end(client);
-      else this.#write(client, ": ping\n\n");
+      else this.#enqueue(client, ": ping\n\n");
     }
   }
 
-  #write(client: StreamClient, chunk: string): void {
-    const { response } = client;
-    if (response.destroyed || response.writableEnded) return this.#remove(client);
-    if (response.writableLength + chunk.length > this.#maxBufferBytes) {
+  /** Queues one message and writes what the socket takes; false when the client was dropped. */
+  #enqueue(client: StreamClient, text: string): boolean {
+    const queue = this.#clients.get(client);
+    if (!queue) return false;
+    if (queue.bytes + text.length > this.#maxBufferBytes) {
       this.#dropped += 1;
       this.#logger.warn(
-        { event: "event_stream_slow_client", queued_bytes: response.writableLength },
+        { event: "event_stream_slow_client", queued_bytes: queue.bytes },
         "dropping a live-event client that does not keep up",
       );
       this.#remove(client);
-      response.destroy();
-      return;
+      client.response.destroy();
+      return false;
     }
-    response.write(chunk);
+    queue.messages.push(text);
+    queue.bytes += text.length;
+    if (!queue.blocked) this.#flush(client, queue);
+    return true;
   }
 
-  /** The stream ends cleanly; the browser's reconnect then meets a 401. */
+  #flush(client: StreamClient, queue: Queue): void {
+    const { response } = client;
+    while (queue.messages.length > 0) {
+      if (response.destroyed || response.writableEnded) {
+        this.#remove(client);
+        return;
+      }
+      const text = queue.messages.shift() as string;
+      queue.bytes -= text.length;
+      if (!response.write(text)) {
+        queue.blocked = true;
+        response.once("drain", () => {
+          queue.blocked = false;
+          this.#flush(client, queue);
+        });
+        return;
+      }
+    }
+  }
+
+  /** The stream ends cleanly; the browser's reconnect then meets a 401 (or another replica). */
   #end(client: StreamClient): void {
     this.#remove(client);
     client.response.end();
   }
 
   #remove(client: StreamClient): void {
-    const unsubscribe = this.#clients.get(client);
-    if (!unsubscribe) return;
-    this.#clients.delete(client);
-    unsubscribe();
-    if (this.#clients.size === 0 && this.#pinger) {
-      clearInterval(this.#pinger);
-      this.#pinger = undefined;
-    }
+    if (!this.#clients.delete(client)) return;
+    if (this.#clients.size > 0) return;
+    // Nobody listens: the feed stops polling, the pings stop.
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    if (this.#pinger) clearInterval(this.#pinger);
+    this.#pinger = undefined;
   }
 }
