@@ -78,6 +78,26 @@ describe("gotaskq operators", () => {
     expect(r.stderr).toMatch(/--password-stdin/);
   });
 
+  it("lets an operator of the file log in to the dashboard of gotaskq server", async () => {
+    const server = await box.start(["server"], { readyText: "GoTaskQ server" });
+    const url = /dashboard (http:\/\/\S+)\//.exec(server.output())?.[1];
+    expect(url).toBeDefined();
+    const page = await fetch(`${url}/workers`, { redirect: "manual" });
+    expect(page.status).toBe(302);
+    expect(page.headers.get("location")).toBe("/login?next=%2Fworkers");
+    const login = (password: string) =>
+      fetch(`${url}/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username: "alice", password }),
+      });
+    expect((await login("not her password")).status).toBe(401);
+    const ok = await login("correct horse battery staple");
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ operator: { name: "alice", role: "operator" } });
+    server.kill("SIGTERM");
+  });
+
   it("replaces a password with --replace and removes operators by name", async () => {
     const replaced = await add("bob", "operator", "a brand new passphrase", ["--replace"]);
     expect(replaced.code, replaced.stderr).toBe(0);

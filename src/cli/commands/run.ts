@@ -241,7 +241,7 @@ export function registerRun(program: Command): void {
     const api = await startApi(session, registry, []);
     stopOnSignals(session, [api]);
     process.stdout.write(
-      `GoTaskQ server (pid ${process.pid}): REST and dashboard ${api.restUrl}, gRPC ${session.config.host}:${api.grpcPort}, broker ${session.config.brokerUrl}\n`,
+      `GoTaskQ server (pid ${process.pid}): REST ${api.restUrl}, gRPC ${session.config.host}:${api.grpcPort}, broker ${session.config.brokerUrl}, dashboard ${api.restUrl}/\n`,
     );
   });
 
