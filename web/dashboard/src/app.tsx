@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { ApiError, errorText, request, setCsrfToken, setUnauthorizedHandler } from "./api";
 import { startLiveEvents, stopLiveEvents, useLiveStatus } from "./live-events";
 import { DeadLettersPage } from "./pages/dead-letters";
@@ -93,6 +93,12 @@ function Shell(props: { session: Session; onLogout: () => void; path: string }):
       .catch((error: unknown) => setLogoutError(errorText(error)));
   };
   const section = path.startsWith("/tasks") ? "/tasks" : path;
+  // After a client-side navigation, keyboard and screen-reader focus starts at the new page.
+  const firstPath = useRef(path);
+  useEffect(() => {
+    if (path !== firstPath.current) document.getElementById("main")?.focus({ preventScroll: true });
+    firstPath.current = "";
+  }, [path]);
   return (
     <>
       <a className="skip" href="#main">

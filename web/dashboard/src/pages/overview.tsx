@@ -120,22 +120,24 @@ function WorkerSummary(props: { workers: WorkerInfo[] | undefined }): React.JSX.
   if (!props.workers) return null;
   if (live.length === 0) return <p className="empty">No live workers.</p>;
   return (
-    <ul className="worker-list">
-      {live.map((w) => (
-        <li key={w.worker_id} className="card">
-          <strong>
-            {w.host}:{w.pid}
-          </strong>{" "}
-          <span className="muted">{w.queues.join(", ")}</span>
-          <span>
-            {w.running} / {w.concurrency} running
-          </span>
-          <span className="muted">seen {formatAgo(w.seen_at)}</span>
-        </li>
-      ))}
-      <li className="more">
+    <>
+      <ul className="worker-list">
+        {live.map((w) => (
+          <li key={w.worker_id} className="card">
+            <strong>
+              {w.host}:{w.pid}
+            </strong>{" "}
+            <span className="muted">{w.queues.join(", ")}</span>
+            <span>
+              {w.running} / {w.concurrency} running
+            </span>
+            <span className="muted">seen {formatAgo(w.seen_at)}</span>
+          </li>
+        ))}
+      </ul>
+      <p>
         <Link to="/workers">All workers</Link>
-      </li>
-    </ul>
+      </p>
+    </>
   );
 }

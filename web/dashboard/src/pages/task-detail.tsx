@@ -26,6 +26,8 @@ interface Step {
   run: number;
   attempt: number;
   at: string;
+  /** Set on steps inferred from log lines rather than reported. */
+  note?: string;
 }
 
 export function TaskDetailPage(props: { id: string }): React.JSX.Element {
@@ -150,7 +152,7 @@ export function TaskDetailPage(props: { id: string }): React.JSX.Element {
       <Problem message={action.error} />
       <div className="detail-grid">
         <Facts task={task} />
-        <Timeline task={task} seen={seen} />
+        <Timeline task={task} seen={seen} lines={logs.data?.lines ?? []} />
       </div>
       <h2>Payload</h2>
       <JsonView value={task.payload} label="Payload" />
@@ -204,9 +206,14 @@ function Facts(props: { task: TaskRecord }): React.JSX.Element {
   );
 }
 
-/** Status changes: from the record's own times, and every change seen live on this page. */
-function Timeline(props: { task: TaskRecord; seen: Step[] }): React.JSX.Element {
-  const { task, seen } = props;
+/**
+ * Status changes: the record's own times, every change seen live on this page, and earlier
+ * attempts of the current run from their log lines (the record keeps only the latest attempt;
+ * an attempt number only moves on after a failure, so an earlier attempt that logged is one that
+ * ran and failed).
+ */
+function Timeline(props: { task: TaskRecord; seen: Step[]; lines: LogLine[] }): React.JSX.Element {
+  const { task, seen, lines } = props;
   const steps: Step[] = [];
   const add = (step: Step) => {
     const same = steps.find(
@@ -217,6 +224,16 @@ function Timeline(props: { task: TaskRecord; seen: Step[] }): React.JSX.Element 
   };
   if (task.created_at) add({ status: "PENDING", run: 0, attempt: 0, at: task.created_at });
   for (const step of seen) add(step);
+  if (task.run === 0) {
+    for (let attempt = 0; attempt < task.attempt; attempt++) {
+      const logged = lines.filter((l) => l.attempt === attempt);
+      const first = logged[0];
+      const last = logged[logged.length - 1];
+      if (!first || !last) continue;
+      add({ status: "STARTED", run: 0, attempt, at: first.at, note: "from its log lines" });
+      add({ status: "FAILURE", run: 0, attempt, at: last.at, note: "retried" });
+    }
+  }
   if (task.started_at)
     add({ status: "STARTED", run: task.run, attempt: task.attempt, at: task.started_at });
   if (task.completed_at && FINAL_STATUSES.has(task.status))
@@ -239,6 +256,7 @@ function Timeline(props: { task: TaskRecord; seen: Step[] }): React.JSX.Element 
             <span className="muted">
               {step.run > 0 ? `run ${step.run + 1}, ` : ""}attempt {step.attempt + 1}
             </span>{" "}
+            {step.note && <span className="muted">({step.note})</span>}{" "}
             <time dateTime={step.at}>{formatTime(step.at, true)}</time>
           </li>
         ))}

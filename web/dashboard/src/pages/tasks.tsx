@@ -188,6 +188,13 @@ function Filters(props: {
     (signal) => request<{ queues: QueueStats[] }>("/v1/queues", { signal }),
     [],
   );
+  // On a phone the filters beyond the search box fold away behind a button (CSS shows it there).
+  const [expanded, setExpanded] = useState(false);
+  const active =
+    (filter.statuses.length > 0 ? 1 : 0) +
+    (filter.functionKey ? 1 : 0) +
+    (filter.queue ? 1 : 0) +
+    (filter.range ? 1 : 0);
   const toggle = (status: (typeof TASK_STATUSES)[number]) => {
     const statuses = draft.statuses.includes(status)
       ? draft.statuses.filter((s) => s !== status)
@@ -196,7 +203,7 @@ function Filters(props: {
   };
   return (
     <form
-      className="filters card"
+      className={expanded ? "filters card expanded" : "filters card"}
       aria-label="Filter tasks"
       onSubmit={(e) => {
         e.preventDefault();
@@ -293,6 +300,14 @@ function Filters(props: {
           </div>
         </>
       )}
+      <button
+        type="button"
+        className="filter-toggle"
+        aria-expanded={expanded}
+        onClick={() => setExpanded(!expanded)}
+      >
+        {expanded ? "Fewer filters" : `More filters${active > 0 ? ` (${active} set)` : ""}`}
+      </button>
       <div className="filter-actions">
         <button type="submit">Apply</button>
         <button
