@@ -25,7 +25,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-describe("dashboard security in Chromium", () => {
+describe("dashboard security in Chromium", { timeout: 90_000 }, () => {
   it("sends a logged-out visitor to the login page from every page, and refuses API calls", async () => {
     const id = await h.submit({ function_key: "demo.echo", payload: {} });
     const pages = [...PAGES, `/tasks/${id}`];

@@ -201,14 +201,18 @@ function Entries(props: { queue: string; onChange: () => void }): React.JSX.Elem
                     </Link>
                   </td>
                   <td data-label="Reason">
-                    <strong>{entry.reason}</strong>
-                    <span className="row-error">{entry.detail}</span>
+                    <div>
+                      <strong>{entry.reason}</strong>
+                      <span className="row-error">{entry.detail}</span>
+                    </div>
                   </td>
                   <td data-label="Function">
-                    {entry.function_key ?? "—"}
-                    {entry.attempt !== undefined && (
-                      <span className="muted"> · attempt {entry.attempt + 1}</span>
-                    )}
+                    <div>
+                      {entry.function_key ?? "—"}
+                      {entry.attempt !== undefined && (
+                        <span className="muted"> · attempt {entry.attempt + 1}</span>
+                      )}
+                    </div>
                   </td>
                   <td data-label="Dead-lettered">{formatTime(entry.dead_lettered_at)}</td>
                   <td data-label="Payload" className="payload-cell">

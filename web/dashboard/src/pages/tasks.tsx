@@ -141,12 +141,14 @@ function TaskTable(props: { tasks: TaskRecord[]; stale: boolean }): React.JSX.El
               <td data-label="Function">{task.function_key ?? "—"}</td>
               <td data-label="Queue">{task.queue ?? "—"}</td>
               <td data-label="Status">
-                <StatusBadge status={task.status} />
-                {task.error?.message && task.status !== "SUCCESS" && (
-                  <span className="row-error" title={task.error.message}>
-                    {task.error.message.slice(0, 120)}
-                  </span>
-                )}
+                <div>
+                  <StatusBadge status={task.status} />
+                  {task.error?.message && task.status !== "SUCCESS" && (
+                    <span className="row-error" title={task.error.message}>
+                      {task.error.message.slice(0, 120)}
+                    </span>
+                  )}
+                </div>
               </td>
               <td data-label="Attempt">
                 {task.attempt + 1}

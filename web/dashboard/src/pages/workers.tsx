@@ -37,8 +37,10 @@ export function WorkersPage(): React.JSX.Element {
               {list.map((w) => (
                 <tr key={w.worker_id} data-worker-id={w.worker_id}>
                   <td data-label="Host">
-                    {w.host}
-                    {w.stopped_at && <span className="muted"> (stopped)</span>}
+                    <div>
+                      {w.host}
+                      {w.stopped_at && <span className="muted"> (stopped)</span>}
+                    </div>
                   </td>
                   <td data-label="PID">{w.pid}</td>
                   <td data-label="Queues">{w.queues.join(", ")}</td>
