@@ -242,6 +242,32 @@ describe("dashboard in Chromium", { timeout: 90_000 }, () => {
     expect(await page.evaluate(() => 1 + 1)).toBe(2);
   });
 
+  it("is usable with the keyboard: skip link, visible focus, links and buttons", async () => {
+    const { page } = await h.loggedIn();
+    const focused = () =>
+      page.evaluate(() => {
+        const el = document.activeElement as HTMLElement | null;
+        return {
+          text: el?.textContent?.trim(),
+          outline: el ? getComputedStyle(el).outlineStyle : "",
+        };
+      });
+    await page.keyboard.press("Tab");
+    expect(await focused()).toEqual({ text: "Skip to content", outline: "solid" });
+    await page.keyboard.press("Tab"); // brand
+    await page.keyboard.press("Tab"); // Overview
+    await page.keyboard.press("Tab"); // Tasks
+    expect((await focused()).text).toBe("Tasks");
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Tasks" }).waitFor();
+    expect(new URL(page.url()).pathname).toBe("/tasks");
+    // The search box takes Enter to apply at once.
+    await page.getByLabel("Search id, function or error").focus();
+    await page.keyboard.type("demo.echo");
+    await page.keyboard.press("Enter");
+    await page.waitForURL(/q=demo\.echo/);
+  });
+
   it("ran every page above without a script error or a Content-Security-Policy violation", () => {
     expect(h.pageProblems).toEqual([]);
   });
