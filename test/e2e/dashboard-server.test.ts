@@ -60,10 +60,14 @@ describe("dashboard server side of gotaskq dev", () => {
   const login = (username: string, password: string) =>
     http("/auth/login", { body: { username, password } });
 
+  /** Every session id and CSRF token handed out, to check none reaches the logs. */
+  const secrets: string[] = [];
+
   async function signIn(username: string, password: string): Promise<Signed> {
     const r = await login(username, password);
     expect(r.status, r.text).toBe(200);
     const cookie = (r.headers.get("set-cookie") ?? "").split(";")[0] as string;
+    secrets.push(cookie.split("=")[1] as string, (r.json as { csrf_token: string }).csrf_token);
     return { cookie, csrf: (r.json as { csrf_token: string }).csrf_token };
   }
 
@@ -395,6 +399,14 @@ describe("dashboard server side of gotaskq dev", () => {
     expect((limited.json as { detail: string }).detail).toMatch(/too many failed logins/);
     // Another operator is not affected.
     expect((await login("viewer1", VIEWER_PASSWORD)).status).toBe(200);
+  });
+
+  it("never writes passwords, session ids or CSRF tokens to its logs", () => {
+    expect(secrets.length).toBeGreaterThan(10);
+    const output = dev.output();
+    for (const secret of [...secrets, VIEWER_PASSWORD]) expect(output).not.toContain(secret);
+    // The dev password appears once: in the Dashboard line printed at start.
+    expect(output.split(dev.dashboardPassword)).toHaveLength(2);
   });
 
   // Last: it uses up this address's login budget for the rest of the server's life.

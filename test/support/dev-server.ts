@@ -13,6 +13,8 @@ export interface DevServer {
   dashboardUrl: string;
   /** The generated password of operator `admin` (or GOTASKQ_DEV_PASSWORD when the env sets it). */
   dashboardPassword: string;
+  /** Everything the dev process printed so far (stdout and stderr). */
+  output(): string;
   /** fetch against the REST API with the admin key unless `key` says otherwise (null = no key). */
   api(
     path: string,
@@ -43,6 +45,7 @@ export async function startDevServer(env: Record<string, string> = {}): Promise<
     restUrl,
     grpcAddress,
     dashboardUrl: dashboard[1] as string,
+    output: () => dev.output(),
     dashboardPassword:
       printed === "from GOTASKQ_DEV_PASSWORD" && fromEnv !== undefined ? fromEnv : printed,
     async api(path, init = {}) {
