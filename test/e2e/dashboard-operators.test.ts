@@ -1,7 +1,14 @@
+import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Sandbox } from "../support/cli.js";
+import { CLI, Sandbox } from "../support/cli.js";
+
+/**
+ * util-linux `script` gives the CLI a real terminal (a pty), as an administrator has. `-E never`:
+ * script must not echo what it forwards itself, so only the terminal's own echo could show.
+ */
+const hasScript = spawnSync("script", ["--help"]).stdout?.toString().includes("--echo") ?? false;
 
 // `gotaskq operators add|list|remove` as an administrator runs it: the password from stdin (no
 // terminal here), refused when weak, stored only as a scrypt hash in a 0600 file.
@@ -70,6 +77,37 @@ describe("gotaskq operators", () => {
     expect(missingRole.code).not.toBe(0);
     expect(missingRole.stderr).toMatch(/--role/);
     expect((await box.json<unknown[]>(["operators", "list"])).length).toBe(2);
+  });
+
+  it.skipIf(!hasScript)("prompts twice on a terminal without echoing the password", async () => {
+    const password = "typed at the prompt 7";
+    const command = [process.execPath, CLI, "operators", "add", "tty1", "--role", "viewer"]
+      .map((part) => `'${part}'`)
+      .join(" ");
+    const child = spawn("script", ["-qfec", command, "-E", "never", "/dev/null"], {
+      cwd: box.dir,
+      env: { ...process.env, ...box.env },
+    });
+    let output = "";
+    let answered = 0;
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      // Type only once the prompt is shown: the terminal is then in no-echo (raw) mode.
+      const prompts = output.split(/Password: /i).length - 1;
+      while (answered < prompts) {
+        child.stdin.write(`${password}\r`);
+        answered += 1;
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/Password: [\s\S]*Repeat password: /);
+    expect(output).toContain('operator "tty1" (viewer) added');
+    expect(output).not.toContain(password);
+    expect(await box.json(["operators", "list"])).toContainEqual(
+      expect.objectContaining({ name: "tty1", role: "viewer" }),
+    );
+    expect((await box.run(["operators", "remove", "tty1"])).code).toBe(0);
   });
 
   it("asks for --password-stdin when there is no terminal to prompt on", async () => {
