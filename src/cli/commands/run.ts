@@ -82,7 +82,7 @@ async function startApi(
   registry: TaskRegistry | undefined,
   extraKeys: readonly string[],
   devPassword?: string,
-): Promise<Part & { restUrl: string; grpcPort: number }> {
+): Promise<Part & { restUrl: string; grpcPort: number; operators: number }> {
   const { config, logger } = session;
   const broker = session.broker();
   const producer = new Producer({
@@ -138,6 +138,7 @@ async function startApi(
   return {
     name: "api",
     restUrl: rest.url,
+    operators: operators.size,
     grpcPort: grpc.port,
     stop: async () => {
       await Promise.all([rest.close(), grpc.close()]);
@@ -243,6 +244,11 @@ export function registerRun(program: Command): void {
     process.stdout.write(
       `GoTaskQ server (pid ${process.pid}): REST ${api.restUrl}, gRPC ${session.config.host}:${api.grpcPort}, broker ${session.config.brokerUrl}, dashboard ${api.restUrl}/\n`,
     );
+    if (api.operators === 0) {
+      process.stdout.write(
+        `No dashboard operators in ${path.resolve(session.config.operatorsFile)} yet: add one with gotaskq operators add <name> --role operator\n`,
+      );
+    }
   });
 
   program
