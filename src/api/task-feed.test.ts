@@ -15,7 +15,7 @@ afterEach(async () => {
   await store?.close();
 });
 
-async function setup(options: { lookbackMs?: number } = {}) {
+async function setup(options: { lookbackMs?: number; maxPagesPerPoll?: number } = {}) {
   store = await openSqlTrackingStore("sqlite::memory:");
   await store.migrate();
   const queries: TaskUpdatesQuery[] = [];
@@ -90,6 +90,23 @@ describe("live task feed", () => {
     const late = taskId();
     await store.record([submitted(late, Date.now() - 1_000)]);
     await c.waitFor((got) => got.some((t) => t.id === late));
+  });
+
+  it("reads a burst larger than one poll across several polls, without stalling", async () => {
+    // One page of 2 per poll, while 40 tasks change at once within the look-back window.
+    const { feed } = await setup({ maxPagesPerPoll: 1, lookbackMs: 60_000 });
+    const c = collector();
+    feed.subscribe(c.listener);
+    await new Promise((r) => setTimeout(r, 30));
+    const now = Date.now();
+    const ids = Array.from({ length: 40 }, () => taskId());
+    await store.record(ids.map((id, i) => submitted(id, now + (i % 3))));
+    await c.waitFor((got) => got.length >= 40);
+    expect(new Set(c.got.map((t) => t.id))).toEqual(new Set(ids));
+    // A later change still arrives after the burst.
+    const after = taskId();
+    await store.record([submitted(after, Date.now())]);
+    await c.waitFor((got) => got.some((t) => t.id === after));
   });
 
   it("stops polling when the last subscriber leaves", async () => {

@@ -49,6 +49,8 @@ export class TaskFeed {
   /** id → [updatedAt ms, version] of what was delivered within the look-back window. */
   readonly #seen = new Map<string, [number, string]>();
   #newest = 0;
+  /** Where the previous poll stopped when it hit maxPagesPerPoll: the next one goes on from there. */
+  #resume: TaskUpdatesQuery["after"];
   #loop: Promise<void> | undefined;
   #abort: AbortController | undefined;
   #failingSince: number | undefined;
@@ -88,6 +90,7 @@ export class TaskFeed {
     this.#abort = abort;
     this.#seen.clear();
     this.#newest = this.#now();
+    this.#resume = undefined;
     this.#loop = this.#run(abort.signal);
   }
 
@@ -136,11 +139,16 @@ export class TaskFeed {
     }
   }
 
-  /** One poll: every change since the look-back point not delivered yet, oldest first. */
+  /**
+   * One poll: every change since the look-back point not delivered yet, oldest first, at most
+   * maxPagesPerPoll pages. A poll cut short leaves a resume key, so a burst larger than one poll
+   * is read across several polls instead of re-reading the same first pages forever.
+   */
   async #poll(): Promise<TaskRecord[]> {
     const since = Math.min(this.#newest, this.#now()) - this.#lookbackMs;
     const changed: TaskRecord[] = [];
-    let after: TaskUpdatesQuery["after"];
+    let after = this.#resume;
+    this.#resume = undefined;
     for (let page = 0; page < this.#maxPages; page += 1) {
       const records = await this.#source({
         updatedSince: since,
@@ -158,6 +166,7 @@ export class TaskFeed {
         after = { updatedAt: at, id: record.id };
       }
       if (records.length < this.#pageSize) break;
+      if (page === this.#maxPages - 1) this.#resume = after;
     }
     for (const [id, [at]] of this.#seen) if (at < since) this.#seen.delete(id);
     return changed;
