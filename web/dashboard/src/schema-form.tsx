@@ -35,10 +35,12 @@ export function formFields(schema: JsonSchema | undefined): Field[] {
 
 export function SchemaForm(props: {
   fields: Field[];
-  payload: Record<string, unknown>;
+  /** undefined while the JSON text is not an object: the form waits rather than overwrite it. */
+  payload: Record<string, unknown> | undefined;
   onChange: (next: Record<string, unknown>) => void;
 }): React.JSX.Element {
-  const { fields, payload, onChange } = props;
+  const { fields, onChange } = props;
+  const payload = props.payload ?? {};
   const set = (key: string, value: unknown) => {
     const next = { ...payload };
     if (value === undefined) delete next[key];
@@ -46,8 +48,11 @@ export function SchemaForm(props: {
     onChange(next);
   };
   return (
-    <fieldset className="schema-form">
-      <legend>Payload fields</legend>
+    <fieldset className="schema-form" disabled={props.payload === undefined}>
+      <legend>
+        Payload fields
+        {props.payload === undefined && <span className="hint"> (fix the JSON below first)</span>}
+      </legend>
       {fields.map((field) => (
         <FieldControl key={field.key} field={field} value={payload[field.key]} set={set} />
       ))}

@@ -134,7 +134,7 @@ export function SubmitPage(): React.JSX.Element {
         {fields.length > 0 && (
           <SchemaForm
             fields={fields}
-            payload={formPayload ?? {}}
+            payload={formPayload}
             onChange={(next) => setText(JSON.stringify(next, null, 2))}
           />
         )}
