@@ -29,6 +29,25 @@ function emit(event: LiveEvent): void {
   for (const listener of listeners) listener(event);
 }
 
+// Task events are delivered in batches every FLUSH_MS, the latest per task only: React batches
+// the state updates of one flush into one render, so a busy queue (thousands of changes a
+// second) costs a few renders a second, not one per change.
+const FLUSH_MS = 100;
+const pending = new Map<string, TaskRecord>();
+let flushTimer: ReturnType<typeof setTimeout> | undefined;
+
+function queueTask(task: TaskRecord): void {
+  pending.delete(task.id); // re-insert: keeps the map in order of each task's latest change
+  pending.set(task.id, task);
+  if (flushTimer !== undefined) return;
+  flushTimer = setTimeout(() => {
+    flushTimer = undefined;
+    const tasks = [...pending.values()];
+    pending.clear();
+    for (const t of tasks) emit({ kind: "task", task: t });
+  }, FLUSH_MS);
+}
+
 function open(): void {
   setStatus("connecting");
   const es = new EventSource("/v1/events", { withCredentials: true });
@@ -46,7 +65,7 @@ function open(): void {
       return; // not ours to render; the next change of that task brings a whole record again
     }
     if (typeof task === "object" && task !== null && typeof (task as TaskRecord).id === "string")
-      emit({ kind: "task", task: task as TaskRecord });
+      queueTask(task as TaskRecord);
   });
   es.onerror = () => {
     if (source !== es) return;
@@ -69,6 +88,9 @@ export function startLiveEvents(): void {
 }
 
 export function stopLiveEvents(): void {
+  clearTimeout(flushTimer);
+  flushTimer = undefined;
+  pending.clear();
   clearTimeout(retryTimer);
   retryTimer = undefined;
   source?.close();
