@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Broker } from "../broker/broker.js";
 import { createMemoryBroker } from "../broker/memory/memory-broker.js";
+import { openRedisBroker, redisBrokerOptionsFromUrl } from "../broker/redis/redis-broker.js";
 import { openSqliteBroker } from "../broker/sqlite/sqlite-broker.js";
 import { InvalidArgumentError } from "../core/errors.js";
 import { createNoneTrackingStore } from "../tracking/none-store.js";
@@ -15,8 +16,6 @@ import type { TrackingStore } from "../tracking/tracking-store.js";
 const PLANNED: Record<string, string> = {
   "amqp:": "RabbitMQ",
   "amqps:": "RabbitMQ",
-  "redis:": "Redis Streams",
-  "rediss:": "Redis Streams",
   "sqs:": "AWS SQS",
 };
 
@@ -40,6 +39,10 @@ export function openBroker(url: string): Broker {
     });
   }
   if (scheme === "memory:") return createMemoryBroker();
+  // redis://[user:password@]host[:port][/db][?prefix=gotaskq]; rediss:// for TLS.
+  if (scheme === "redis:" || scheme === "rediss:") {
+    return openRedisBroker(redisBrokerOptionsFromUrl(url));
+  }
   const planned = PLANNED[scheme];
   if (planned) {
     throw new InvalidArgumentError(

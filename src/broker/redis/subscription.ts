@@ -1,0 +1,306 @@
+import type { Redis } from "ioredis";
+import { type GoTaskQError, UnavailableError } from "../../core/errors.js";
+import type { BrokerLimits, ConsumeOptions, Delivery, Subscription } from "../broker.js";
+import { GuardedDelivery, type SettleOp } from "../guarded-delivery.js";
+import { invokeCallback } from "../validation.js";
+import { type ScriptCaller, whenReady } from "./connection.js";
+import { GROUP, type QueueKeys } from "./keys.js";
+import type { SettleArgs, SettleBatcher } from "./settle-batcher.js";
+
+// One subscription's fetch loop. Each turn asks every queue's `take` script for at most the
+// free slots (prefetch − unsettled), so Redis never hands this consumer more than it may hold,
+// and priorities are exact per take. When a take finds less than it could carry, the loop
+// blocks in XREAD on the lanes (after the group's last-delivered ids) and the wake stream, on a
+// connection of its own, until new work arrives, the next delayed message is due, or the next
+// reclaim pass is due — then takes again. XREAD does not consume, so blocking can never
+// over-deliver; the take script stays the only way a message is handed out.
+//
+// Redis Streams has no visibility timeout: XAUTOCLAIM with min-idle = leaseMs plays that role.
+// A pending entry's idle time is its lease clock, reset by an extension (XCLAIM … IDLE … JUSTID,
+// not a delivery). A reclaim pass runs every leaseMs/4 (20 ms–5 s) while slots are free, so a
+// dead consumer's entries come back between leaseMs and 1.25 × leaseMs after its last extension.
+
+const MAX_BLOCK_MS = 2_000;
+const PRUNE_EVERY_MS = 60_000;
+/** A consumer holding nothing and silent for this long belonged to a process that is gone. */
+const PRUNE_IDLE_MS = 10 * 60_000;
+
+export interface SubscriptionContext {
+  scripts: ScriptCaller;
+  keysFor(queue: string): QueueKeys;
+  settler: SettleBatcher;
+  limits: BrokerLimits;
+  /** A new connection for blocking reads, already connecting. */
+  openBlocker(): Redis;
+  /** undefined while the client is open; the error to reject settles with once closed. */
+  closedError(): GoTaskQError | undefined;
+  /** Reports a failed fetch turn (Redis away); called once per outage, and on recovery. */
+  report(message: string): void;
+}
+
+export class RedisSubscription implements Subscription {
+  private unsettled = 0;
+  private active = true;
+  private slotWaiter: (() => void) | undefined;
+  private readonly blocker: Redis;
+  private readonly reclaimEveryMs: number;
+  private nextReclaimAt = 0;
+  private nextPruneAt = Date.now() + PRUNE_EVERY_MS;
+  private failing = false;
+  private readonly done: Promise<void>;
+
+  constructor(
+    private readonly context: SubscriptionContext,
+    private readonly queues: readonly string[],
+    private readonly options: ConsumeOptions,
+    private readonly onDelivery: (delivery: Delivery) => void,
+    readonly consumer: string,
+  ) {
+    this.reclaimEveryMs = Math.min(5_000, Math.max(20, Math.floor(options.leaseMs / 4)));
+    this.blocker = context.openBlocker();
+    this.done = this.run();
+  }
+
+  get leaseMs(): number {
+    return this.options.leaseMs;
+  }
+
+  get settler(): SettleBatcher {
+    return this.context.settler;
+  }
+
+  get limits(): BrokerLimits {
+    return this.context.limits;
+  }
+
+  closedError(): GoTaskQError | undefined {
+    return this.context.closedError();
+  }
+
+  settled(): void {
+    this.unsettled--;
+    const waiter = this.slotWaiter;
+    this.slotWaiter = undefined;
+    waiter?.();
+  }
+
+  async close(): Promise<void> {
+    if (!this.active) return this.done;
+    this.active = false;
+    this.blocker.disconnect();
+    const waiter = this.slotWaiter;
+    this.slotWaiter = undefined;
+    waiter?.();
+    await this.done;
+    if (this.context.closedError()) return;
+    // Forget this consumer where it holds nothing (best effort; pruning catches the rest).
+    await Promise.allSettled(
+      this.queues.map((queue) =>
+        this.context.scripts.gtqPruneBuffer(
+          this.context.keysFor(queue).all,
+          GROUP,
+          PRUNE_IDLE_MS,
+          this.consumer,
+        ),
+      ),
+    );
+  }
+
+  private async run(): Promise<void> {
+    let rotation = 0;
+    while (this.active) {
+      const free = this.options.prefetch - this.unsettled;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => {
+          this.slotWaiter = resolve;
+        });
+        // The settle that freed the slot is sent on the next check phase; taking after it keeps
+        // the order on the connection (a reclaim must not see an ack still waiting to be sent)
+        // and lets the slots freed in the same turn share one take.
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      try {
+        await this.turn(free, rotation++);
+        if (this.failing) {
+          this.failing = false;
+          this.context.report(`consumer ${this.consumer} reconnected and resumed`);
+        }
+      } catch (error) {
+        if (!this.active) break;
+        if (!this.failing) {
+          this.failing = true;
+          this.context.report(
+            `consumer ${this.consumer} cannot fetch (${error instanceof Error ? error.message : String(error)}); retrying until Redis answers`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+  }
+
+  /** Takes up to `free` messages; blocks for new work when the queues had fewer. */
+  private async turn(free: number, rotation: number): Promise<void> {
+    const now = Date.now();
+    const reclaim = now >= this.nextReclaimAt;
+    if (reclaim) this.nextReclaimAt = now + this.reclaimEveryMs;
+    if (now >= this.nextPruneAt) {
+      this.nextPruneAt = now + PRUNE_EVERY_MS;
+      for (const queue of this.queues) {
+        this.context.scripts
+          .gtqPruneBuffer(this.context.keysFor(queue).all, GROUP, PRUNE_IDLE_MS, "")
+          .catch(() => {});
+      }
+    }
+    let wanted = free;
+    const watchKeys: string[] = [];
+    const watchIds: string[] = [];
+    let untilDue = Number.POSITIVE_INFINITY;
+    for (let k = 0; k < this.queues.length && wanted > 0; k++) {
+      const queue = this.queues[(rotation + k) % this.queues.length] as string;
+      const keys = this.context.keysFor(queue);
+      const reply = (await this.context.scripts.gtqTakeBuffer(
+        keys.all,
+        GROUP,
+        this.consumer,
+        wanted,
+        reclaim ? this.options.leaseMs : 0,
+      )) as [(Buffer | number)[], Buffer[], number, number];
+      if (!this.active) {
+        this.giveBack(queue, reply[0]);
+        return;
+      }
+      wanted -= this.deliver(queue, reply[0]);
+      const [, watch, nextDue, serverNow] = reply;
+      if (watch.length === 11) {
+        watchKeys.push(...keys.lanes, keys.wake);
+        for (const id of watch) watchIds.push(id.toString());
+      }
+      if (nextDue >= 0) untilDue = Math.min(untilDue, nextDue - serverNow);
+    }
+    if (wanted <= 0 || watchKeys.length === 0 || !this.active) return;
+    const waitMs = Math.min(MAX_BLOCK_MS, untilDue, this.nextReclaimAt - Date.now());
+    if (waitMs < 1) return;
+    if (this.blocker.status !== "ready") await whenReady(this.blocker, 3_000, "blocking reads");
+    await this.blocker.xread(
+      "COUNT",
+      1,
+      "BLOCK",
+      Math.ceil(waitMs),
+      "STREAMS",
+      ...watchKeys,
+      ...watchIds,
+    );
+  }
+
+  private deliver(queue: string, entries: (Buffer | number)[]): number {
+    let count = 0;
+    for (let i = 0; i + 5 < entries.length; i += 6) {
+      const body = entries[i + 3] as Buffer;
+      this.unsettled++;
+      count++;
+      invokeCallback(
+        this.onDelivery,
+        new RedisDelivery(this, {
+          queue,
+          lane: entries[i] as number,
+          entryId: (entries[i + 1] as Buffer).toString(),
+          id: (entries[i + 2] as Buffer).toString(),
+          body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+          prior: entries[i + 4] as number,
+          count: entries[i + 5] as number,
+        }),
+      );
+    }
+    return count;
+  }
+
+  /** Closed while a take was in flight: hand its messages back at once, uncounted. */
+  private giveBack(queue: string, entries: (Buffer | number)[]): void {
+    for (let i = 0; i + 5 < entries.length; i += 6) {
+      const args: SettleArgs = [
+        "l",
+        entries[i] as number,
+        (entries[i + 1] as Buffer).toString(),
+        this.consumer,
+        entries[i + 5] as number,
+        "",
+        "",
+      ];
+      this.context.settler.add(queue, args).catch(() => {});
+    }
+  }
+}
+
+interface Taken {
+  queue: string;
+  lane: number;
+  entryId: string;
+  id: string;
+  body: Uint8Array;
+  /** Deliveries of earlier entries of this message (before a release). */
+  prior: number;
+  /** The pending list's delivery counter of this entry: the lease token. */
+  count: number;
+}
+
+class RedisDelivery extends GuardedDelivery {
+  readonly id: string;
+  readonly queue: string;
+  readonly body: Uint8Array;
+  readonly deliveryCount: number;
+
+  constructor(
+    private readonly subscription: RedisSubscription,
+    private readonly taken: Taken,
+  ) {
+    super(subscription.limits);
+    this.id = taken.id;
+    this.queue = taken.queue;
+    this.body = taken.body;
+    this.deliveryCount = taken.prior + taken.count;
+  }
+
+  protected perform(op: SettleOp): Promise<boolean> {
+    const t = this.taken;
+    const head = [t.lane, t.entryId, this.subscription.consumer, t.count] as const;
+    let args: SettleArgs;
+    switch (op.kind) {
+      case "ack":
+        args = ["a", ...head, "", ""];
+        break;
+      case "retry":
+        args = [
+          "r",
+          ...head,
+          Buffer.from(op.body.buffer, op.body.byteOffset, op.body.byteLength),
+          op.delayMs,
+        ];
+        break;
+      case "deadLetter":
+        args = ["d", ...head, op.reason, op.detail];
+        break;
+      case "release":
+        args = ["l", ...head, "", ""];
+        break;
+      case "extendLease":
+        // The entry becomes claimable once idle for the claimer's leaseMs: setting its idle time
+        // to leaseMs − ms leaves `ms` to run (an extension longer than the lease gives one lease).
+        args = ["e", ...head, String(Math.max(0, this.subscription.leaseMs - op.ms)), ""];
+        break;
+    }
+    return this.subscription.settler.add(t.queue, args);
+  }
+
+  protected closedError(): GoTaskQError | undefined {
+    return this.subscription.closedError();
+  }
+
+  protected slotFreed(): void {
+    this.subscription.settled();
+  }
+}
+
+export function closedClientError(where: string): UnavailableError {
+  return new UnavailableError(`${where} is closed`);
+}
