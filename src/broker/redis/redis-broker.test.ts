@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SERVICES, serviceAvailable } from "../../../test/support/services.js";
@@ -6,6 +5,7 @@ import { describeBrokerConformance } from "../conformance/broker.case.js";
 import { Inbox, message, pollUntil } from "../conformance/inbox.case.js";
 import { durabilityProblems } from "./durability-check.js";
 import { openRedisBroker, redisBrokerOptionsFromUrl } from "./redis-broker.js";
+import { deleteKeys, uniquePrefix } from "./test-namespace.fixture.js";
 
 // The Redis Streams broker on the shared conformance suite against the Redis on 127.0.0.1:6379,
 // each harness under its own key prefix (deleted afterwards), plus what is specific to Redis:
@@ -14,31 +14,12 @@ import { openRedisBroker, redisBrokerOptionsFromUrl } from "./redis-broker.js";
 const available = await serviceAvailable("redis");
 const url = SERVICES.redis.url;
 
-export function uniquePrefix(): string {
-  return `gtqtest-${randomBytes(5).toString("hex")}`;
-}
-
-export async function deleteKeys(prefix: string): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true });
-  await redis.connect();
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
-}
-
 describe.skipIf(!available)("redis broker", () => {
   describeBrokerConformance("redis", async () => {
     const prefix = uniquePrefix();
     return {
       open: async () => openRedisBroker({ url, prefix, warn: () => {} }),
-      cleanup: () => deleteKeys(prefix),
+      cleanup: () => deleteKeys(url, prefix),
     };
   });
 
@@ -50,7 +31,7 @@ describe.skipIf(!available)("redis broker", () => {
     });
     afterAll(async () => {
       raw.disconnect();
-      await deleteKeys(prefix);
+      await deleteKeys(url, prefix);
     });
 
     it("keeps every key of a queue under its hash tag, and nothing outside the prefix", async () => {
