@@ -153,11 +153,11 @@ return {out, watch, next_due, now}
 `;
 
 /**
- * settle: applies a batch of settle operations of one queue's deliveries, each only if its
- * consumer still holds the entry with the same pending-list delivery count (else the lease was
- * lost: another consumer claimed it, and the operation changes nothing).
- * KEYS: the queue's 13 keys. ARGV[1] group, ARGV[2] nonce prefix unique to this call; then 8 per
- * operation: kind, lane (0-9), entry id, consumer, delivery count, a1, a2, a3:
+ * settle: applies a batch of settle operations of one consumer's deliveries of one queue, each
+ * only if the consumer still holds the entry with the same pending-list delivery count (else the
+ * lease was lost: another consumer claimed it, and the operation changes nothing).
+ * KEYS: the queue's 13 keys. ARGV[1] group, ARGV[2] nonce prefix unique to this call,
+ * ARGV[3] consumer; then 6 per operation: kind, lane (0-9), entry id, delivery count, a1, a2:
  *   ack "a"; retry "r" (a1 next body, a2 delay ms) = next attempt published, then acked;
  *   dead-letter "d" (a1 reason, a2 detail) = copied to the DLQ with reason and time, then acked;
  *   release "l" = re-added to its lane (keeping the count of earlier unsettled deliveries), then
@@ -167,32 +167,34 @@ return {out, watch, next_due, now}
  * Returns one integer per operation: 1 = done, 0 = lease lost.
  */
 export const SETTLE = `${PRELUDE}
-local group, nonce = ARGV[1], ARGV[2]
+local group, nonce, consumer = ARGV[1], ARGV[2], ARGV[3]
 local now = nil
 local results, woke = {}, false
-for i = 3, #ARGV, 8 do
-  local kind, p, eid, consumer, count = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
+for i = 4, #ARGV, 6 do
+  local kind, p, eid, count = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], tonumber(ARGV[i + 3])
   local lane = KEYS[p + 1]
   if not holds(lane, group, eid, consumer, count) then
     results[#results + 1] = 0
   else
-    if kind == 'e' then
-      redis.call('XCLAIM', lane, group, consumer, 0, eid, 'IDLE', ARGV[i + 5], 'JUSTID')
+    if kind == 'a' then
+      ack(lane, group, eid)
+    elseif kind == 'e' then
+      redis.call('XCLAIM', lane, group, consumer, 0, eid, 'IDLE', ARGV[i + 4], 'JUSTID')
     else
       local e = redis.call('XRANGE', lane, eid, eid)
       local id, body, prior = entry_fields(e[1] and e[1][2] or {})
       if kind == 'r' then
-        local delay = tonumber(ARGV[i + 6])
+        local delay = tonumber(ARGV[i + 5])
         if delay > 0 then
           now = now or server_now()
-          add_delayed(now + delay, p, 0, nonce .. i, id, ARGV[i + 5])
+          add_delayed(now + delay, p, 0, nonce .. i, id, ARGV[i + 4])
           woke = true
         else
-          add_ready(lane, id, ARGV[i + 5], 0)
+          add_ready(lane, id, ARGV[i + 4], 0)
         end
       elseif kind == 'd' then
         now = now or server_now()
-        redis.call('XADD', KEYS[12], '*', 'i', id, 'b', body, 'r', ARGV[i + 5], 'd', ARGV[i + 6], 't', now)
+        redis.call('XADD', KEYS[12], '*', 'i', id, 'b', body, 'r', ARGV[i + 4], 'd', ARGV[i + 5], 't', now)
       elseif kind == 'l' then
         add_ready(lane, id, body, prior + count - 1)
       end

@@ -2,13 +2,14 @@ import type { ScriptCaller } from "./connection.js";
 import { GROUP, type QueueKeys } from "./keys.js";
 
 // Settles (ack, retry, dead-letter, release, lease extension) requested in the same event-loop
-// turn are sent as one `settle` script call per queue: a worker finishing 200 tasks in a tick
-// costs one round trip, not 200. Each operation still gets its own answer (done / lease lost).
+// turn are sent as one `settle` script call per queue and consumer: a worker finishing 100 tasks
+// in a tick costs one round trip, not 100. Each operation still gets its own answer (done /
+// lease lost).
 
 const MAX_PER_CALL = 1_000;
 
-/** kind, lane, entry id, consumer, delivery count, a1, a2 (see SETTLE in scripts.ts). */
-export type SettleArgs = [string, number, string, string, number, string | Buffer, string | number];
+/** kind, lane, entry id, delivery count, a1, a2 (see SETTLE in scripts.ts). */
+export type SettleArgs = [string, number, string, number, string | Buffer, string | number];
 
 interface Op {
   args: SettleArgs;
@@ -16,8 +17,14 @@ interface Op {
   reject: (error: unknown) => void;
 }
 
+interface Batch {
+  queue: string;
+  consumer: string;
+  ops: Op[];
+}
+
 export class SettleBatcher {
-  private readonly pending = new Map<string, Op[]>();
+  private pending = new Map<string, Batch>();
   private readonly inFlight = new Set<Promise<void>>();
   private scheduled = false;
   private calls = 0;
@@ -30,14 +37,15 @@ export class SettleBatcher {
   ) {}
 
   /** Resolves true when done, false when the lease was lost. */
-  add(queue: string, args: SettleArgs): Promise<boolean> {
+  add(queue: string, consumer: string, args: SettleArgs): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      let ops = this.pending.get(queue);
-      if (!ops) {
-        ops = [];
-        this.pending.set(queue, ops);
+      const key = `${queue}\n${consumer}`;
+      let batch = this.pending.get(key);
+      if (!batch) {
+        batch = { queue, consumer, ops: [] };
+        this.pending.set(key, batch);
       }
-      ops.push({ args, resolve, reject });
+      batch.ops.push({ args, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -53,24 +61,24 @@ export class SettleBatcher {
 
   private flush(): void {
     this.scheduled = false;
-    const batches = [...this.pending];
-    this.pending.clear();
-    for (const [queue, ops] of batches) {
+    const batches = this.pending;
+    this.pending = new Map();
+    for (const { queue, consumer, ops } of batches.values()) {
       for (let i = 0; i < ops.length; i += MAX_PER_CALL) {
-        this.send(queue, ops.slice(i, i + MAX_PER_CALL));
+        this.send(queue, consumer, ops.slice(i, i + MAX_PER_CALL));
       }
     }
   }
 
-  private send(queue: string, ops: Op[]): void {
-    const args: (string | number | Buffer)[] = [GROUP, `${this.nonce}.${this.calls++}.`];
-    for (const op of ops) args.push(...op.args, "");
+  private send(queue: string, consumer: string, ops: Op[]): void {
+    const args: (string | number | Buffer)[] = [GROUP, `${this.nonce}.${this.calls++}.`, consumer];
+    for (const op of ops) {
+      for (const arg of op.args) args.push(arg);
+    }
     const call = this.scripts.gtqSettleBuffer(this.keysFor(queue).all, ...args).then(
       (reply) => {
         const results = reply as number[];
-        ops.forEach((op, i) => {
-          op.resolve(results[i] === 1);
-        });
+        for (let i = 0; i < ops.length; i++) ops[i]?.resolve(results[i] === 1);
       },
       (error: unknown) => {
         const translated = this.translate(error);

@@ -21,6 +21,8 @@ import type { SettleArgs, SettleBatcher } from "./settle-batcher.js";
 // dead consumer's entries come back between leaseMs and 1.25 × leaseMs after its last extension.
 
 const MAX_BLOCK_MS = 2_000;
+/** Takes in flight at once per subscription. */
+const MAX_ROUNDS = 2;
 const PRUNE_EVERY_MS = 60_000;
 /** A consumer holding nothing and silent for this long belonged to a process that is gone. */
 const PRUNE_IDLE_MS = 10 * 60_000;
@@ -38,15 +40,28 @@ export interface SubscriptionContext {
   report(message: string): void;
 }
 
+/** What a round that found less than it could carry saw: where to block for new work. */
+interface Watch {
+  keys: string[];
+  ids: string[];
+  /** Until the earliest delayed message is due (ms), or Infinity. */
+  untilDueMs: number;
+}
+
 export class RedisSubscription implements Subscription {
   private unsettled = 0;
+  /** Slots promised to takes still in flight. */
+  private reserved = 0;
+  private rounds = 0;
   private active = true;
-  private slotWaiter: (() => void) | undefined;
+  private watch: Watch | undefined;
+  private waiter: (() => void) | undefined;
   private readonly blocker: Redis;
   private readonly reclaimEveryMs: number;
   private nextReclaimAt = 0;
   private nextPruneAt = Date.now() + PRUNE_EVERY_MS;
   private failing = false;
+  private pausedUntil = 0;
   private readonly done: Promise<void>;
 
   constructor(
@@ -79,18 +94,14 @@ export class RedisSubscription implements Subscription {
 
   settled(): void {
     this.unsettled--;
-    const waiter = this.slotWaiter;
-    this.slotWaiter = undefined;
-    waiter?.();
+    this.notify();
   }
 
   async close(): Promise<void> {
     if (!this.active) return this.done;
     this.active = false;
     this.blocker.disconnect();
-    const waiter = this.slotWaiter;
-    this.slotWaiter = undefined;
-    waiter?.();
+    this.notify();
     await this.done;
     if (this.context.closedError()) return;
     // Forget this consumer where it holds nothing (best effort; pruning catches the rest).
@@ -106,60 +117,89 @@ export class RedisSubscription implements Subscription {
     );
   }
 
+  private notify(): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.();
+  }
+
+  /**
+   * The fetch loop. Up to MAX_ROUNDS takes are in flight at once, each for at most half the
+   * prefetch, so Redis prepares the next batch while this process works on the last one; their
+   * sizes are reserved against the free slots, so the prefetch bound holds. A round that comes
+   * back short means the queues are empty: once no round is in flight, the loop blocks in XREAD.
+   */
   private async run(): Promise<void> {
     let rotation = 0;
     while (this.active) {
-      const free = this.options.prefetch - this.unsettled;
-      if (free <= 0) {
+      if (this.watch && this.rounds === 0) {
+        const watch = this.watch;
+        this.watch = undefined;
+        await this.block(watch).catch((error: unknown) => this.failed(error));
+        continue;
+      }
+      const free = this.options.prefetch - this.unsettled - this.reserved;
+      const paused = Date.now() < this.pausedUntil;
+      if (free <= 0 || this.rounds >= MAX_ROUNDS || this.watch || paused) {
         await new Promise<void>((resolve) => {
-          this.slotWaiter = resolve;
+          this.waiter = resolve;
+          if (paused) setTimeout(resolve, this.pausedUntil - Date.now());
         });
-        // The settle that freed the slot is sent on the next check phase; taking after it keeps
-        // the order on the connection (a reclaim must not see an ack still waiting to be sent)
-        // and lets the slots freed in the same turn share one take.
+        // A slot is freed by a settle, which is sent on the next check phase: taking after it
+        // keeps the order on the connection (a reclaim must not see an ack still waiting to be
+        // sent) and lets the slots freed in the same turn share one take.
         await new Promise((resolve) => setImmediate(resolve));
         continue;
       }
-      try {
-        await this.turn(free, rotation++);
-        if (this.failing) {
-          this.failing = false;
-          this.context.report(`consumer ${this.consumer} reconnected and resumed`);
-        }
-      } catch (error) {
-        if (!this.active) break;
-        if (!this.failing) {
-          this.failing = true;
-          this.context.report(
-            `consumer ${this.consumer} cannot fetch (${error instanceof Error ? error.message : String(error)}); retrying until Redis answers`,
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
+      const budget = Math.min(free, Math.ceil(this.options.prefetch / MAX_ROUNDS));
+      this.reserved += budget;
+      this.rounds++;
+      this.round(budget, rotation++)
+        .then(
+          (watch) => {
+            if (watch) this.watch = watch;
+            if (this.failing) {
+              this.failing = false;
+              this.context.report(`consumer ${this.consumer} reconnected and resumed`);
+            }
+          },
+          (error: unknown) => this.failed(error),
+        )
+        .finally(() => {
+          this.reserved -= budget;
+          this.rounds--;
+          this.notify();
+        });
+    }
+    while (this.rounds > 0) {
+      await new Promise<void>((resolve) => {
+        this.waiter = resolve;
+      });
     }
   }
 
-  /** Takes up to `free` messages; blocks for new work when the queues had fewer. */
-  private async turn(free: number, rotation: number): Promise<void> {
+  private failed(error: unknown): void {
+    if (!this.active) return;
+    this.pausedUntil = Date.now() + 250;
+    if (this.failing) return;
+    this.failing = true;
+    this.context.report(
+      `consumer ${this.consumer} cannot fetch (${error instanceof Error ? error.message : String(error)}); retrying until Redis answers`,
+    );
+  }
+
+  /** Takes up to `budget` messages over the queues; returns where to block if they had fewer. */
+  private async round(budget: number, rotation: number): Promise<Watch | undefined> {
     const now = Date.now();
     const reclaim = now >= this.nextReclaimAt;
     if (reclaim) this.nextReclaimAt = now + this.reclaimEveryMs;
-    if (now >= this.nextPruneAt) {
-      this.nextPruneAt = now + PRUNE_EVERY_MS;
-      for (const queue of this.queues) {
-        this.context.scripts
-          .gtqPruneBuffer(this.context.keysFor(queue).all, GROUP, PRUNE_IDLE_MS, "")
-          .catch(() => {});
-      }
-    }
-    let wanted = free;
-    const watchKeys: string[] = [];
-    const watchIds: string[] = [];
-    let untilDue = Number.POSITIVE_INFINITY;
+    if (now >= this.nextPruneAt) this.prune(now);
+    let wanted = budget;
+    const watch: Watch = { keys: [], ids: [], untilDueMs: Number.POSITIVE_INFINITY };
     for (let k = 0; k < this.queues.length && wanted > 0; k++) {
       const queue = this.queues[(rotation + k) % this.queues.length] as string;
       const keys = this.context.keysFor(queue);
-      const reply = (await this.context.scripts.gtqTakeBuffer(
+      const [entries, ids, nextDue, serverNow] = (await this.context.scripts.gtqTakeBuffer(
         keys.all,
         GROUP,
         this.consumer,
@@ -167,20 +207,23 @@ export class RedisSubscription implements Subscription {
         reclaim ? this.options.leaseMs : 0,
       )) as [(Buffer | number)[], Buffer[], number, number];
       if (!this.active) {
-        this.giveBack(queue, reply[0]);
-        return;
+        this.giveBack(queue, entries);
+        return undefined;
       }
-      wanted -= this.deliver(queue, reply[0]);
-      const [, watch, nextDue, serverNow] = reply;
-      if (watch.length === 11) {
-        watchKeys.push(...keys.lanes, keys.wake);
-        for (const id of watch) watchIds.push(id.toString());
+      wanted -= this.deliver(queue, entries);
+      if (ids.length === 11) {
+        watch.keys.push(...keys.lanes, keys.wake);
+        for (const id of ids) watch.ids.push(id.toString());
       }
-      if (nextDue >= 0) untilDue = Math.min(untilDue, nextDue - serverNow);
+      if (nextDue >= 0) watch.untilDueMs = Math.min(watch.untilDueMs, nextDue - serverNow);
     }
-    if (wanted <= 0 || watchKeys.length === 0 || !this.active) return;
-    const waitMs = Math.min(MAX_BLOCK_MS, untilDue, this.nextReclaimAt - Date.now());
-    if (waitMs < 1) return;
+    return wanted > 0 && watch.keys.length > 0 ? watch : undefined;
+  }
+
+  /** Sleeps in XREAD until new work, the next due delayed message, or the next reclaim pass. */
+  private async block(watch: Watch): Promise<void> {
+    const waitMs = Math.min(MAX_BLOCK_MS, watch.untilDueMs, this.nextReclaimAt - Date.now());
+    if (waitMs < 1 || !this.active) return;
     if (this.blocker.status !== "ready") await whenReady(this.blocker, 3_000, "blocking reads");
     await this.blocker.xread(
       "COUNT",
@@ -188,9 +231,18 @@ export class RedisSubscription implements Subscription {
       "BLOCK",
       Math.ceil(waitMs),
       "STREAMS",
-      ...watchKeys,
-      ...watchIds,
+      ...watch.keys,
+      ...watch.ids,
     );
+  }
+
+  private prune(now: number): void {
+    this.nextPruneAt = now + PRUNE_EVERY_MS;
+    for (const queue of this.queues) {
+      this.context.scripts
+        .gtqPruneBuffer(this.context.keysFor(queue).all, GROUP, PRUNE_IDLE_MS, "")
+        .catch(() => {});
+    }
   }
 
   private deliver(queue: string, entries: (Buffer | number)[]): number {
@@ -222,12 +274,11 @@ export class RedisSubscription implements Subscription {
         "l",
         entries[i] as number,
         (entries[i + 1] as Buffer).toString(),
-        this.consumer,
         entries[i + 5] as number,
         "",
         "",
       ];
-      this.context.settler.add(queue, args).catch(() => {});
+      this.context.settler.add(queue, this.consumer, args).catch(() => {});
     }
   }
 }
@@ -263,7 +314,7 @@ class RedisDelivery extends GuardedDelivery {
 
   protected perform(op: SettleOp): Promise<boolean> {
     const t = this.taken;
-    const head = [t.lane, t.entryId, this.subscription.consumer, t.count] as const;
+    const head = [t.lane, t.entryId, t.count] as const;
     let args: SettleArgs;
     switch (op.kind) {
       case "ack":
@@ -289,7 +340,7 @@ class RedisDelivery extends GuardedDelivery {
         args = ["e", ...head, String(Math.max(0, this.subscription.leaseMs - op.ms)), ""];
         break;
     }
-    return this.subscription.settler.add(t.queue, args);
+    return this.subscription.settler.add(t.queue, this.subscription.consumer, args);
   }
 
   protected closedError(): GoTaskQError | undefined {
