@@ -37,16 +37,6 @@ end
 local function touch_wake()
   redis.call('XADD', KEYS[13], 'MAXLEN', '1', '*', 'w', '1')
 end
--- true when consumer still holds entry eid of lane with the given pending-list delivery count
-local function holds(lane, group, eid, consumer, count)
-  local pe = redis.pcall('XPENDING', lane, group, eid, eid, 1)
-  if type(pe) ~= 'table' or pe.err or #pe == 0 then return false end
-  return pe[1][2] == consumer and pe[1][4] == count
-end
-local function ack(lane, group, eid)
-  redis.call('XACK', lane, group, eid)
-  redis.call('XDEL', lane, eid)
-end
 `;
 
 /**
@@ -163,44 +153,79 @@ return {out, watch, next_due, now}
  *   release "l" = re-added to its lane (keeping the count of earlier unsettled deliveries), then
  *   acked; extend "e" (a1 idle ms to set) = XCLAIM … IDLE … JUSTID, which keeps the entry with
  *   its consumer without counting a delivery.
- * "Acked" is XACK + XDEL: a stream holds only unacknowledged messages, so it needs no trimming.
+ * "Acked" is XACK + XDEL (grouped per lane at the end): a stream holds only unacknowledged
+ * messages, so it needs no trimming and never loses an unacknowledged entry to a trim.
  * Returns one integer per operation: 1 = done, 0 = lease lost.
  */
 export const SETTLE = `${PRELUDE}
 local group, nonce, consumer = ARGV[1], ARGV[2], ARGV[3]
-local now = nil
-local results, woke = {}, false
+local function before(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, bm = tonumber(am), tonumber(bm)
+  if am ~= bm then return am < bm end
+  return tonumber(as) < tonumber(bs)
+end
+-- One XPENDING per lane (filtered to this consumer, over the range of the batch's ids) tells
+-- which entries the consumer still holds and with which delivery count.
+local range = {}
+for i = 4, #ARGV, 6 do
+  local p, eid = tonumber(ARGV[i + 1]), ARGV[i + 2]
+  local r = range[p]
+  if not r then range[p] = {eid, eid}
+  else
+    if before(eid, r[1]) then r[1] = eid end
+    if before(r[2], eid) then r[2] = eid end
+  end
+end
+local held, acked = {}, {}
+for p, r in pairs(range) do
+  held[p], acked[p] = {}, {}
+  local pe = redis.pcall('XPENDING', KEYS[p + 1], group, r[1], r[2], 100000, consumer)
+  if type(pe) == 'table' and not pe.err then
+    for _, e in ipairs(pe) do held[p][e[1]] = e[4] end
+  end
+end
+local now, woke, results = nil, false, {}
 for i = 4, #ARGV, 6 do
   local kind, p, eid, count = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], tonumber(ARGV[i + 3])
   local lane = KEYS[p + 1]
-  if not holds(lane, group, eid, consumer, count) then
+  if held[p][eid] ~= count then
     results[#results + 1] = 0
   else
-    if kind == 'a' then
-      ack(lane, group, eid)
-    elseif kind == 'e' then
+    if kind == 'e' then
       redis.call('XCLAIM', lane, group, consumer, 0, eid, 'IDLE', ARGV[i + 4], 'JUSTID')
     else
-      local e = redis.call('XRANGE', lane, eid, eid)
-      local id, body, prior = entry_fields(e[1] and e[1][2] or {})
-      if kind == 'r' then
-        local delay = tonumber(ARGV[i + 5])
-        if delay > 0 then
+      if kind ~= 'a' then
+        local e = redis.call('XRANGE', lane, eid, eid)
+        local id, body, prior = entry_fields(e[1] and e[1][2] or {})
+        if kind == 'r' then
+          local delay = tonumber(ARGV[i + 5])
+          if delay > 0 then
+            now = now or server_now()
+            add_delayed(now + delay, p, 0, nonce .. i, id, ARGV[i + 4])
+            woke = true
+          else
+            add_ready(lane, id, ARGV[i + 4], 0)
+          end
+        elseif kind == 'd' then
           now = now or server_now()
-          add_delayed(now + delay, p, 0, nonce .. i, id, ARGV[i + 4])
-          woke = true
-        else
-          add_ready(lane, id, ARGV[i + 4], 0)
+          redis.call('XADD', KEYS[12], '*', 'i', id, 'b', body, 'r', ARGV[i + 4], 'd', ARGV[i + 5], 't', now)
+        elseif kind == 'l' then
+          add_ready(lane, id, body, prior + count - 1)
         end
-      elseif kind == 'd' then
-        now = now or server_now()
-        redis.call('XADD', KEYS[12], '*', 'i', id, 'b', body, 'r', ARGV[i + 4], 'd', ARGV[i + 5], 't', now)
-      elseif kind == 'l' then
-        add_ready(lane, id, body, prior + count - 1)
       end
-      ack(lane, group, eid)
+      held[p][eid] = nil
+      local list = acked[p]
+      list[#list + 1] = eid
     end
     results[#results + 1] = 1
+  end
+end
+for p, list in pairs(acked) do
+  if #list > 0 then
+    redis.call('XACK', KEYS[p + 1], group, unpack(list))
+    redis.call('XDEL', KEYS[p + 1], unpack(list))
   end
 end
 if woke then touch_wake() end
