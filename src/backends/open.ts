@@ -40,7 +40,7 @@ export async function openBroker(url: string): Promise<Broker> {
     const { createMemoryBroker } = await import("../broker/memory/memory-broker.js");
     return createMemoryBroker();
   }
-  // redis://[user:password@]host[:port][/db][?prefix=gotaskq]; rediss:// for TLS.
+  // redis://[user:password@]host[:port][/db][?prefix=gotaskq][&cluster=true]; rediss:// for TLS.
   if (scheme === "redis:" || scheme === "rediss:") {
     const { openRedisBroker, redisBrokerOptionsFromUrl } = await import(
       "../broker/redis/redis-broker.js"

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from "ioredis";
+import { Cluster, Redis, type RedisOptions } from "ioredis";
 import { GoTaskQError, UnavailableError } from "../../core/errors.js";
 import { SCRIPTS, type ScriptName } from "./scripts.js";
 
@@ -10,8 +10,13 @@ import { SCRIPTS, type ScriptName } from "./scripts.js";
 // the API turns into a 503. The connection itself reconnects forever with a capped backoff, so a
 // worker resumes by itself when Redis returns.
 
+/** A connection to a single Redis (or a primary) or to a Redis Cluster; same commands. */
+export type RedisClient = Redis | Cluster;
+
 export interface ConnectionSettings {
   url: string;
+  /** Connect to a Redis Cluster through the node of `url` (it discovers the others). */
+  cluster: boolean;
   /** Fails a command that got no reply in this time (ms). Default 10 000. */
   commandTimeoutMs: number;
   /** How long the first command waits for the initial connection (ms). Default 3 000. */
@@ -37,8 +42,13 @@ export function redisOptions(settings: ConnectionSettings, extra: RedisOptions =
   };
 }
 
-export function createConnection(settings: ConnectionSettings, extra: RedisOptions = {}): Redis {
-  const redis = new Redis(settings.url, redisOptions(settings, extra));
+export function createConnection(
+  settings: ConnectionSettings,
+  extra: RedisOptions = {},
+): RedisClient {
+  const redis = settings.cluster
+    ? clusterConnection(settings, extra)
+    : new Redis(settings.url, redisOptions(settings, extra));
   for (const [name, lua] of Object.entries(SCRIPTS)) {
     // numberOfKeys omitted: the keys are passed as the first (array) argument.
     redis.defineCommand(name, { lua, numberOfKeys: 13 });
@@ -48,7 +58,29 @@ export function createConnection(settings: ConnectionSettings, extra: RedisOptio
   return redis;
 }
 
-export function scripts(redis: Redis): ScriptCaller {
+/** The same behaviour for a Cluster: no offline queue, commands fail fast, reconnect forever. */
+function clusterConnection(settings: ConnectionSettings, extra: RedisOptions): Cluster {
+  const url = new URL(settings.url);
+  const {
+    retryStrategy: _retry,
+    enableOfflineQueue,
+    lazyConnect: _lazy,
+    ...node
+  } = redisOptions(settings, extra);
+  return new Cluster([{ host: url.hostname, port: Number(url.port || 6379) }], {
+    lazyConnect: true,
+    enableOfflineQueue: enableOfflineQueue ?? false,
+    clusterRetryStrategy: (attempt) => Math.min(attempt * 50, 1_000),
+    redisOptions: {
+      ...node,
+      ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+      ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+      ...(url.protocol === "rediss:" ? { tls: {} } : {}),
+    },
+  });
+}
+
+export function scripts(redis: RedisClient): ScriptCaller {
   const untyped = redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
   const caller: Partial<ScriptCaller> = {};
   for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
@@ -60,7 +92,11 @@ export function scripts(redis: Redis): ScriptCaller {
 }
 
 /** Waits (bounded) for a connection that is still being established; fails fast otherwise. */
-export async function whenReady(redis: Redis, timeoutMs: number, where: string): Promise<void> {
+export async function whenReady(
+  redis: RedisClient,
+  timeoutMs: number,
+  where: string,
+): Promise<void> {
   if (redis.status === "ready") return;
   if (redis.status === "wait") redis.connect().catch(() => {});
   if (redis.status === "end") throw new UnavailableError(`${where} is closed`);

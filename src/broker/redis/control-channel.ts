@@ -1,6 +1,6 @@
-import type { Redis } from "ioredis";
 import type { ControlChannel, ControlCommand, Subscription } from "../broker.js";
 import { checkCommand, invokeCallback } from "../validation.js";
+import type { RedisClient } from "./connection.js";
 import type { GlobalKeys } from "./keys.js";
 
 // Cancellation across processes: a revocation is recorded in a sorted set (score = when it was
@@ -16,13 +16,13 @@ type Handler = (command: ControlCommand) => void;
 
 export class RedisControlChannel implements ControlChannel {
   private readonly handlers = new Set<Handler>();
-  private subscriber: Redis | undefined;
+  private subscriber: RedisClient | undefined;
   private subscribed: Promise<void> | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     /** A new connection for SUBSCRIBE; resolves once it is connected. */
-    private readonly openSubscriber: () => Promise<Redis>,
+    private readonly openSubscriber: () => Promise<RedisClient>,
     private readonly keys: GlobalKeys,
     private readonly retentionMs: number,
     private readonly guard: <T>(work: () => Promise<T>) => Promise<T>,
@@ -33,16 +33,15 @@ export class RedisControlChannel implements ControlChannel {
       checkCommand(command);
       const message = JSON.stringify({ type: "revoke", taskId: command.taskId, at: command.at });
       // The set first: a subscriber that starts between the two steps still replays it.
-      await this.redis
-        .pipeline()
-        .zadd(this.keys.revocations, command.at, command.taskId)
-        .zremrangebyscore(this.keys.revocations, "-inf", Date.now() - this.retentionMs)
-        .publish(this.keys.channel, message)
-        .exec()
-        .then((results) => {
-          const failed = results?.find(([error]) => error);
-          if (failed) throw failed[0];
-        });
+      // Separate commands, not one pipeline: in a Cluster the channel and the set may live on
+      // different nodes.
+      await this.redis.zadd(this.keys.revocations, command.at, command.taskId);
+      await this.redis.publish(this.keys.channel, message);
+      await this.redis.zremrangebyscore(
+        this.keys.revocations,
+        "-inf",
+        Date.now() - this.retentionMs,
+      );
     });
   }
 

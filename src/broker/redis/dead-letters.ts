@@ -1,4 +1,3 @@
-import type { Redis } from "ioredis";
 import { InvalidArgumentError } from "../../core/errors.js";
 import type {
   BrokerLimits,
@@ -10,7 +9,7 @@ import type {
   OutgoingMessage,
 } from "../broker.js";
 import { checkListOptions, checkOutgoing, checkSelector } from "../validation.js";
-import type { ScriptCaller } from "./connection.js";
+import type { RedisClient, ScriptCaller } from "./connection.js";
 import type { QueueKeys } from "./keys.js";
 
 // A queue's dead-letter stream: listing pages through it by entry id (the cursor is the last
@@ -25,7 +24,7 @@ interface Stored extends DeadLetterEntry {
 
 export class RedisDeadLetters implements DeadLetterQueue {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly scripts: ScriptCaller,
     private readonly keys: QueueKeys,
     private readonly limits: BrokerLimits,

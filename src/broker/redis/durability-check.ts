@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./connection.js";
 
 // Start-up check of the Redis settings a broker depends on. A broker whose data Redis may evict
 // (maxmemory-policy other than noeviction) or lose on restart (no AOF and no RDB snapshots)
@@ -8,7 +8,7 @@ import type { Redis } from "ioredis";
 const warnedServers = new Set<string>();
 
 export async function checkDurability(
-  redis: Redis,
+  redis: RedisClient,
   where: string,
   warn: (message: string) => void,
 ): Promise<void> {

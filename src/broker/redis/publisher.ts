@@ -1,6 +1,5 @@
-import type { Redis } from "ioredis";
 import type { OutgoingMessage } from "../broker.js";
-import type { ScriptCaller } from "./connection.js";
+import type { RedisClient, ScriptCaller } from "./connection.js";
 import type { GlobalKeys, QueueKeys } from "./keys.js";
 
 // Publishing: every publish call of the same event-loop turn to the same queue is coalesced into
@@ -23,7 +22,7 @@ export class Publisher {
   private calls = 0;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly scripts: ScriptCaller,
     private readonly keysFor: (queue: string) => QueueKeys,
     private readonly global: GlobalKeys,

@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import type { Redis } from "ioredis";
 import { MAX_DELAY_MS } from "../../core/backoff.js";
 import { type GoTaskQError, InvalidArgumentError, UnavailableError } from "../../core/errors.js";
 import type {
@@ -18,6 +17,7 @@ import { checkConsume, checkOutgoing, checkQueueName } from "../validation.js";
 import {
   type ConnectionSettings,
   createConnection,
+  type RedisClient,
   redactUrl,
   type ScriptCaller,
   scripts,
@@ -38,7 +38,7 @@ import { RedisSubscription } from "./subscription.js";
 // - keys.ts: key layout and Cluster hash tags.   - scripts.ts: the Lua scripts (one per state change).
 // - publisher.ts: coalesced publish.             - subscription.ts: fetch loop, leases, deliveries.
 // - settle-batcher.ts: settles grouped per tick.  - dead-letters.ts / control-channel.ts.
-// - connection.ts: outage behaviour, errors.     - durability-check.ts: start-up warnings.
+// - connection.ts: outage behaviour, errors, Cluster. - durability-check.ts: start-up warnings.
 //
 // Priority mapping: exact per fetch. One stream per priority (ten lanes), read from 9 down to 0
 // by one script, FIFO within a lane. Messages whose lease expired are redelivered ahead of
@@ -56,6 +56,8 @@ export interface RedisBrokerOptions {
   url: string;
   /** Prefix of every key and channel (default "gotaskq"); lets several deployments share a server. */
   prefix?: string;
+  /** `url` names one node of a Redis Cluster (default false: a single Redis or primary). */
+  cluster?: boolean;
   /** A command without reply fails with `unavailable` after this long (ms). Default 10 000. */
   commandTimeoutMs?: number;
   /** How long the first command waits for the initial connection (ms). Default 3 000. */
@@ -76,7 +78,10 @@ export const REDIS_LIMITS: BrokerLimits = {
 
 const PREFIX_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 
-/** Options from a broker URL: `redis://host:6379/0?prefix=myapp` (the prefix is ours, not ioredis'). */
+/**
+ * Options from a broker URL: `redis://host:6379/0?prefix=myapp`, `redis://node1:7000?cluster=true`
+ * (these two parameters are ours, not ioredis').
+ */
 export function redisBrokerOptionsFromUrl(url: string): RedisBrokerOptions {
   let parsed: URL;
   try {
@@ -87,8 +92,19 @@ export function redisBrokerOptionsFromUrl(url: string): RedisBrokerOptions {
     );
   }
   const prefix = parsed.searchParams.get("prefix");
+  const cluster = parsed.searchParams.get("cluster");
+  if (cluster !== null && cluster !== "true" && cluster !== "false") {
+    throw new InvalidArgumentError(
+      `cluster must be true or false (got ${JSON.stringify(cluster)})`,
+    );
+  }
   parsed.searchParams.delete("prefix");
-  return { url: parsed.toString(), ...(prefix !== null ? { prefix } : {}) };
+  parsed.searchParams.delete("cluster");
+  return {
+    url: parsed.toString(),
+    ...(prefix !== null ? { prefix } : {}),
+    ...(cluster === "true" ? { cluster: true } : {}),
+  };
 }
 
 export function openRedisBroker(options: RedisBrokerOptions): Broker {
@@ -107,7 +123,7 @@ class RedisBroker implements Broker {
   readonly control: ControlChannel;
   private readonly settings: ConnectionSettings;
   private readonly where: string;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly scripts: ScriptCaller;
   private readonly global: GlobalKeys;
   private readonly queueKeys = new Map<string, QueueKeys>();
@@ -128,6 +144,7 @@ class RedisBroker implements Broker {
   ) {
     this.settings = {
       url: options.url,
+      cluster: options.cluster ?? false,
       commandTimeoutMs: options.commandTimeoutMs ?? 10_000,
       connectTimeoutMs: options.connectTimeoutMs ?? 3_000,
     };
@@ -191,7 +208,7 @@ class RedisBroker implements Broker {
     }
   };
 
-  private readonly openSubscriber = async (): Promise<Redis> => {
+  private readonly openSubscriber = async (): Promise<RedisClient> => {
     const connection = createConnection(this.settings, {
       enableOfflineQueue: true,
       maxRetriesPerRequest: null,
@@ -230,6 +247,7 @@ class RedisBroker implements Broker {
           keysFor: this.keysFor,
           settler: this.settler,
           limits: this.limits,
+          cluster: this.settings.cluster,
           openBlocker: () => {
             const blocker = createConnection(this.settings, {
               // Blocking reads last up to 2 s; the timeout only catches a dead connection.

@@ -1,9 +1,8 @@
-import type { Redis } from "ioredis";
 import { type GoTaskQError, UnavailableError } from "../../core/errors.js";
 import type { BrokerLimits, ConsumeOptions, Delivery, Subscription } from "../broker.js";
 import { GuardedDelivery, type SettleOp } from "../guarded-delivery.js";
 import { invokeCallback } from "../validation.js";
-import { type ScriptCaller, whenReady } from "./connection.js";
+import { type RedisClient, type ScriptCaller, whenReady } from "./connection.js";
 import { GROUP, type QueueKeys } from "./keys.js";
 import type { SettleArgs, SettleBatcher } from "./settle-batcher.js";
 
@@ -21,6 +20,7 @@ import type { SettleArgs, SettleBatcher } from "./settle-batcher.js";
 // dead consumer's entries come back between leaseMs and 1.25 × leaseMs after its last extension.
 
 const MAX_BLOCK_MS = 2_000;
+const CLUSTER_MULTI_QUEUE_BLOCK_MS = 100;
 /** Takes in flight at once per subscription. */
 const MAX_ROUNDS = 2;
 const PRUNE_EVERY_MS = 60_000;
@@ -32,8 +32,10 @@ export interface SubscriptionContext {
   keysFor(queue: string): QueueKeys;
   settler: SettleBatcher;
   limits: BrokerLimits;
+  /** In a Cluster one XREAD can only watch keys of one slot, i.e. one queue. */
+  cluster: boolean;
   /** A new connection for blocking reads, already connecting. */
-  openBlocker(): Redis;
+  openBlocker(): RedisClient;
   /** undefined while the client is open; the error to reject settles with once closed. */
   closedError(): GoTaskQError | undefined;
   /** Reports a failed fetch turn (Redis away); called once per outage, and on recovery. */
@@ -56,7 +58,7 @@ export class RedisSubscription implements Subscription {
   private active = true;
   private watch: Watch | undefined;
   private waiter: (() => void) | undefined;
-  private readonly blocker: Redis;
+  private readonly blocker: RedisClient;
   private readonly reclaimEveryMs: number;
   private nextReclaimAt = 0;
   private nextPruneAt = Date.now() + PRUNE_EVERY_MS;
@@ -222,18 +224,18 @@ export class RedisSubscription implements Subscription {
 
   /** Sleeps in XREAD until new work, the next due delayed message, or the next reclaim pass. */
   private async block(watch: Watch): Promise<void> {
-    const waitMs = Math.min(MAX_BLOCK_MS, watch.untilDueMs, this.nextReclaimAt - Date.now());
+    let { keys, ids } = watch;
+    let maxMs = MAX_BLOCK_MS;
+    if (this.context.cluster && keys.length > 11) {
+      // Watch one queue's keys and come back soon for the others.
+      keys = keys.slice(0, 11);
+      ids = ids.slice(0, 11);
+      maxMs = CLUSTER_MULTI_QUEUE_BLOCK_MS;
+    }
+    const waitMs = Math.min(maxMs, watch.untilDueMs, this.nextReclaimAt - Date.now());
     if (waitMs < 1 || !this.active) return;
     if (this.blocker.status !== "ready") await whenReady(this.blocker, 3_000, "blocking reads");
-    await this.blocker.xread(
-      "COUNT",
-      1,
-      "BLOCK",
-      Math.ceil(waitMs),
-      "STREAMS",
-      ...watch.keys,
-      ...watch.ids,
-    );
+    await this.blocker.xread("COUNT", 1, "BLOCK", Math.ceil(waitMs), "STREAMS", ...keys, ...ids);
   }
 
   private prune(now: number): void {
