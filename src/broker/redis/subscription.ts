@@ -1,15 +1,16 @@
-import { type GoTaskQError, UnavailableError } from "../../core/errors.js";
+import type { GoTaskQError } from "../../core/errors.js";
 import type { BrokerLimits, ConsumeOptions, Delivery, Subscription } from "../broker.js";
-import { GuardedDelivery, type SettleOp } from "../guarded-delivery.js";
 import { invokeCallback } from "../validation.js";
 import { type RedisClient, type ScriptCaller, whenReady } from "./connection.js";
+import { type DeliverySource, RedisDelivery } from "./delivery.js";
 import { GROUP, type QueueKeys } from "./keys.js";
 import type { SettleArgs, SettleBatcher } from "./settle-batcher.js";
 
-// One subscription's fetch loop. Each turn asks every queue's `take` script for at most the
-// free slots (prefetch − unsettled), so Redis never hands this consumer more than it may hold,
-// and priorities are exact per take. When a take finds less than it could carry, the loop
-// blocks in XREAD on the lanes (after the group's last-delivered ids) and the wake stream, on a
+// One subscription's fetch loop. Each round asks every queue's `take` script for at most the
+// free slots (prefetch − unsettled − slots promised to rounds in flight), so Redis never hands
+// this consumer more than it may hold, and priorities are exact per take. Two rounds run at once
+// so Redis prepares the next batch while the handlers run. When a take finds less than it could
+// carry, the loop blocks in XREAD on the lanes (after the group's last-delivered ids) and the wake stream, on a
 // connection of its own, until new work arrives, the next delayed message is due, or the next
 // reclaim pass is due — then takes again. XREAD does not consume, so blocking can never
 // over-deliver; the take script stays the only way a message is handed out.
@@ -50,7 +51,7 @@ interface Watch {
   untilDueMs: number;
 }
 
-export class RedisSubscription implements Subscription {
+export class RedisSubscription implements Subscription, DeliverySource {
   private unsettled = 0;
   /** Slots promised to takes still in flight. */
   private reserved = 0;
@@ -283,77 +284,4 @@ export class RedisSubscription implements Subscription {
       this.context.settler.add(queue, this.consumer, args).catch(() => {});
     }
   }
-}
-
-interface Taken {
-  queue: string;
-  lane: number;
-  entryId: string;
-  id: string;
-  body: Uint8Array;
-  /** Deliveries of earlier entries of this message (before a release). */
-  prior: number;
-  /** The pending list's delivery counter of this entry: the lease token. */
-  count: number;
-}
-
-class RedisDelivery extends GuardedDelivery {
-  readonly id: string;
-  readonly queue: string;
-  readonly body: Uint8Array;
-  readonly deliveryCount: number;
-
-  constructor(
-    private readonly subscription: RedisSubscription,
-    private readonly taken: Taken,
-  ) {
-    super(subscription.limits);
-    this.id = taken.id;
-    this.queue = taken.queue;
-    this.body = taken.body;
-    this.deliveryCount = taken.prior + taken.count;
-  }
-
-  protected perform(op: SettleOp): Promise<boolean> {
-    const t = this.taken;
-    const head = [t.lane, t.entryId, t.count] as const;
-    let args: SettleArgs;
-    switch (op.kind) {
-      case "ack":
-        args = ["a", ...head, "", ""];
-        break;
-      case "retry":
-        args = [
-          "r",
-          ...head,
-          Buffer.from(op.body.buffer, op.body.byteOffset, op.body.byteLength),
-          op.delayMs,
-        ];
-        break;
-      case "deadLetter":
-        args = ["d", ...head, op.reason, op.detail];
-        break;
-      case "release":
-        args = ["l", ...head, "", ""];
-        break;
-      case "extendLease":
-        // The entry becomes claimable once idle for the claimer's leaseMs: setting its idle time
-        // to leaseMs − ms leaves `ms` to run (an extension longer than the lease gives one lease).
-        args = ["e", ...head, String(Math.max(0, this.subscription.leaseMs - op.ms)), ""];
-        break;
-    }
-    return this.subscription.settler.add(t.queue, this.subscription.consumer, args);
-  }
-
-  protected closedError(): GoTaskQError | undefined {
-    return this.subscription.closedError();
-  }
-
-  protected slotFreed(): void {
-    this.subscription.settled();
-  }
-}
-
-export function closedClientError(where: string): UnavailableError {
-  return new UnavailableError(`${where} is closed`);
 }
