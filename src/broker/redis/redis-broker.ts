@@ -36,8 +36,9 @@ import { RedisSubscription } from "./subscription.js";
 // and is the error boundary: every Redis failure leaves here as a GoTaskQError.
 //
 // - keys.ts: key layout and Cluster hash tags.   - scripts.ts: the Lua scripts (one per state change).
-// - publisher.ts: coalesced publish.             - subscription.ts: fetch loop, leases, deliveries.
-// - settle-batcher.ts: settles grouped per tick.  - dead-letters.ts / control-channel.ts.
+// - publisher.ts: coalesced publish.             - subscription.ts: fetch loop and leases.
+// - delivery.ts: a delivery and its settles.     - settle-batcher.ts: settles grouped per tick.
+// - dead-letters.ts: DLQ list and requeue.        - control-channel.ts: revocations.
 // - connection.ts: outage behaviour, errors, Cluster. - durability-check.ts: start-up warnings.
 //
 // Priority mapping: exact per fetch. One stream per priority (ten lanes), read from 9 down to 0
