@@ -71,9 +71,11 @@ return n
  *    leases of dead or stuck consumers; this counts as a delivery.
  * 3. Reads new entries lane by lane, priority 9 down to 0 (XREADGROUP >), creating the group
  *    (from id 0, so messages published before any consumer existed are kept) when missing.
- * Returns {entries, watch, nextDue, now}: entries flat, 6 per message (lane, entry id, task id,
- * body, prior deliveries, pending-list delivery count); watch = when fewer than count were
- * taken, the 11 ids an XREAD on lanes 0..9 and wake must start after to see new work, else {};
+ * Returns {taken, watch, nextDue, now}: taken = 3 per lane read: the lane, the pending-list
+ * delivery counts of its entries ({} = all 1, a first delivery) and its entries as XREADGROUP
+ * returns them ({entry id, {field, value, …}}; passed through, not reshaped, to keep the script
+ * cheap); watch = when fewer than count were taken, the 11 ids an XREAD on lanes 0..9 and wake
+ * must start after to see new work, else {};
  * nextDue = due time of the earliest delayed message or -1; now = server time (ms).
  */
 export const TAKE = `${PRELUDE}
@@ -87,21 +89,17 @@ for _, m in ipairs(due) do
   redis.call('ZREM', KEYS[11], m)
 end
 local out, taken = {}, 0
-local function emit(p, e, count)
-  local id, body, prior = entry_fields(e[2])
-  out[#out + 1] = p; out[#out + 1] = e[1]; out[#out + 1] = id
-  out[#out + 1] = body; out[#out + 1] = prior; out[#out + 1] = count
-  taken = taken + 1
-end
 if min_idle > 0 then
   for p = 9, 0, -1 do
     if taken >= want then break end
     local r = redis.pcall('XAUTOCLAIM', KEYS[p + 1], group, consumer, min_idle, '0-0', 'COUNT', want - taken)
-    if type(r) == 'table' and not r.err then
-      for _, e in ipairs(r[2]) do
-        local pe = redis.call('XPENDING', KEYS[p + 1], group, e[1], e[1], 1)
-        emit(p, e, pe[1][4])
+    if type(r) == 'table' and not r.err and #r[2] > 0 then
+      local counts = {}
+      for i, e in ipairs(r[2]) do
+        counts[i] = redis.call('XPENDING', KEYS[p + 1], group, e[1], e[1], 1)[1][4]
       end
+      out[#out + 1] = p; out[#out + 1] = counts; out[#out + 1] = r[2]
+      taken = taken + #r[2]
     end
   end
 end
@@ -114,7 +112,8 @@ for p = 9, 0, -1 do
     r = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', want - taken, 'STREAMS', lane, '>')
   end
   if r then
-    for _, e in ipairs(r[1][2]) do emit(p, e, 1) end
+    out[#out + 1] = p; out[#out + 1] = {}; out[#out + 1] = r[1][2]
+    taken = taken + #r[1][2]
   end
 end
 local watch = {}
@@ -147,7 +146,9 @@ return {out, watch, next_due, now}
  * only if the consumer still holds the entry with the same pending-list delivery count (else the
  * lease was lost: another consumer claimed it, and the operation changes nothing).
  * KEYS: the queue's 13 keys. ARGV[1] group, ARGV[2] nonce prefix unique to this call,
- * ARGV[3] consumer; then 6 per operation: kind, lane (0-9), entry id, delivery count, a1, a2:
+ * ARGV[3] consumer, ARGV[4] L = number of lanes in the batch; then 3 per lane: lane, lowest and
+ * highest entry id of the batch in it; then 6 per operation: kind, lane (0-9), entry id,
+ * delivery count, a1, a2:
  *   ack "a"; retry "r" (a1 next body, a2 delay ms) = next attempt published, then acked;
  *   dead-letter "d" (a1 reason, a2 detail) = copied to the DLQ with reason and time, then acked;
  *   release "l" = re-added to its lane (keeping the count of earlier unsettled deliveries), then
@@ -159,35 +160,20 @@ return {out, watch, next_due, now}
  */
 export const SETTLE = `${PRELUDE}
 local group, nonce, consumer = ARGV[1], ARGV[2], ARGV[3]
-local function before(a, b)
-  local am, as = string.match(a, '^(%d+)-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-  am, bm = tonumber(am), tonumber(bm)
-  if am ~= bm then return am < bm end
-  return tonumber(as) < tonumber(bs)
-end
+local first_op = 5 + 3 * tonumber(ARGV[4])
 -- One XPENDING per lane (filtered to this consumer, over the range of the batch's ids) tells
 -- which entries the consumer still holds and with which delivery count.
-local range = {}
-for i = 4, #ARGV, 6 do
-  local p, eid = tonumber(ARGV[i + 1]), ARGV[i + 2]
-  local r = range[p]
-  if not r then range[p] = {eid, eid}
-  else
-    if before(eid, r[1]) then r[1] = eid end
-    if before(r[2], eid) then r[2] = eid end
-  end
-end
 local held, acked = {}, {}
-for p, r in pairs(range) do
+for i = 5, first_op - 1, 3 do
+  local p = tonumber(ARGV[i])
   held[p], acked[p] = {}, {}
-  local pe = redis.pcall('XPENDING', KEYS[p + 1], group, r[1], r[2], 100000, consumer)
+  local pe = redis.pcall('XPENDING', KEYS[p + 1], group, ARGV[i + 1], ARGV[i + 2], 100000, consumer)
   if type(pe) == 'table' and not pe.err then
     for _, e in ipairs(pe) do held[p][e[1]] = e[4] end
   end
 end
 local now, woke, results = nil, false, {}
-for i = 4, #ARGV, 6 do
+for i = first_op, #ARGV, 6 do
   local kind, p, eid, count = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], tonumber(ARGV[i + 3])
   local lane = KEYS[p + 1]
   if held[p][eid] ~= count then

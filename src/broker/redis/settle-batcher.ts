@@ -72,6 +72,9 @@ export class SettleBatcher {
 
   private send(queue: string, consumer: string, ops: Op[]): void {
     const args: (string | number | Buffer)[] = [GROUP, `${this.nonce}.${this.calls++}.`, consumer];
+    const ranges = laneRanges(ops);
+    args.push(ranges.length);
+    for (const r of ranges) args.push(r.lane, r.low, r.high);
     for (const op of ops) {
       for (const arg of op.args) args.push(arg);
     }
@@ -88,4 +91,40 @@ export class SettleBatcher {
     this.inFlight.add(call);
     void call.finally(() => this.inFlight.delete(call));
   }
+}
+
+interface LaneRange {
+  lane: number;
+  low: string;
+  high: string;
+  lowKey: [number, number];
+  highKey: [number, number];
+}
+
+/** The lowest and highest entry id of the batch per lane: the script reads the pending list once per lane over that range. */
+function laneRanges(ops: readonly Op[]): LaneRange[] {
+  const byLane = new Map<number, LaneRange>();
+  for (const { args } of ops) {
+    const [, lane, entryId] = args;
+    const dash = entryId.indexOf("-");
+    const key: [number, number] = [Number(entryId.slice(0, dash)), Number(entryId.slice(dash + 1))];
+    const range = byLane.get(lane);
+    if (!range) {
+      byLane.set(lane, { lane, low: entryId, high: entryId, lowKey: key, highKey: key });
+      continue;
+    }
+    if (before(key, range.lowKey)) {
+      range.low = entryId;
+      range.lowKey = key;
+    }
+    if (before(range.highKey, key)) {
+      range.high = entryId;
+      range.highKey = key;
+    }
+  }
+  return [...byLane.values()];
+}
+
+function before(a: [number, number], b: [number, number]): boolean {
+  return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
 }

@@ -2,7 +2,7 @@ import type { GoTaskQError } from "../../core/errors.js";
 import type { BrokerLimits, ConsumeOptions, Delivery, Subscription } from "../broker.js";
 import { invokeCallback } from "../validation.js";
 import { type RedisClient, type ScriptCaller, whenReady } from "./connection.js";
-import { type DeliverySource, RedisDelivery } from "./delivery.js";
+import { type DeliverySource, RedisDelivery, type Taken } from "./delivery.js";
 import { GROUP, type QueueKeys } from "./keys.js";
 import type { SettleArgs, SettleBatcher } from "./settle-batcher.js";
 
@@ -202,18 +202,23 @@ export class RedisSubscription implements Subscription, DeliverySource {
     for (let k = 0; k < this.queues.length && wanted > 0; k++) {
       const queue = this.queues[(rotation + k) % this.queues.length] as string;
       const keys = this.context.keysFor(queue);
-      const [entries, ids, nextDue, serverNow] = (await this.context.scripts.gtqTakeBuffer(
+      const [taken, ids, nextDue, serverNow] = (await this.context.scripts.gtqTakeBuffer(
         keys.all,
         GROUP,
         this.consumer,
         wanted,
         reclaim ? this.options.leaseMs : 0,
-      )) as [(Buffer | number)[], Buffer[], number, number];
+      )) as [TakenLanes, Buffer[], number, number];
+      const entries = decodeTaken(queue, taken);
       if (!this.active) {
         this.giveBack(queue, entries);
         return undefined;
       }
-      wanted -= this.deliver(queue, entries);
+      wanted -= entries.length;
+      for (const entry of entries) {
+        this.unsettled++;
+        invokeCallback(this.onDelivery, new RedisDelivery(this, entry));
+      }
       if (ids.length === 11) {
         watch.keys.push(...keys.lanes, keys.wake);
         for (const id of ids) watch.ids.push(id.toString());
@@ -248,40 +253,49 @@ export class RedisSubscription implements Subscription, DeliverySource {
     }
   }
 
-  private deliver(queue: string, entries: (Buffer | number)[]): number {
-    let count = 0;
-    for (let i = 0; i + 5 < entries.length; i += 6) {
-      const body = entries[i + 3] as Buffer;
-      this.unsettled++;
-      count++;
-      invokeCallback(
-        this.onDelivery,
-        new RedisDelivery(this, {
-          queue,
-          lane: entries[i] as number,
-          entryId: (entries[i + 1] as Buffer).toString(),
-          id: (entries[i + 2] as Buffer).toString(),
-          body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
-          prior: entries[i + 4] as number,
-          count: entries[i + 5] as number,
-        }),
-      );
-    }
-    return count;
-  }
-
   /** Closed while a take was in flight: hand its messages back at once, uncounted. */
-  private giveBack(queue: string, entries: (Buffer | number)[]): void {
-    for (let i = 0; i + 5 < entries.length; i += 6) {
-      const args: SettleArgs = [
-        "l",
-        entries[i] as number,
-        (entries[i + 1] as Buffer).toString(),
-        entries[i + 5] as number,
-        "",
-        "",
-      ];
+  private giveBack(queue: string, entries: readonly Taken[]): void {
+    for (const t of entries) {
+      const args: SettleArgs = ["l", t.lane, t.entryId, t.count, "", ""];
       this.context.settler.add(queue, this.consumer, args).catch(() => {});
     }
   }
+}
+
+/** The take script's reply: per lane read, its number, delivery counts ([] = all 1) and entries. */
+type TakenLanes = (number | number[] | [Buffer, Buffer[]][])[];
+
+function decodeTaken(queue: string, lanes: TakenLanes): Taken[] {
+  const out: Taken[] = [];
+  for (let i = 0; i + 2 < lanes.length; i += 3) {
+    const lane = lanes[i] as number;
+    const counts = lanes[i + 1] as number[];
+    const entries = lanes[i + 2] as [Buffer, Buffer[]][];
+    for (let j = 0; j < entries.length; j++) {
+      const [entryId, fields] = entries[j] as [Buffer, Buffer[]];
+      let id = "";
+      let body: Buffer | undefined;
+      let prior = 0;
+      for (let f = 0; f + 1 < fields.length; f += 2) {
+        // Field names are one byte: i(d), b(ody), n (earlier deliveries).
+        const name = fields[f]?.[0];
+        const value = fields[f + 1] as Buffer;
+        if (name === 0x69) id = value.toString();
+        else if (name === 0x62) body = value;
+        else if (name === 0x6e) prior = Number(value.toString());
+      }
+      out.push({
+        queue,
+        lane,
+        entryId: entryId.toString(),
+        id,
+        body: body
+          ? new Uint8Array(body.buffer, body.byteOffset, body.byteLength)
+          : new Uint8Array(0),
+        prior,
+        count: counts[j] ?? 1,
+      });
+    }
+  }
+  return out;
 }
