@@ -13,8 +13,6 @@ import type { TrackingStore } from "../tracking/tracking-store.js";
 const PLANNED: Record<string, string> = {
   "amqp:": "RabbitMQ",
   "amqps:": "RabbitMQ",
-  "redis:": "Redis Streams",
-  "rediss:": "Redis Streams",
   "sqs:": "AWS SQS",
 };
 
@@ -41,6 +39,13 @@ export async function openBroker(url: string): Promise<Broker> {
   if (scheme === "memory:") {
     const { createMemoryBroker } = await import("../broker/memory/memory-broker.js");
     return createMemoryBroker();
+  }
+  // redis://[user:password@]host[:port][/db][?prefix=gotaskq][&cluster=true]; rediss:// for TLS.
+  if (scheme === "redis:" || scheme === "rediss:") {
+    const { openRedisBroker, redisBrokerOptionsFromUrl } = await import(
+      "../broker/redis/redis-broker.js"
+    );
+    return openRedisBroker(redisBrokerOptionsFromUrl(url));
   }
   const planned = PLANNED[scheme];
   if (planned) {
