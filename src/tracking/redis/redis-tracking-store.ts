@@ -156,7 +156,9 @@ export class RedisTrackingStore implements TrackingStore {
     } catch (error) {
       if (error instanceof GoTaskQError) throw error;
       if (this.#client.status !== "ready") {
-        const cause = this.#lastConnectionError ? ` (last error: ${this.#lastConnectionError})` : "";
+        const cause = this.#lastConnectionError
+          ? ` (last error: ${this.#lastConnectionError})`
+          : "";
         throw new UnavailableError(
           `tracking store (redis) ${operation} failed: not connected to ${this.#target}${cause}`,
           { cause: error },
@@ -184,9 +186,13 @@ export class RedisTrackingStore implements TrackingStore {
       };
       const timer = setTimeout(() => {
         client.off("ready", done);
-        const cause = this.#lastConnectionError ? ` (last error: ${this.#lastConnectionError})` : "";
+        const cause = this.#lastConnectionError
+          ? ` (last error: ${this.#lastConnectionError})`
+          : "";
         reject(
-          new UnavailableError(`tracking store (redis): ${this.#target} not reachable within ${ms} ms${cause}`),
+          new UnavailableError(
+            `tracking store (redis): ${this.#target} not reachable within ${ms} ms${cause}`,
+          ),
         );
       }, ms);
       client.on("ready", done);

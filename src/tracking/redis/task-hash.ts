@@ -72,17 +72,49 @@ export const FIELDS = [
   "ua",
 ] as const;
 
-/** ARGV stand-in for NULL: text columns never hold NUL (rows.ts replaces it), JSON escapes it. */
+/** ARGV stand-in for "no value" in the list script's filters (text never holds NUL, rows.ts). */
 export const NULL_ARG = "\u0000";
 
 /** Digits of the zero-padded sort_at, so index members order by time as plain strings. */
-export const SORT_DIGITS = 16;
+export const SORT_DIGITS = 13;
 const SORT_MAX = 10 ** SORT_DIGITS - 1;
 
-/** sort_at as stored: fixed width, clamped to what 16 digits hold (epoch ms until year 318857). */
+/** sort_at as stored: fixed width, clamped to what 13 digits hold (epoch ms until the year 2286). */
 export function paddedSortAt(ms: number): string {
   const clamped = Math.min(Math.max(Math.trunc(ms), 0), SORT_MAX);
   return String(clamped).padStart(SORT_DIGITS, "0");
+}
+
+/** The one-letter code of each field in a row's field list: "A" = FIELDS[0], "B" = FIELDS[1]… */
+export const FIELD_CODE_BASE = 64;
+
+/**
+ * Appends one row's ARGV values to `out`, sparsely (every value costs the client an argument to
+ * encode and the script a value to read): the id, the codes of the fields present (one letter
+ * each, FIELD_CODE_BASE + position in FIELDS), then those fields' values. Absent means NULL,
+ * except `r` and `a` (absent = 0, the common case) and `fl` (absent = same as `fk`: a function
+ * key already lowercase).
+ */
+export function pushRowArgs(row: TaskValues, out: string[]): void {
+  let codes = "";
+  const values: string[] = [];
+  for (let i = 0; i < FIELDS.length; i += 1) {
+    const field = FIELDS[i] as (typeof FIELDS)[number];
+    let value: string | null;
+    if (field === LOWER_KEY_FIELD) {
+      const key = row.function_key;
+      value = key === null ? null : key.toLowerCase();
+      if (value === key) value = null;
+    } else {
+      value = columnValue(row, COLUMN_OF[field] as Column);
+      if ((field === "r" || field === "a") && value === "0") value = null;
+    }
+    if (value === null) continue;
+    codes += String.fromCharCode(FIELD_CODE_BASE + i + 1);
+    values.push(value);
+  }
+  out.push(row.id, codes);
+  for (const value of values) out.push(value);
 }
 
 function columnValue(row: TaskValues, column: Column): string | null {
@@ -90,20 +122,6 @@ function columnValue(row: TaskValues, column: Column): string | null {
   if (value === null) return null;
   if (column === "sort_at") return paddedSortAt(value as number);
   return String(value);
-}
-
-/** Appends one row's ARGV values (id, then FIELDS) to `out`. */
-export function pushRowArgs(row: TaskValues, out: string[]): void {
-  out.push(row.id);
-  const lower = row.function_key === null ? NULL_ARG : row.function_key.toLowerCase();
-  for (const field of FIELDS) {
-    if (field === LOWER_KEY_FIELD) {
-      out.push(lower);
-      continue;
-    }
-    const value = columnValue(row, COLUMN_OF[field] as Column);
-    out.push(value === null ? NULL_ARG : value);
-  }
 }
 
 const COLUMN_OF = Object.fromEntries(

@@ -10,7 +10,7 @@ import { SORT_DIGITS } from "../task-hash.js";
 //   st:<STATUS>       zset   same members, the tasks in that status
 //   fn:<function key> zset   same members, the tasks of that function
 //   q:<queue>         zset   same members, the tasks of that queue
-//   age               zset   member id, score max(updated_at, run_at): retention and purge
+//   age               zset   member id, score max(updated_at, run_at) (up to AGE_SLACK early): retention, purge
 //   log:<id>          zset   log lines: score = time, member "<seq, 12 hex>|attempt|level|message"
 //   logage            zset   member id, score = the time of that task's oldest kept line
 //   logseq            string the counter behind the log members' insertion order
@@ -45,14 +45,28 @@ local function index(id, sa, st, fk, q)
   if q then redis.call("ZADD", base .. "q:" .. q, 0, m) end
 end
 
--- Removes a task's hash and its index entries; true when the hash was still there. (A hash
--- that Redis already expired on its own, see record-script.ts, leaves its index entries to the
--- list script, which drops entries whose hash is gone as it meets them.)
-local function remove_task(id)
+-- Removes a task's hash and its index entries, unless its exact age (latest event, or due time
+-- when later) is at or after cutoff: the "age" entry may lag by up to AGE_SLACK
+-- (record-script.ts), so it is moved to the exact age instead. Returns true when removed. (A hash
+-- that Redis already expired on its own leaves its index entries to the list script, which
+-- drops entries whose hash is gone as it meets them.)
+local function remove_task(id, cutoff)
   local key = base .. "task:" .. id
-  local f = redis.call("HMGET", key, "sa", "st", "fk", "q")
+  local f = redis.call("HMGET", key, "sa", "st", "fk", "q", "ua", "ra")
+  if not f[1] then
+    redis.call("ZREM", base .. "age", id)
+    return false
+  end
+  if cutoff then
+    local age = num(f[5])
+    if f[6] and num(f[6]) > age then age = num(f[6]) end
+    if age >= cutoff then
+      redis.call("ZADD", base .. "age", int(age), id)
+      redis.call("HSET", key, "ag", int(age))
+      return false
+    end
+  end
   redis.call("ZREM", base .. "age", id)
-  if not f[1] then return false end
   unindex(id, f[1], f[2] or nil, f[3] or nil, f[4] or nil)
   redis.call("DEL", key)
   return true
@@ -63,7 +77,7 @@ local function remove_tasks_before(cutoff, limit)
   local ids = redis.call("ZRANGE", base .. "age", "-inf", "(" .. int(cutoff), "BYSCORE", "LIMIT", 0, limit)
   local removed = 0
   for _, id in ipairs(ids) do
-    if remove_task(id) then removed = removed + 1 end
+    if remove_task(id, cutoff) then removed = removed + 1 end
   end
   return removed, #ids == limit
 end
@@ -102,6 +116,9 @@ local function expire_at_least(key, at)
   redis.call("PEXPIREAT", key, int(at))
 end
 `;
+
+/** How far a task's "age" index entry may lag behind its exact age (record-script.ts). */
+export const AGE_SLACK_MS = 60_000;
 
 /** How many expired entries each write script removes along the way (bounded work per call). */
 export const SWEEP_PER_CALL = 100;

@@ -118,7 +118,8 @@ while #matches <= limit do
     if ok and text then
       local errors = ""
       if status ~= "SUCCESS" and f[7] then errors = f[7] end
-      local haystack = string.lower(id) .. "\\n" .. (f[6] or "") .. "\\n" .. errors
+      -- fl is stored only when the function key is not already lowercase (task-hash.ts).
+      local haystack = string.lower(id) .. "\\n" .. (f[6] or f[2] or "") .. "\\n" .. errors
       ok = string.find(haystack, text, 1, true) ~= nil
     end
     if ok then matches[#matches + 1] = member end

@@ -3,10 +3,11 @@ import {
   ATTEMPT_FIELDS,
   CARRIED_FIELDS,
   DESCRIPTIVE_FIELDS,
+  FIELD_CODE_BASE,
   FIELDS,
   VERSION_FIELDS,
 } from "../task-hash.js";
-import { SHARED_LUA, SWEEP_PER_CALL } from "./keys-lua.js";
+import { AGE_SLACK_MS, SHARED_LUA, SWEEP_PER_CALL } from "./keys-lua.js";
 
 // The monotonic merge of a write batch with what is stored, as ONE script call: the batch's rows
 // (already collapsed to one per task in JS with sql/merge.ts's mergeTaskValues) are merged with
@@ -20,8 +21,8 @@ import { SHARED_LUA, SWEEP_PER_CALL } from "./keys-lua.js";
 // ARGV[3]  retention in ms; 0 = keep until purged
 // ARGV[4]  grace in ms: a hash's own Redis expiry comes this long after its retention ends, so
 //          the sweep below (which needs the hash to find its index entries) normally runs first
-// ARGV[5…] rows of ${FIELDS.length + 1} values: the task id, then the fields in task-hash.ts FIELDS
-//          order, "\\0" standing for NULL
+// ARGV[5…] rows, each: the task id, the codes of the fields it carries (one letter per field,
+//          task-hash.ts pushRowArgs), then those fields' values; a field not carried is NULL
 // Returns the number of rows merged.
 //
 // Along the way it removes up to ${SWEEP_PER_CALL} tasks past their retention (bounded work per
@@ -35,14 +36,21 @@ export const RECORD_LUA = `${SHARED_LUA}
 local now = num(ARGV[2])
 local retention = num(ARGV[3])
 local grace = num(ARGV[4])
-local NULL = "\\0"
 local FIELDS = ${luaList(FIELDS)}
 local NF = #FIELDS
-local DESCRIPTIVE = ${positions(DESCRIPTIVE_FIELDS)}
-local VERSION = ${positions(VERSION_FIELDS)}
+-- The hash also holds "ag", the age its "age" zset entry (and its own expiry) were set for.
+local READ = ${luaList([...FIELDS, "ag"])}
+local AG = NF + 1
+local AGE_SLACK = ${AGE_SLACK_MS}
+local CODE_BASE = ${FIELD_CODE_BASE}
 local ATTEMPT = ${positions(ATTEMPT_FIELDS)}
-local CARRIED = ${positions(CARRIED_FIELDS)}
-local FK, Q, CA, ST, R, A, RA, E, SA, UA = ${["fk", "q", "ca", "st", "r", "a", "ra", "e", "sa", "ua"].map(position).join(", ")}
+-- What each field position belongs to: 1 descriptive, 2 version, 3 attempt, 4 carried, 5 other.
+local GROUP = {}
+for _, f in ipairs(${positions(DESCRIPTIVE_FIELDS)}) do GROUP[f] = 1 end
+for _, f in ipairs(${positions(VERSION_FIELDS)}) do GROUP[f] = 2 end
+for _, f in ipairs(ATTEMPT) do GROUP[f] = 3 end
+for _, f in ipairs(${positions(CARRIED_FIELDS)}) do GROUP[f] = 4 end
+local FK, Q, CA, ST, R, A, RA, E, ES, SA, UA = ${["fk", "q", "ca", "st", "r", "a", "ra", "e", "es", "sa", "ua"].map(position).join(", ")}
 local FINAL_RANK = ${statusRank("SUCCESS")}
 
 local function rank(status)
@@ -50,55 +58,14 @@ local function rank(status)
   return FINAL_RANK
 end
 
-local function age_of(row)
-  local age = num(row[UA])
-  if row[RA] then
-    local due = num(row[RA])
+-- false (HMGET's missing) and nil both mean NULL.
+local function age_of(ua, ra)
+  local age = num(ua)
+  if ra then
+    local due = num(ra)
     if due > age then age = due end
   end
   return age
-end
-
--- sql/merge.ts mergeTaskValues, field group by field group; s = stored, i = incoming.
-local function merge(s, i)
-  local o = {}
-  local cmp = 0
-  local sr, ir, sa, ia = num(s[R]), num(i[R]), num(s[A]), num(i[A])
-  if ir ~= sr then cmp = (ir > sr) and 1 or -1
-  elseif ia ~= sa then cmp = (ia > sa) and 1 or -1 end
-  local wins
-  if cmp ~= 0 then wins = cmp > 0
-  else
-    local ri, rs = rank(i[ST]), rank(s[ST])
-    if ri ~= rs then wins = ri > rs else wins = rs < FINAL_RANK end
-  end
-  for _, f in ipairs(DESCRIPTIVE) do
-    if s[f] ~= nil then o[f] = s[f] else o[f] = i[f] end
-  end
-  for _, f in ipairs(VERSION) do
-    if wins then o[f] = i[f] else o[f] = s[f] end
-  end
-  for _, f in ipairs(ATTEMPT) do
-    if cmp > 0 then o[f] = i[f]
-    elseif cmp < 0 then o[f] = s[f]
-    elseif wins then
-      if i[f] ~= nil then o[f] = i[f] else o[f] = s[f] end
-    else
-      if s[f] ~= nil then o[f] = s[f] else o[f] = i[f] end
-    end
-  end
-  local incoming_error
-  if wins then incoming_error = i[E] ~= nil else incoming_error = s[E] == nil end
-  for _, f in ipairs(CARRIED) do
-    if incoming_error then o[f] = i[f] else o[f] = s[f] end
-  end
-  -- A row with created_at has sort_at = created_at (rows.ts, merge.ts keep that true).
-  if s[CA] ~= nil then o[SA] = s[SA]
-  elseif i[CA] ~= nil then o[SA] = i[SA]
-  elseif num(i[SA]) < num(s[SA]) then o[SA] = i[SA]
-  else o[SA] = s[SA] end
-  if num(i[UA]) > num(s[UA]) then o[UA] = i[UA] else o[UA] = s[UA] end
-  return o
 end
 
 local cutoff = nil
@@ -109,66 +76,124 @@ end
 
 local rows = 0
 local p = 5
-while p <= #ARGV do
+local n = #ARGV
+while p <= n do
   local id = ARGV[p]
-  local incoming = {}
-  for f = 1, NF do
-    local v = ARGV[p + f]
-    if v ~= NULL then incoming[f] = v end
+  local codes = { string.byte(ARGV[p + 1], 1, -1) }
+  p = p + 2
+  local inc = {}
+  for k = 1, #codes do
+    codes[k] = codes[k] - CODE_BASE
+    inc[codes[k]] = ARGV[p]
+    p = p + 1
   end
-  p = p + NF + 1
   rows = rows + 1
 
   local key = base .. "task:" .. id
-  local got = redis.call("HMGET", key, unpack(FIELDS))
-  local exists = got[ST] ~= false
-  local stored = {}
-  if exists then
-    for f = 1, NF do
-      if got[f] then stored[f] = got[f] end
-    end
-  end
-  local out = incoming
-  if exists then out = merge(stored, incoming) end
-  local age = age_of(out)
+  local got = redis.call("HMGET", key, unpack(READ))
+  local old_st = got[ST]
+  local sets, dels = {}, {}
+  local o_st, o_sa, o_ua, o_ra, o_fk, o_q
 
-  if cutoff and age < cutoff then
-    -- Already past the retention: what is stored goes, nothing new is kept.
-    if exists then remove_task(id) end
+  if not old_st then
+    -- A new task: the row as it came (sql/merge.ts's merge with nothing stored).
+    for k = 1, #codes do
+      local f = codes[k]
+      sets[#sets + 1] = FIELDS[f]
+      sets[#sets + 1] = inc[f]
+    end
+    o_st, o_sa, o_ua, o_ra, o_fk, o_q = inc[ST], inc[SA], inc[UA], inc[RA], inc[FK], inc[Q]
   else
-    local sets, dels = {}, {}
-    for f = 1, NF do
-      local v = out[f]
-      if v ~= nil then
-        if v ~= stored[f] then
-          sets[#sets + 1] = FIELDS[f]
-          sets[#sets + 1] = v
-        end
-      elseif stored[f] ~= nil then
-        dels[#dels + 1] = FIELDS[f]
+    -- sql/merge.ts mergeTaskValues, written as the changes to apply to the stored hash.
+    local cmp = 0
+    local sr, ir = num(got[R] or "0"), num(inc[R] or "0")
+    local sa, ia = num(got[A] or "0"), num(inc[A] or "0")
+    if ir ~= sr then cmp = (ir > sr) and 1 or -1
+    elseif ia ~= sa then cmp = (ia > sa) and 1 or -1 end
+    local wins
+    if cmp ~= 0 then wins = cmp > 0
+    else
+      local ri, rs = rank(inc[ST]), rank(old_st)
+      if ri ~= rs then wins = ri > rs else wins = rs < FINAL_RANK end
+    end
+    local incoming_error = inc[E] ~= nil and (wins or not got[E])
+    for k = 1, #codes do
+      local f = codes[k]
+      local g = GROUP[f]
+      local take
+      if g == 1 then take = not got[f]
+      elseif g == 2 then take = wins
+      elseif g == 3 then take = cmp > 0 or (cmp == 0 and (wins or not got[f]))
+      elseif g == 4 then take = incoming_error
+      else take = false end
+      if take and inc[f] ~= got[f] then
+        sets[#sets + 1] = FIELDS[f]
+        sets[#sets + 1] = inc[f]
       end
     end
+    if wins then
+      -- Version fields absent from the row are 0 (r, a): clear what the stored one had.
+      if not inc[R] and got[R] then dels[#dels + 1] = "r" end
+      if not inc[A] and got[A] then dels[#dels + 1] = "a" end
+    end
+    if cmp > 0 then
+      -- A newer attempt or run: the previous attempt's facts go, even those it does not carry.
+      for _, f in ipairs(ATTEMPT) do
+        if got[f] and not inc[f] then dels[#dels + 1] = FIELDS[f] end
+      end
+    end
+    o_st = wins and inc[ST] or old_st
+    -- A row with created_at has sort_at = created_at (rows.ts, merge.ts keep that true).
+    o_sa = got[SA]
+    if not got[CA] and (inc[CA] or num(inc[SA]) < num(got[SA])) then o_sa = inc[SA] end
+    if o_sa ~= got[SA] then
+      sets[#sets + 1] = "sa"
+      sets[#sets + 1] = o_sa
+    end
+    o_ua = got[UA]
+    if num(inc[UA]) > num(got[UA]) then
+      o_ua = inc[UA]
+      sets[#sets + 1] = "ua"
+      sets[#sets + 1] = o_ua
+    end
+    o_ra = got[RA] or nil
+    if cmp > 0 then o_ra = inc[RA]
+    elseif cmp == 0 and inc[RA] and (wins or not got[RA]) then o_ra = inc[RA] end
+    o_fk, o_q = got[FK] or inc[FK], got[Q] or inc[Q]
+  end
+
+  local age = age_of(o_ua, o_ra)
+  if cutoff and age < cutoff then
+    -- Already past the retention: what is stored goes, nothing new is kept.
+    if old_st then remove_task(id) end
+  else
     if #sets > 0 then redis.call("HSET", key, unpack(sets)) end
     if #dels > 0 then redis.call("HDEL", key, unpack(dels)) end
 
-    if not exists then
-      index(id, out[SA], out[ST], out[FK], out[Q])
-    elseif stored[SA] ~= out[SA] then
-      unindex(id, stored[SA], stored[ST], stored[FK], stored[Q])
-      index(id, out[SA], out[ST], out[FK], out[Q])
+    if not old_st then
+      index(id, o_sa, o_st, o_fk, o_q)
+    elseif got[SA] ~= o_sa then
+      unindex(id, got[SA], old_st, got[FK] or nil, got[Q] or nil)
+      index(id, o_sa, o_st, o_fk, o_q)
     else
-      local m = out[SA] .. ":" .. id
-      if stored[ST] ~= out[ST] then
-        redis.call("ZREM", base .. "st:" .. stored[ST], m)
-        redis.call("ZADD", base .. "st:" .. out[ST], 0, m)
+      local m = o_sa .. ":" .. id
+      if old_st ~= o_st then
+        redis.call("ZREM", base .. "st:" .. old_st, m)
+        redis.call("ZADD", base .. "st:" .. o_st, 0, m)
       end
       -- Descriptive: only ever filled in, never changed.
-      if stored[FK] == nil and out[FK] ~= nil then redis.call("ZADD", base .. "fn:" .. out[FK], 0, m) end
-      if stored[Q] == nil and out[Q] ~= nil then redis.call("ZADD", base .. "q:" .. out[Q], 0, m) end
+      if not got[FK] and o_fk then redis.call("ZADD", base .. "fn:" .. o_fk, 0, m) end
+      if not got[Q] and o_q then redis.call("ZADD", base .. "q:" .. o_q, 0, m) end
     end
 
-    if not exists or age ~= age_of(stored) then
-      redis.call("ZADD", base .. "age", int(age), id)
+    -- The age index and the expiry move only when the age moved on by more than AGE_SLACK: a
+    -- task's later events (ms to minutes after its submission) then cost no extra commands. An
+    -- entry is thus up to AGE_SLACK early, which remove_tasks_before corrects: it checks the
+    -- hash's exact age before removing anything. The grace keeps the expiry behind the age.
+    if not old_st or age > num(got[AG] or "0") + AGE_SLACK then
+      local ag = int(age)
+      redis.call("ZADD", base .. "age", ag, id)
+      redis.call("HSET", key, "ag", ag)
       if retention > 0 then redis.call("PEXPIREAT", key, int(age + retention + grace)) end
     end
   end
