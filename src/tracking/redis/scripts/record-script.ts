@@ -50,7 +50,7 @@ for _, f in ipairs(${positions(DESCRIPTIVE_FIELDS)}) do GROUP[f] = 1 end
 for _, f in ipairs(${positions(VERSION_FIELDS)}) do GROUP[f] = 2 end
 for _, f in ipairs(ATTEMPT) do GROUP[f] = 3 end
 for _, f in ipairs(${positions(CARRIED_FIELDS)}) do GROUP[f] = 4 end
-local FK, Q, CA, ST, R, A, RA, E, ES, SA, UA = ${["fk", "q", "ca", "st", "r", "a", "ra", "e", "es", "sa", "ua"].map(position).join(", ")}
+local FK, FL, Q, CA, ST, R, A, RA, E, SA, UA = ${["fk", "fl", "q", "ca", "st", "r", "a", "ra", "e", "sa", "ua"].map(position).join(", ")}
 local FINAL_RANK = ${statusRank("SUCCESS")}
 
 local function rank(status)
@@ -121,7 +121,9 @@ while p <= n do
       local f = codes[k]
       local g = GROUP[f]
       local take
-      if g == 1 then take = not got[f]
+      -- fl follows fk: absent means "same as fk", so it is taken exactly when fk is.
+      if f == FL then take = not got[FK]
+      elseif g == 1 then take = not got[f]
       elseif g == 2 then take = wins
       elseif g == 3 then take = cmp > 0 or (cmp == 0 and (wins or not got[f]))
       elseif g == 4 then take = incoming_error
