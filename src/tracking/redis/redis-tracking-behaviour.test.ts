@@ -82,7 +82,8 @@ describe.skipIf(!available)("Redis tracking store behaviour", () => {
           );
           await Promise.all([redis.record(events), sql.record(events)]);
         }
-        for (const id of ids) expect(await redis.get(id), `seed ${seed}`).toEqual(await sql.get(id));
+        for (const id of ids)
+          expect(await redis.get(id), `seed ${seed}`).toEqual(await sql.get(id));
         const order = async (store: TrackingStore, query: Parameters<TrackingStore["list"]>[0]) =>
           (await allPages(store, { ...query, limit: 5 })).ids.filter((id) => ids.includes(id));
         for (const query of [
