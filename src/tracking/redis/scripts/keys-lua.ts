@@ -37,14 +37,6 @@ local function unindex(id, sa, st, fk, q)
   if q then redis.call("ZREM", base .. "q:" .. q, m) end
 end
 
-local function index(id, sa, st, fk, q)
-  local m = sa .. ":" .. id
-  redis.call("ZADD", base .. "time", 0, m)
-  redis.call("ZADD", base .. "st:" .. st, 0, m)
-  if fk then redis.call("ZADD", base .. "fn:" .. fk, 0, m) end
-  if q then redis.call("ZADD", base .. "q:" .. q, 0, m) end
-end
-
 -- Removes a task's hash and its index entries, unless its exact age (latest event, or due time
 -- when later) is at or after cutoff: the "age" entry may lag by up to AGE_SLACK
 -- (record-script.ts), so it is moved to the exact age instead. Returns true when removed. (A hash
