@@ -101,12 +101,6 @@ local function remove_workers_before(cutoff, limit)
   return #ids, #ids == limit
 end
 
--- Sets a key's expiry to at (epoch ms) unless it already expires later.
-local function expire_at_least(key, at)
-  local current = redis.call("PEXPIRETIME", key)
-  if current >= 0 and current >= at then return end
-  redis.call("PEXPIREAT", key, int(at))
-end
 `;
 
 /** How far a task's "age" index entry may lag behind its exact age (record-script.ts). */

@@ -9,7 +9,9 @@ import {
 } from "../task-hash.js";
 import { AGE_SLACK_MS, SHARED_LUA, SWEEP_PER_CALL } from "./keys-lua.js";
 
-// The monotonic merge of a write batch with what is stored, as ONE script call: the batch's rows
+// The monotonic merge of a write batch with what is stored, as one script call (per 1,000 tasks:
+// a writer flush of up to 5,000 items is at most 5 calls, sent together in one round trip, so no
+// single call holds a Redis shared with the broker for more than a few ms): the batch's rows
 // (already collapsed to one per task in JS with sql/merge.ts's mergeTaskValues) are merged with
 // the stored hashes by the same rules as the SQL store's ON CONFLICT DO UPDATE (sql/merge.ts),
 // and the indexes follow, atomically: no other writer can interleave, so writers in several

@@ -17,22 +17,49 @@ export const APPEND_LOGS_LUA = `${SHARED_LUA}
 local now, retention, grace, cap = num(ARGV[2]), num(ARGV[3]), num(ARGV[4]), num(ARGV[5])
 local count = (#ARGV - 5) / 5
 local seq = redis.call("INCRBY", base .. "logseq", count) - count
-local newest = {}
+-- Grouped by task: one ZADD per task and call, however many lines it wrote.
+local tasks, order = {}, {}
 for p = 6, #ARGV, 5 do
   local id, at = ARGV[p], ARGV[p + 1]
   seq = seq + 1
-  local member = string.format("%012x", seq) .. "|" .. ARGV[p + 2] .. "|" .. ARGV[p + 3] .. "|" .. ARGV[p + 4]
-  redis.call("ZADD", base .. "log:" .. id, at, member)
-  local t = num(at)
-  if newest[id] == nil or t > newest[id] then newest[id] = t end
+  local t = tasks[id]
+  if not t then
+    t = { members = {}, oldest = num(at), newest = num(at) }
+    tasks[id] = t
+    order[#order + 1] = id
+  end
+  local members = t.members
+  members[#members + 1] = at
+  members[#members + 1] = string.format("%012x", seq) .. "|" .. ARGV[p + 2] .. "|" .. ARGV[p + 3] .. "|" .. ARGV[p + 4]
+  local n = num(at)
+  if n < t.oldest then t.oldest = n end
+  if n > t.newest then t.newest = n end
 end
-for id, t in pairs(newest) do
+for _, id in ipairs(order) do
+  local t = tasks[id]
   local key = base .. "log:" .. id
+  for k = 1, #t.members, 4000 do
+    redis.call("ZADD", key, unpack(t.members, k, math.min(k + 3999, #t.members)))
+  end
   local size = redis.call("ZCARD", key)
-  if size > cap then redis.call("ZREMRANGEBYRANK", key, 0, size - cap - 1) end
-  local first = redis.call("ZRANGE", key, 0, 0, "WITHSCORES")
-  redis.call("ZADD", base .. "logage", first[2], id)
-  if retention > 0 then expire_at_least(key, t + retention + grace) end
+  local fresh = size == #t.members / 2
+  if size > cap then
+    -- Over the cap: the oldest lines go, and the task's oldest kept line is read back.
+    redis.call("ZREMRANGEBYRANK", key, 0, size - cap - 1)
+    local first = redis.call("ZRANGE", key, 0, 0, "WITHSCORES")
+    redis.call("ZADD", base .. "logage", first[2], id)
+  else
+    -- LT: only ever moves the task's oldest-line time back (or adds it).
+    redis.call("ZADD", base .. "logage", "LT", int(t.oldest), id)
+  end
+  if retention > 0 then
+    -- A new key has no expiry (GT would never set one); an existing one only moves later.
+    if fresh then
+      redis.call("PEXPIREAT", key, int(t.newest + retention + grace))
+    else
+      redis.call("PEXPIREAT", key, int(t.newest + retention + grace), "GT")
+    end
+  end
 end
 if retention > 0 then remove_lines_before(now - retention, ${SWEEP_PER_CALL}) end
 return count
