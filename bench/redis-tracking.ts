@@ -8,7 +8,7 @@ import { newTaskId } from "../src/core/ids.js";
 import { silentLogger } from "../src/logging/logger.js";
 import { Producer } from "../src/producer/producer.js";
 import { BestEffortWriter } from "../src/tracking/best-effort-writer.js";
-import { openRedisTrackingStore } from "../src/tracking/redis/redis-tracking-store.js";
+import { openRedisTrackingStore } from "../src/tracking/redis/open-redis-tracking-store.js";
 import { openSqlTrackingStore } from "../src/tracking/sql/sql-tracking-store.js";
 import { noTracking, type TrackingSink } from "../src/tracking/tracking-sink.js";
 import type { TaskEvent, TrackingStore } from "../src/tracking/tracking-store.js";

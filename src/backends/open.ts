@@ -5,7 +5,7 @@ import { createMemoryBroker } from "../broker/memory/memory-broker.js";
 import { openSqliteBroker } from "../broker/sqlite/sqlite-broker.js";
 import { InvalidArgumentError } from "../core/errors.js";
 import { createNoneTrackingStore } from "../tracking/none-store.js";
-import { openRedisTrackingStore } from "../tracking/redis/redis-tracking-store.js";
+import { openRedisTrackingStore } from "../tracking/redis/open-redis-tracking-store.js";
 import { openSqlTrackingStore } from "../tracking/sql/sql-tracking-store.js";
 import type { TrackingStore } from "../tracking/tracking-store.js";
 

@@ -22,7 +22,7 @@ import type { TaskStatus } from "../core/status.js";
 // `internal` when it was reached but refused the data (the writer drops the refused item),
 // `invalid_argument` for a bad query (limit, cursor).
 //
-// Internal: reshape freely. Implementations: sql (SQLite, PostgreSQL), none.
+// Internal: reshape freely. Implementations: sql (SQLite, PostgreSQL), redis, none.
 
 export interface TaskErrorInfo {
   message: string;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openSqliteBroker } from "../../src/broker/sqlite/sqlite-broker.js";
 import { silentLogger } from "../../src/logging/logger.js";
 import { Producer } from "../../src/producer/producer.js";
-import { openRedisTrackingStore } from "../../src/tracking/redis/redis-tracking-store.js";
+import { openRedisTrackingStore } from "../../src/tracking/redis/open-redis-tracking-store.js";
 import { eventually, Sandbox } from "../support/cli.js";
 import { OwnRedisServer } from "../support/redis-server.js";
 import { servicesRequired } from "../support/services.js";

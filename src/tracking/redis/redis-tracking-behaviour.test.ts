@@ -8,8 +8,9 @@ import { TASK_STATUSES } from "../../core/status.js";
 import { allPages, seededRandom, submitted, T0, taskId } from "../conformance/fixtures.case.js";
 import { openSqlTrackingStore } from "../sql/sql-tracking-store.js";
 import type { TaskEvent, TrackingStore } from "../tracking-store.js";
+import { openRedisTrackingStore } from "./open-redis-tracking-store.js";
 import { parseRedisTrackingUrl } from "./redis-tracking-options.js";
-import { openRedisTrackingStore, type RedisTrackingStore } from "./redis-tracking-store.js";
+import type { RedisTrackingStore } from "./redis-tracking-store.js";
 
 // What the conformance suite does not pin for Redis: the same records as the SQL store on random
 // histories (the merge is written twice, in SQL and in Lua), retention by expiry, the scan budget

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { deleteKeys, testPrefix, trackingKeys } from "../../../test/support/redis-keys.js";
 import { SERVICES, serviceAvailable } from "../../../test/support/services.js";
 import { describeTrackingConformance } from "../conformance/tracking.case.js";
-import { openRedisTrackingStore } from "./redis-tracking-store.js";
+import { openRedisTrackingStore } from "./open-redis-tracking-store.js";
 
 // The shared Redis on 127.0.0.1:6379: every store gets a prefix of its own, and its keys are
 // deleted when the case ends.

@@ -1,5 +1,5 @@
-import { Redis } from "ioredis";
-import { GoTaskQError, InvalidArgumentError, UnavailableError } from "../../core/errors.js";
+import type { Redis } from "ioredis";
+import { GoTaskQError, UnavailableError } from "../../core/errors.js";
 import { mergeTaskValues } from "../sql/merge.js";
 import {
   dbText,
@@ -11,7 +11,7 @@ import {
   rowToRecord,
 } from "../sql/rows.js";
 import type { TaskValues, WorkersTable } from "../sql/schema.js";
-import { listLimit, logLimit, timeBound } from "../task-query.js";
+import { logLimit, timeBound } from "../task-query.js";
 import type {
   PurgeResult,
   TaskEvent,
@@ -23,9 +23,9 @@ import type {
   WorkerHeartbeat,
 } from "../tracking-store.js";
 import { toRedisTrackingError } from "./errors.js";
+import { listArgs, listPage } from "./list-query.js";
 import { LuaScript, type ScriptArg } from "./lua-script.js";
 import {
-  parseRedisTrackingUrl,
   type RedisTrackingOptions,
   type ResolvedRedisTrackingOptions,
   resolveRedisTrackingOptions,
@@ -33,26 +33,17 @@ import {
 import { LIST_LUA } from "./scripts/list-script.js";
 import { RECORD_LUA } from "./scripts/record-script.js";
 import { APPEND_LOGS_LUA, HEARTBEAT_LUA, PURGE_LUA } from "./scripts/side-scripts.js";
-import {
-  hashToValues,
-  NULL_ARG,
-  paddedSortAt,
-  pairsToHash,
-  pushRowArgs,
-  SORT_DIGITS,
-  taskAge,
-} from "./task-hash.js";
+import { hashToValues, pushRowArgs, taskAge } from "./task-hash.js";
 
 // The TrackingStore on Redis (7.0 or later) through ioredis. The record model and the merge are
 // the SQL store's (sql/rows.ts, sql/merge.ts), so both converge to the same records; what is
-// Redis-specific lives in the scripts (scripts/, key layout in scripts/keys-lua.ts): every write
-// batch is one script call (the merge with the stored hash and the index updates together,
-// atomic), and every list page one more.
+// Redis-specific lives in the scripts (scripts/, key layout in scripts/keys-lua.ts): a write
+// batch is one script call per 1,000 tasks (the merge with the stored hashes and the index
+// updates together, atomic), and a list page one more.
 //
-// Failure: the client never queues commands while disconnected (enableOfflineQueue: false), an
-// unanswered command fails after `commandTimeoutMs`, and reconnection runs in the background; so
-// while Redis is down every call fails fast with `unavailable`, which the best-effort writer
-// retries, and nothing waits in memory without bound.
+// Failure: the client (open-redis-tracking-store.ts) never queues commands while disconnected
+// and bounds every command, so while Redis is down every call fails fast with `unavailable`,
+// which the best-effort writer retries; nothing waits in memory without bound.
 
 const SCRIPTS = {
   record: new LuaScript("record", RECORD_LUA),
@@ -69,7 +60,6 @@ const LOG_LINES_PER_CALL = 2_000;
 const EXPIRY_GRACE_MS = 3_600_000;
 const PURGE_PER_CALL = 1_000;
 const SCHEMA_VERSION = "1";
-const CURSOR_TAG = "r1";
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -87,32 +77,6 @@ function collapse(events: readonly TaskEvent[]): TaskValues[] {
     byId.set(id, earlier ? mergeTaskValues(earlier, values) : values);
   }
   return [...byId.values()];
-}
-
-function encodeCursor(member: string): string {
-  return Buffer.from(JSON.stringify([CURSOR_TAG, member])).toString("base64url");
-}
-
-const MEMBER = new RegExp(`^\\d{${SORT_DIGITS}}:`);
-
-function decodeCursor(cursor: string): string {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (
-      Array.isArray(value) &&
-      value.length === 2 &&
-      value[0] === CURSOR_TAG &&
-      typeof value[1] === "string" &&
-      MEMBER.test(value[1])
-    ) {
-      return value[1];
-    }
-  } catch {
-    // falls through to the error below
-  }
-  throw new InvalidArgumentError(
-    "cursor is not one this server returned; start again without a cursor to read the first page",
-  );
 }
 
 function parseVersion(info: string): number[] {
@@ -287,35 +251,11 @@ export class RedisTrackingStore implements TrackingStore {
 
   list(query: TaskQuery): Promise<TaskPage> {
     return this.#guard("list", async () => {
-      const limit = listLimit(query.limit);
-      let upper = "+";
-      if (query.until !== undefined) upper = `(${paddedSortAt(timeBound("until", query.until))}`;
-      if (query.cursor !== undefined) {
-        const after = `(${decodeCursor(query.cursor)}`;
-        if (upper === "+" || after < upper) upper = after;
-      }
-      const lower =
-        query.since !== undefined ? `[${paddedSortAt(timeBound("since", query.since))}` : "-";
-      const text = query.text ? dbText(query.text).toLowerCase() : NULL_ARG;
-      const statuses = [...new Set(query.status ?? [])];
-      const reply = (await this.#script(SCRIPTS.list, [
-        this.#cutoff(),
-        limit,
-        this.#options.scanBudget,
-        upper,
-        lower,
-        query.functionKey !== undefined ? dbText(query.functionKey) : NULL_ARG,
-        query.queue !== undefined ? dbText(query.queue) : NULL_ARG,
-        text,
-        ...statuses,
-      ])) as [string, ...(string | string[])[]];
-      const tasks: TaskRecord[] = [];
-      for (let i = 1; i + 1 < reply.length; i += 2) {
-        const id = reply[i] as string;
-        tasks.push(rowToRecord(hashToValues(id, pairsToHash(reply[i + 1] as string[]))));
-      }
-      const cursor = reply[0];
-      return { tasks, ...(cursor ? { nextCursor: encodeCursor(cursor) } : {}) };
+      const args = listArgs(query, {
+        cutoff: this.#cutoff(),
+        scanBudget: this.#options.scanBudget,
+      });
+      return listPage(await this.#script(SCRIPTS.list, args));
     });
   }
 
@@ -396,37 +336,4 @@ export class RedisTrackingStore implements TrackingStore {
     })();
     return this.#closed;
   }
-}
-
-function describeTarget(connectUrl: string): string {
-  const url = new URL(connectUrl);
-  url.password = "";
-  url.username = "";
-  url.search = "";
-  return url.toString();
-}
-
-/**
- * Opens the Redis tracking store named by `url` (redis-tracking-options.ts lists the URL
- * options; `options` overrides them). The connection opens in the background: call `migrate()`
- * first, which waits for it (up to the connect timeout) and checks the server.
- */
-export function openRedisTrackingStore(
-  url: string,
-  options: RedisTrackingOptions = {},
-): RedisTrackingStore {
-  const { connectUrl, options: fromUrl } = parseRedisTrackingUrl(url);
-  const resolved = resolveRedisTrackingOptions({ ...fromUrl, ...options });
-  const client = new Redis(connectUrl, {
-    lazyConnect: true,
-    // Fail fast while disconnected instead of queueing in memory; the writer retries.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    autoResendUnfulfilledCommands: false,
-    commandTimeout: resolved.commandTimeoutMs,
-    connectTimeout: resolved.connectTimeoutMs,
-    // Reconnect forever in the background, backing off to one attempt every 2 s.
-    retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2_000),
-  });
-  return new RedisTrackingStore(client, resolved, describeTarget(connectUrl));
 }
