@@ -249,10 +249,13 @@ describe.skipIf(!available)("Redis tracking store behaviour", () => {
       code: "invalid_argument",
       message: expect.stringContaining("7d"),
     });
-    expect(parseRedisTrackingUrl("rediss://u:p@host:6380/2?prefix=a&retention=off")).toEqual({
+    expect(
+      parseRedisTrackingUrl("rediss://u:p@host:6380/2?prefix=a&retention=off&scan_budget=200"),
+    ).toEqual({
       connectUrl: "rediss://u:p@host:6380/2",
-      options: { prefix: "a", retentionMs: 0 },
+      options: { prefix: "a", retentionMs: 0, scanBudget: 200 },
     });
+    expect(() => parseRedisTrackingUrl(`${url}?scan_budget=1`)).toThrow(/scan_budget/);
   });
 });
 

@@ -4,11 +4,11 @@ import { MAX_LOG_LIMIT } from "../task-query.js";
 // The Redis tracking store's settings: one documented type, defaults applied in one pure
 // function, and the URL form the CLI uses:
 //
-//   redis://[user:password@]host:port[/db]?prefix=gotaskq&retention=7d&log_lines=10000
+//   redis://[user:password@]host:port[/db]?prefix=gotaskq&retention=7d&log_lines=10000&scan_budget=5000
 //   rediss://…  (TLS)
 //
-// `prefix`, `retention` and `log_lines` are ours and taken out of the URL; everything else is
-// handed to ioredis as is.
+// `prefix`, `retention`, `log_lines` and `scan_budget` are ours and taken out of the URL;
+// everything else is handed to ioredis as is.
 
 export interface RedisTrackingOptions {
   /**
@@ -72,7 +72,7 @@ export function resolveRedisTrackingOptions(
       1,
       100_000,
     ),
-    scanBudget: integerIn("scan budget", options.scanBudget ?? 5_000, 100, 1_000_000),
+    scanBudget: integerIn("scan_budget", options.scanBudget ?? 5_000, 100, 1_000_000),
     commandTimeoutMs: integerIn(
       "command timeout (ms)",
       options.commandTimeoutMs ?? 5_000,
@@ -138,6 +138,10 @@ export function parseRedisTrackingUrl(url: string): {
     const n = Number(logLines);
     options.maxLogLinesPerTask = integerIn("log_lines", n, 1, 100_000);
   }
-  for (const name of ["prefix", "retention", "log_lines"]) params.delete(name);
+  const scanBudget = params.get("scan_budget");
+  if (scanBudget !== null) {
+    options.scanBudget = integerIn("scan_budget", Number(scanBudget), 100, 1_000_000);
+  }
+  for (const name of ["prefix", "retention", "log_lines", "scan_budget"]) params.delete(name);
   return { connectUrl: parsed.toString(), options };
 }
