@@ -4,12 +4,14 @@ import type { TaskValues } from "../sql/schema.js";
 // The task hash: one Redis hash per task holding the same columns as the SQL store's `tasks` row
 // (sql/schema.ts, TaskValues), under two-letter field names: a field name is stored in every
 // hash, and at 100k+ tasks "function_key" instead of "fk" costs megabytes. A NULL column is an
-// absent field. `id` lives in the key and `status_rank` is derived from the status, so neither
-// is stored. `fl` is the function key lowercased in JS (Unicode-aware, unlike Lua's
-// string.lower), kept for the text search.
+// absent field; so are `r` and `a` when 0. `id` lives in the key and `status_rank` is derived
+// from the status, so neither is stored. Two fields are not columns: `fl`, the function key
+// lowercased in JS (Unicode-aware, unlike Lua's string.lower) for the text search, stored only
+// when it differs from `fk`; and `ag`, the age the task's retention entry was last set for
+// (record-script.ts).
 //
-// The merge script (record-script.ts) receives each row as a fixed run of ARGV values in
-// FIELDS order and groups the fields the way sql/merge.ts does; both lists come from here.
+// The merge script (record-script.ts) receives each row sparsely (pushRowArgs) and groups the
+// fields the way sql/merge.ts does; both lists come from here.
 
 type Column = Exclude<keyof TaskValues, "id" | "status_rank">;
 
@@ -44,8 +46,8 @@ const FIELD_OF: Record<Column, string> = {
 /** The field holding the lowercased function key (search only; not a column). */
 export const LOWER_KEY_FIELD = "fl";
 
-// The merge groups of sql/merge.ts, as hash fields. `fl` travels with `fk`: both are set by the
-// same event (nullness coincides), so "first non-null wins" picks them from the same source.
+// The merge groups of sql/merge.ts, as hash fields. `fl` travels with `fk`: the merge takes it
+// exactly when it takes `fk` (first non-null wins), so both come from the same event.
 export const DESCRIPTIVE_FIELDS = [
   "fk",
   LOWER_KEY_FIELD,
