@@ -75,12 +75,21 @@ export async function openTracking(url: string): Promise<TrackingStore> {
     await store.migrate();
     return store;
   }
-  if (url.startsWith("redis://")) {
-    throw new InvalidArgumentError(
-      "the Redis tracking store is not available in this version yet; use sqlite://, postgres:// or none",
+  if (url.startsWith("redis://") || url.startsWith("rediss://")) {
+    // ?prefix=…&retention=7d&log_lines=10000 (tracking/redis/redis-tracking-options.ts)
+    const { openRedisTrackingStore } = await import(
+      "../tracking/redis/open-redis-tracking-store.js"
     );
+    const store = openRedisTrackingStore(url);
+    try {
+      await store.migrate();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
   }
   throw new InvalidArgumentError(
-    `GOTASKQ_TRACKING_URL ${JSON.stringify(url)} is not understood; use sqlite://path, postgres://… or none`,
+    `GOTASKQ_TRACKING_URL ${JSON.stringify(url)} is not understood; use sqlite://path, postgres://…, redis://… or none`,
   );
 }

@@ -6,15 +6,18 @@ import path from "node:path";
 import { Redis } from "ioredis";
 
 // A private redis-server for fault tests that must stop and restart Redis: its own free port and
-// temporary directory, AOF with fsync on every write, so the shared server on 6379 is never
-// touched. stop() sends SIGTERM (Redis flushes the AOF and exits); start() runs it again on the
-// same port and directory, where it reloads the AOF.
+// temporary directory, so the shared server on 6379 is never touched. With `persistence: "aof"`
+// (the default) every write is fsynced to the AOF; stop() sends SIGTERM (Redis flushes the AOF
+// and exits) and start() runs it again on the same port and directory, where it reloads the AOF.
+// With `persistence: "none"` a restart starts empty, as a crashed cache server would; kill()
+// sends SIGKILL (a crash, nothing flushed).
 
 export interface PrivateRedis {
   readonly port: number;
   readonly url: string;
   start(): Promise<void>;
   stop(): Promise<void>;
+  kill(): Promise<void>;
   /** Stops the server and removes its directory. */
   cleanup(): Promise<void>;
 }
@@ -30,7 +33,13 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+export async function startPrivateRedis(
+  options: { persistence?: "aof" | "none" } = {},
+): Promise<PrivateRedis> {
+  const persistence =
+    (options.persistence ?? "aof") === "aof"
+      ? ["--appendonly", "yes", "--appendfsync", "always"]
+      : ["--appendonly", "no"];
   const dir = mkdtempSync(path.join(os.tmpdir(), "gotaskq-redis-"));
   const port = await freePort();
   let child: ChildProcess | undefined;
@@ -45,10 +54,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
         "127.0.0.1",
         "--dir",
         dir,
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
+        ...persistence,
         "--save",
         "",
         "--maxmemory-policy",
@@ -78,15 +84,16 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     }
   };
 
-  const stop = async (): Promise<void> => {
+  const stopWith = async (signal: NodeJS.Signals): Promise<void> => {
     const running = child;
     child = undefined;
-    if (!running || running.exitCode !== null) return;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       running.once("exit", () => resolve());
-      running.kill("SIGTERM");
+      running.kill(signal);
     });
   };
+  const stop = () => stopWith("SIGTERM");
 
   await start();
   return {
@@ -94,6 +101,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     url: `redis://127.0.0.1:${port}`,
     start,
     stop,
+    kill: () => stopWith("SIGKILL"),
     cleanup: async () => {
       await stop();
       rmSync(dir, { recursive: true, force: true });
