@@ -13,8 +13,6 @@ import type { TrackingStore } from "../tracking/tracking-store.js";
 const PLANNED: Record<string, string> = {
   "amqp:": "RabbitMQ",
   "amqps:": "RabbitMQ",
-  "redis:": "Redis Streams",
-  "rediss:": "Redis Streams",
 };
 
 /** `sqlite://rel/path.db` is relative to the working directory, `sqlite:///abs/path.db` absolute. */
@@ -45,6 +43,13 @@ export async function openBroker(url: string): Promise<Broker> {
     const { openSqsBroker, parseSqsUrl } = await import("../broker/sqs/sqs-broker.js");
     return openSqsBroker(parseSqsUrl(url));
   }
+  // redis://[user:password@]host[:port][/db][?prefix=gotaskq][&cluster=true]; rediss:// for TLS.
+  if (scheme === "redis:" || scheme === "rediss:") {
+    const { openRedisBroker, redisBrokerOptionsFromUrl } = await import(
+      "../broker/redis/redis-broker.js"
+    );
+    return openRedisBroker(redisBrokerOptionsFromUrl(url));
+  }
   const planned = PLANNED[scheme];
   if (planned) {
     throw new InvalidArgumentError(
@@ -73,12 +78,21 @@ export async function openTracking(url: string): Promise<TrackingStore> {
     await store.migrate();
     return store;
   }
-  if (url.startsWith("redis://")) {
-    throw new InvalidArgumentError(
-      "the Redis tracking store is not available in this version yet; use sqlite://, postgres:// or none",
+  if (url.startsWith("redis://") || url.startsWith("rediss://")) {
+    // ?prefix=…&retention=7d&log_lines=10000 (tracking/redis/redis-tracking-options.ts)
+    const { openRedisTrackingStore } = await import(
+      "../tracking/redis/open-redis-tracking-store.js"
     );
+    const store = openRedisTrackingStore(url);
+    try {
+      await store.migrate();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
   }
   throw new InvalidArgumentError(
-    `GOTASKQ_TRACKING_URL ${JSON.stringify(url)} is not understood; use sqlite://path, postgres://… or none`,
+    `GOTASKQ_TRACKING_URL ${JSON.stringify(url)} is not understood; use sqlite://path, postgres://…, redis://… or none`,
   );
 }
