@@ -29,6 +29,8 @@ const REPLY_TIMEOUT_MS = 60_000;
 const CLOSE_TIMEOUT_MS = 10_000;
 
 interface Pending {
+  /** The thread the batch went to: only its death fails the batch. */
+  worker: Worker;
   resolve(): void;
   reject(error: Error): void;
   timer: NodeJS.Timeout;
@@ -69,14 +71,16 @@ function jsonSafe(_key: string, value: unknown): unknown {
 export class SqliteWriteThread {
   readonly #filename: string;
   readonly #script: URL;
+  readonly #replyTimeoutMs: number;
   #worker: Worker | undefined;
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
   #closed: Promise<void> | undefined;
 
-  /** `script` replaces the worker script (tests use it to crash the thread). */
-  constructor(filename: string, options: { script?: URL } = {}) {
+  /** `script` replaces the worker script and `replyTimeoutMs` the timeout (tests). */
+  constructor(filename: string, options: { script?: URL; replyTimeoutMs?: number } = {}) {
     this.#filename = filename;
+    this.#replyTimeoutMs = options.replyTimeoutMs ?? REPLY_TIMEOUT_MS;
     this.#script = options.script ?? new URL("./sqlite-write-worker.js", import.meta.url);
   }
 
@@ -107,11 +111,14 @@ export class SqliteWriteThread {
     const id = this.#nextId++;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.#settle(id, new UnavailableError(this.#message("gave no reply within 60 s")));
-        // A thread stuck on one batch would hold every later one: replace it.
+        // A thread stuck on one batch would hold every later one: fail what it holds and send
+        // the next batches to a new thread at once, without waiting for this one to end.
+        const waited = `gave no reply to a batch within ${this.#replyTimeoutMs} ms`;
+        if (this.#worker === worker) this.#worker = undefined;
+        this.#failAll(worker, new UnavailableError(this.#message(waited)));
         void worker.terminate();
-      }, REPLY_TIMEOUT_MS);
-      this.#pending.set(id, { resolve, reject, timer });
+      }, this.#replyTimeoutMs);
+      this.#pending.set(id, { worker, resolve, reject, timer });
       worker.ref();
       const request = { id, kind, items } as WriteRequest;
       try {
@@ -142,11 +149,11 @@ export class SqliteWriteThread {
     });
     worker.on("error", (error) => {
       if (this.#worker === worker) this.#worker = undefined;
-      this.#failAll(this.#failure("failed", error));
+      this.#failAll(worker, this.#failure("failed", error));
     });
     worker.on("exit", (code) => {
       if (this.#worker === worker) this.#worker = undefined;
-      this.#failAll(new UnavailableError(this.#message(`exited (code ${code})`)));
+      this.#failAll(worker, new UnavailableError(this.#message(`exited (code ${code})`)));
     });
     this.#worker = worker;
     return worker;
@@ -162,8 +169,10 @@ export class SqliteWriteThread {
     else pending.resolve();
   }
 
-  #failAll(error: Error): void {
-    for (const id of [...this.#pending.keys()]) this.#settle(id, error);
+  #failAll(worker: Worker, error: Error): void {
+    for (const [id, pending] of [...this.#pending]) {
+      if (pending.worker === worker) this.#settle(id, error);
+    }
   }
 
   #message(what: string): string {
@@ -188,6 +197,6 @@ export class SqliteWriteThread {
     const timedOut = await Promise.race([exited.then(() => false), expired]);
     clearTimeout(timer);
     if (timedOut) await worker.terminate();
-    this.#failAll(new UnavailableError(this.#message("closed")));
+    this.#failAll(worker, new UnavailableError(this.#message("closed")));
   }
 }
