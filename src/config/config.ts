@@ -25,7 +25,7 @@ export interface GoTaskQConfig {
   leaseMs: number;
   /** How long shutdown waits for running tasks before releasing them. Default 30 s. */
   shutdownGraceMs: number;
-  /** Tracking events held in memory while the tracking store is slow or down. Default 50,000. */
+  /** Tracking events held in memory while the tracking store is slow or down. Default 10,000. */
   trackingBufferItems: number;
   /** Plaintext API keys with every scope (development, tests). Default none. */
   apiKeys: string[];
@@ -59,7 +59,7 @@ export const DEFAULT_CONFIG: GoTaskQConfig = {
   maxPayloadBytes: 1_048_576,
   leaseMs: 30_000,
   shutdownGraceMs: 30_000,
-  trackingBufferItems: 50_000,
+  trackingBufferItems: 10_000,
   apiKeys: [],
   apiKeysFile: ".gotaskq/api-keys.json",
   maxBodyBytes: 1_048_576,

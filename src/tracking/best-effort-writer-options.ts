@@ -6,20 +6,17 @@ import type { Logger } from "../logging/logger.js";
 export interface BestEffortWriterOptions {
   /** Store failures and drops are logged here, at most once per `logIntervalMs` each. */
   logger?: Logger;
-  /**
-   * Task events plus log lines held in memory (one batch in flight comes on top); default 50,000
-   * (a few hundred bytes each). While a busy API's event loop runs a long turn of batch requests,
-   * everything submitted in that turn waits here: 10,000 overflowed at 30–50k submits/s.
-   */
+  /** Task events plus log lines held in memory (one batch in flight comes on top); default 10,000. */
   maxBufferItems?: number;
   /** Buffered events and log lines that start a flush at once (fewer wait for the interval); default 500. */
   batchSize?: number;
   /**
-   * Most events and log lines one flush takes; default 20,000. A flush takes everything buffered
-   * up to this cap, not just `batchSize`, so a writer that fell behind writes larger batches
-   * (one transaction each on SQLite) instead of falling further behind: a producer that submits
-   * batches of 1,000 records 1,000 events at a time, and a writer taking 500 per flush overflowed
-   * its buffer. Never below `batchSize`.
+   * Most events and log lines one flush takes while the writer keeps up; default 5,000. A flush
+   * takes everything buffered up to this cap, not just `batchSize`: a producer that submits
+   * batches of 1,000 records 1,000 events at a time, and a writer taking 500 per flush fell
+   * behind until its buffer overflowed. Once more than this is buffered (the writer is behind),
+   * a flush takes the whole buffer: larger batches (one transaction each on SQLite) instead of
+   * falling further behind. Never below `batchSize`.
    */
   maxFlushItems?: number;
   /** Longest wait before a partial batch is written; default 100 ms. */
@@ -73,9 +70,9 @@ export function resolveWriterOptions(options: BestEffortWriterOptions): Resolved
   const batchSize = positiveInt("batchSize", options.batchSize, 500);
   return {
     logger: options.logger,
-    maxBufferItems: positiveInt("maxBufferItems", options.maxBufferItems, 50_000),
+    maxBufferItems: positiveInt("maxBufferItems", options.maxBufferItems, 10_000),
     batchSize,
-    maxFlushItems: Math.max(batchSize, positiveInt("maxFlushItems", options.maxFlushItems, 20_000)),
+    maxFlushItems: Math.max(batchSize, positiveInt("maxFlushItems", options.maxFlushItems, 5_000)),
     flushIntervalMs: positiveInt("flushIntervalMs", options.flushIntervalMs, 100),
     retryBaseMs: positiveInt("retryBaseMs", options.retryBaseMs, 100),
     retryMaxMs: positiveInt("retryMaxMs", options.retryMaxMs, 5_000),

@@ -43,10 +43,13 @@ export class SqlTrackingStore implements TrackingStore {
   readonly #schema: string | undefined;
   #closed: Promise<void> | undefined;
 
-  constructor(connection: SqlConnection, options: { kind: SqlKind; schema?: string }) {
+  constructor(
+    connection: SqlConnection,
+    options: { kind: SqlKind; schema?: string; writeThread?: boolean },
+  ) {
     this.#db = connection.db;
     this.#file = connection.file;
-    this.#sqliteWrites = sqliteWritesFor(connection.file);
+    this.#sqliteWrites = sqliteWritesFor(connection.file, options.writeThread ?? true);
     this.kind = options.kind;
     this.#schema = options.schema;
   }
@@ -124,17 +127,24 @@ export class SqlTrackingStore implements TrackingStore {
   }
 }
 
-/** A file's writes go to a thread; a memory database exists only on this thread's connection. */
-function sqliteWritesFor(file: SqliteFile | undefined): SqliteEventWrites | undefined {
+/**
+ * A file's writes go to a thread unless `?write_thread=off`; a memory database exists only on
+ * this thread's connection.
+ */
+function sqliteWritesFor(
+  file: SqliteFile | undefined,
+  writeThread: boolean,
+): SqliteEventWrites | undefined {
   if (!file) return undefined;
   const name = file.database.name;
-  if (name === ":memory:" || name === "") return new SqliteWrites(file);
+  if (name === ":memory:" || name === "" || !writeThread) return new SqliteWrites(file);
   return new SqliteWriteThread(path.resolve(name));
 }
 
 /**
  * Opens the SQLite or PostgreSQL tracking store named by `url`:
- * `sqlite://relative/path.db`, `sqlite:///absolute/path.db`, `sqlite::memory:` or
+ * `sqlite://relative/path.db`, `sqlite:///absolute/path.db` (add `?write_thread=off` to write on
+ * the event loop's thread, see sqlite-write-thread.ts), `sqlite::memory:` or
  * `postgres://…` / `postgresql://…`. For PostgreSQL, `options.schema` (or `?schema=` in the URL)
  * names the schema holding the tables (default `public`); `migrate()` creates it when missing.
  * Connections are lazy, so this succeeds while the server is down; call `migrate()` before the
@@ -149,7 +159,9 @@ export async function openSqlTrackingStore(
     const connection = await connectSql(target);
     return new SqlTrackingStore(connection, {
       kind: target.kind,
-      ...(target.kind === "postgres" ? { schema: target.schema } : {}),
+      ...(target.kind === "postgres"
+        ? { schema: target.schema }
+        : { writeThread: target.writeThread }),
     });
   } catch (error) {
     throw toTrackingError(target.kind, "open", error);
