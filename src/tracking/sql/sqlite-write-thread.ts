@@ -22,13 +22,19 @@ import type { WriteReply, WriteRequest, WriteThreadData } from "./sqlite-write-p
 // - The thread is started on the first write, so read-only users (CLI `status`, `list`) never pay
 //   for it, and it keeps the process alive only while a batch is in flight: like the writer's
 //   timer, buffered tracking must not keep a finished process running.
+//
+// The trade (measured with `npm run bench` on 2 cores shared with other work): the thread costs
+// ~20 MiB of RSS idle and helps only while a core is free for it. When every core is busy it gets
+// a thread's share of CPU, the event loop no longer pays for tracking (so nothing slows it down),
+// and the writer falls behind and drops instead; `?write_thread=off` (connect.ts) restores the
+// writes on the event loop for such machines.
 
 /** A batch that gets no reply in this time is failed and its thread replaced. */
 const REPLY_TIMEOUT_MS = 60_000;
 /**
- * The thread's young generation. Its batches die young (each is garbage once committed), and
- * V8's default young generation (up to 48 MiB) let a busy worker process's RSS grow by tens of
- * MiB for nothing; scavenges of a small one are cheap.
+ * The thread's young generation, below V8's default (up to 48 MiB): its batches die young (each
+ * is garbage once committed), so scavenges of a small one are cheap, and the thread's memory
+ * stays a small part of the process's RSS.
  */
 const YOUNG_GENERATION_MB = 8;
 /** How long close() lets the thread finish its batches before terminating it. */
