@@ -201,12 +201,12 @@ export class BestEffortWriter implements TrackingSink, Service {
     };
     await step({
       items: batch.events,
-      write: (b) => this.#store.record(b, { behind }),
+      write: (b) => this.#store.record(b),
       putBack: (b) => this.#putBack(b, (items) => this.#buffer.putBackEvents(items)),
     });
     await step({
       items: batch.logs,
-      write: (b) => this.#store.appendLogs(b, { behind }),
+      write: (b) => this.#store.appendLogs(b),
       putBack: (b) => this.#putBack(b, (items) => this.#buffer.putBackLogs(items)),
     });
     await step({

@@ -143,21 +143,12 @@ export interface PurgeResult {
   workers: number;
 }
 
-export interface WriteOptions {
-  /**
-   * The writer is behind (this batch is its backlog): the store may trade the caller's speed for
-   * keeping up. SQLite writes such a batch on the event loop instead of its write thread, so
-   * producers and workers slow down rather than outrun tracking and have their events dropped.
-   */
-  behind?: boolean;
-}
-
 export interface TrackingStore {
   readonly kind: string;
   /** Creates or upgrades the schema; safe to call on every start and from several processes. */
   migrate(): Promise<void>;
-  record(events: readonly TaskEvent[], options?: WriteOptions): Promise<void>;
-  appendLogs(lines: readonly TaskLogLine[], options?: WriteOptions): Promise<void>;
+  record(events: readonly TaskEvent[]): Promise<void>;
+  appendLogs(lines: readonly TaskLogLine[]): Promise<void>;
   heartbeat(workers: readonly WorkerHeartbeat[]): Promise<void>;
   get(taskId: string): Promise<TaskRecord | undefined>;
   list(query: TaskQuery): Promise<TaskPage>;

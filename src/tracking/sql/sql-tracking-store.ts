@@ -10,7 +10,6 @@ import type {
   TaskRecord,
   TrackingStore,
   WorkerHeartbeat,
-  WriteOptions,
 } from "../tracking-store.js";
 import { connectSql, parseTrackingUrl, type SqlConnection } from "./connect.js";
 import { toTrackingError } from "./errors.js";
@@ -41,8 +40,6 @@ export class SqlTrackingStore implements TrackingStore {
   readonly #db: Kysely<TrackingDatabase>;
   readonly #file: SqliteFile | undefined;
   readonly #sqliteWrites: SqliteEventWrites | undefined;
-  /** SQLite: the same writes on the event loop's thread, for a writer that is behind. */
-  readonly #inlineWrites: SqliteEventWrites | undefined;
   readonly #schema: string | undefined;
   #closed: Promise<void> | undefined;
 
@@ -53,7 +50,6 @@ export class SqlTrackingStore implements TrackingStore {
     this.#db = connection.db;
     this.#file = connection.file;
     this.#sqliteWrites = sqliteWritesFor(connection.file, options.writeThread ?? true);
-    this.#inlineWrites = connection.file ? new SqliteWrites(connection.file) : undefined;
     this.kind = options.kind;
     this.#schema = options.schema;
   }
@@ -80,21 +76,16 @@ export class SqlTrackingStore implements TrackingStore {
     return this.#run("migrate", (db) => migrateTrackingSchema(db, this.kind, this.#schema));
   }
 
-  /** A writer that is behind writes on the event loop: back-pressure instead of drops. */
-  #writesFor(options: WriteOptions | undefined): SqliteEventWrites | undefined {
-    return options?.behind ? this.#inlineWrites : this.#sqliteWrites;
-  }
-
-  record(events: readonly TaskEvent[], options?: WriteOptions): Promise<void> {
+  record(events: readonly TaskEvent[]): Promise<void> {
     if (events.length === 0) return Promise.resolve();
-    const sqlite = this.#writesFor(options);
+    const sqlite = this.#sqliteWrites;
     if (sqlite) return this.#guard("record", () => sqlite.recordEvents(events));
     return this.#run("record", (db) => recordEvents(db, events));
   }
 
-  appendLogs(lines: readonly TaskLogLine[], options?: WriteOptions): Promise<void> {
+  appendLogs(lines: readonly TaskLogLine[]): Promise<void> {
     if (lines.length === 0) return Promise.resolve();
-    const sqlite = this.#writesFor(options);
+    const sqlite = this.#sqliteWrites;
     if (sqlite) return this.#guard("appendLogs", () => sqlite.appendLogLines(lines));
     return this.#run("appendLogs", (db) => appendLogLines(db, lines));
   }

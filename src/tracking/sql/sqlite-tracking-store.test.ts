@@ -52,35 +52,6 @@ describe("SQLite tracking store", () => {
     expect(fs.existsSync(path.join(root, "nested", "dir", "rel.db"))).toBe(true);
   });
 
-  it("writes a behind writer's batch on the event loop, converging with the thread's writes", async () => {
-    const file = path.join(root, "behind", "tracking.db");
-    const store = await openSqlTrackingStore(`sqlite://${file}`);
-    try {
-      await store.migrate();
-      const ids = Array.from({ length: 300 }, () => taskId());
-      const lifecycles = ids.map((id, i) => flakyLifecycle(id, T0 + i));
-      // Each task's lifecycle split between the two paths, written at once.
-      await Promise.all([
-        store.record(lifecycles.flatMap((l) => l.slice(0, 2))),
-        store.record(
-          lifecycles.flatMap((l) => l.slice(2)),
-          { behind: true },
-        ),
-        store.appendLogs(
-          ids.map((id) => ({ taskId: id, attempt: 0, at: T0, level: "info", message: id })),
-          { behind: true },
-        ),
-      ]);
-      for (const i of [0, 150, 299]) {
-        const id = ids[i] as string;
-        expect(await store.get(id)).toMatchObject(flakyOutcome(id, T0 + i));
-        expect(await store.logs(id)).toMatchObject([{ message: id }]);
-      }
-    } finally {
-      await store.close();
-    }
-  });
-
   it("writes on the event loop's thread with ?write_thread=off, and refuses other values", async () => {
     const file = path.join(root, "inline", "tracking.db");
     const store = await openSqlTrackingStore(`sqlite://${file}?write_thread=off`);
