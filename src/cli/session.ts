@@ -1,3 +1,5 @@
+import { RestTaskClient } from "../api/rest/rest-client.js";
+import type { TaskOperations } from "../api/task-operations.js";
 import { TaskService } from "../api/task-service.js";
 import { openBroker, openTracking } from "../backends/open.js";
 import type { Broker } from "../broker/broker.js";
@@ -17,7 +19,7 @@ export class CliSession {
   #tracking?: Promise<TrackingStore>;
   #writer?: BestEffortWriter;
   #producer?: Producer;
-  #service?: TaskService;
+  #service?: TaskOperations;
 
   constructor(flags: Partial<GoTaskQConfig> = {}, options: { logLevel?: string } = {}) {
     this.config = resolveConfig(process.env, flags);
@@ -57,8 +59,18 @@ export class CliSession {
     return this.#producer;
   }
 
-  /** The same service layer the REST and gRPC transports call (inputs decoded there, once). */
-  async service(): Promise<TaskService> {
+  /**
+   * The task commands' operations: with GOTASKQ_API_URL, a REST client of that server; else the
+   * same service layer the REST and gRPC transports call, over the local backends.
+   */
+  async service(): Promise<TaskOperations> {
+    if (this.config.apiUrl !== undefined) {
+      this.#service ??= new RestTaskClient({
+        baseUrl: this.config.apiUrl,
+        ...(this.config.apiKey !== undefined ? { apiKey: this.config.apiKey } : {}),
+      });
+      return this.#service;
+    }
     this.#service ??= new TaskService({
       producer: await this.producer(),
       broker: await this.broker(),

@@ -79,6 +79,19 @@ export class InvalidArgumentError extends GoTaskQError {
   }
 }
 
+/**
+ * A payload, request body or message over its size limit (HTTP 413, gRPC RESOURCE_EXHAUSTED);
+ * the message states the limit.
+ */
+export class PayloadTooLargeError extends GoTaskQError {
+  readonly limitBytes: number;
+
+  constructor(message: string, limitBytes: number) {
+    super("resource_exhausted", message);
+    this.limitBytes = limitBytes;
+  }
+}
+
 export class NotFoundError extends GoTaskQError {
   constructor(message: string) {
     super("not_found", message);
