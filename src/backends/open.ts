@@ -61,14 +61,29 @@ export async function openBroker(url: string): Promise<Broker> {
   );
 }
 
-export async function openTracking(url: string): Promise<TrackingStore> {
+export interface OpenTrackingOptions {
+  /**
+   * Write a SQLite tracking file from a worker thread unless the URL says `write_thread=`: worth
+   * it where the event loop serves requests (an API server) and a core is free for the thread;
+   * a busy worker does better writing inline, where tracking slows it instead of dropping events.
+   */
+  sqliteWriteThread?: boolean;
+}
+
+export async function openTracking(
+  url: string,
+  options: OpenTrackingOptions = {},
+): Promise<TrackingStore> {
   if (url === "none" || url === "none://") {
     const { createNoneTrackingStore } = await import("../tracking/none-store.js");
     return createNoneTrackingStore();
   }
   if (url.startsWith("sqlite://")) {
     const { openSqlTrackingStore } = await import("../tracking/sql/sql-tracking-store.js");
-    const store = await openSqlTrackingStore(`sqlite://${sqlitePath(url)}`);
+    const query = url.includes("?") ? url.slice(url.indexOf("?")) : "";
+    const store = await openSqlTrackingStore(`sqlite://${sqlitePath(url)}${query}`, {
+      writeThread: options.sqliteWriteThread ?? false,
+    });
     await store.migrate();
     return store;
   }

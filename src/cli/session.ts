@@ -21,7 +21,14 @@ export class CliSession {
   #producer?: Producer;
   #service?: TaskOperations;
 
-  constructor(flags: Partial<GoTaskQConfig> = {}, options: { logLevel?: string } = {}) {
+  readonly #sqliteWriteThread: boolean;
+
+  /** `sqliteWriteThread`: see `OpenTrackingOptions` (on for `gotaskq server`, off elsewhere). */
+  constructor(
+    flags: Partial<GoTaskQConfig> = {},
+    options: { logLevel?: string; sqliteWriteThread?: boolean } = {},
+  ) {
+    this.#sqliteWriteThread = options.sqliteWriteThread ?? false;
     this.config = resolveConfig(process.env, flags);
     // One-shot commands keep stdout for their answer: logs only at warn and above.
     this.logger = createLogger({ level: options.logLevel ?? this.config.logLevel });
@@ -33,7 +40,9 @@ export class CliSession {
   }
 
   tracking(): Promise<TrackingStore> {
-    this.#tracking ??= openTracking(this.config.trackingUrl);
+    this.#tracking ??= openTracking(this.config.trackingUrl, {
+      sqliteWriteThread: this.#sqliteWriteThread,
+    });
     return this.#tracking;
   }
 

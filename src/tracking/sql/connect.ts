@@ -23,7 +23,8 @@ const USAGE =
   "use sqlite://relative/path.db, sqlite:///absolute/path.db, sqlite::memory: or postgres://user@host:5432/db[?schema=name]";
 
 export type SqlTarget =
-  | { kind: "sqlite"; filename: string; writeThread: boolean }
+  /** `writeThread` undefined: the URL does not say (the opener's default applies). */
+  | { kind: "sqlite"; filename: string; writeThread?: boolean }
   | { kind: "postgres"; connectionString: string; schema: string };
 
 export function parseTrackingUrl(url: string, options: { schema?: string } = {}): SqlTarget {
@@ -36,7 +37,8 @@ export function parseTrackingUrl(url: string, options: { schema?: string } = {})
     if (filename === "") {
       throw new InvalidArgumentError(`tracking URL ${url} names no file; ${USAGE}`);
     }
-    const thread = new URLSearchParams(query).get("write_thread") ?? "on";
+    const thread = new URLSearchParams(query).get("write_thread");
+    if (thread === null) return { kind: "sqlite", filename };
     if (thread !== "on" && thread !== "off") {
       throw new InvalidArgumentError(
         `tracking URL option write_thread must be on or off (got ${JSON.stringify(thread)})`,

@@ -59,7 +59,7 @@ export class SqlTrackingStore implements TrackingStore {
   ) {
     this.#db = connection.db;
     this.#file = connection.file;
-    this.#sqliteWrites = sqliteWritesFor(connection.file, options.writeThread ?? true);
+    this.#sqliteWrites = sqliteWritesFor(connection.file, options.writeThread ?? false);
     this.kind = options.kind;
     this.#schema = options.schema;
   }
@@ -146,8 +146,8 @@ export class SqlTrackingStore implements TrackingStore {
 }
 
 /**
- * A file's writes go to a thread unless `?write_thread=off`; a memory database exists only on
- * this thread's connection.
+ * A file's writes go to a thread when asked (`?write_thread=on`, or the opener's default); a
+ * memory database exists only on this thread's connection.
  */
 function sqliteWritesFor(
   file: SqliteFile | undefined,
@@ -161,8 +161,9 @@ function sqliteWritesFor(
 
 /**
  * Opens the SQLite or PostgreSQL tracking store named by `url`:
- * `sqlite://relative/path.db`, `sqlite:///absolute/path.db` (add `?write_thread=off` to write on
- * the event loop's thread, see sqlite-write-thread.ts), `sqlite::memory:` or
+ * `sqlite://relative/path.db`, `sqlite:///absolute/path.db` (`?write_thread=on|off` overrides
+ * `options.writeThread`, default off: see sqlite-write-thread.ts for when a thread pays),
+ * `sqlite::memory:` or
  * `postgres://…` / `postgresql://…`. For PostgreSQL, `options.schema` (or `?schema=` in the URL)
  * names the schema holding the tables (default `public`); `migrate()` creates it when missing.
  * Connections are lazy, so this succeeds while the server is down; call `migrate()` before the
@@ -170,7 +171,7 @@ function sqliteWritesFor(
  */
 export async function openSqlTrackingStore(
   url: string,
-  options: { schema?: string } = {},
+  options: { schema?: string; writeThread?: boolean } = {},
 ): Promise<TrackingStore> {
   const target = parseTrackingUrl(url, options);
   try {
@@ -179,7 +180,7 @@ export async function openSqlTrackingStore(
       kind: target.kind,
       ...(target.kind === "postgres"
         ? { schema: target.schema }
-        : { writeThread: target.writeThread }),
+        : { writeThread: target.writeThread ?? options.writeThread ?? false }),
     });
   } catch (error) {
     throw toTrackingError(target.kind, "open", error);
