@@ -45,7 +45,7 @@ import { THROUGHPUT_MINUTE_MS } from "./scripts/keys-lua.js";
 import { LIST_LUA } from "./scripts/list-script.js";
 import { RECORD_LUA } from "./scripts/record-script.js";
 import { APPEND_LOGS_LUA, HEARTBEAT_LUA, PURGE_LUA } from "./scripts/side-scripts.js";
-import { hashToValues, paddedSortAt, pushRowArgs, taskAge } from "./task-hash.js";
+import { hashToValues, paddedSortAt, pushRowArgs, taskAge, VALUE_SEPARATOR } from "./task-hash.js";
 
 // The TrackingStore on Redis (7.0 or later) through ioredis. The record model and the merge are
 // the SQL store's (sql/rows.ts, sql/merge.ts), so both converge to the same records; what is
@@ -217,9 +217,9 @@ export class RedisTrackingStore implements TrackingStore {
       // Chunks go out together (one round trip); each call is atomic, and a task's row is in one.
       await Promise.all(
         chunks(collapse(events), ROWS_PER_CALL).map((rows) => {
-          const args: string[] = [];
-          for (const row of rows) pushRowArgs(row, args);
-          return this.#script(SCRIPTS.record, [...head, ...args]);
+          const values: string[] = [];
+          for (const row of rows) pushRowArgs(row, values);
+          return this.#script(SCRIPTS.record, [...head, values.join(VALUE_SEPARATOR)]);
         }),
       );
     });

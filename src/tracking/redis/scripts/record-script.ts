@@ -23,8 +23,11 @@ import { AGE_SLACK_MS, SHARED_LUA, SWEEP_PER_CALL, THROUGHPUT_MINUTE_MS } from "
 // ARGV[3]  retention in ms; 0 = keep until purged
 // ARGV[4]  grace in ms: a hash's own Redis expiry comes this long after its retention ends, so
 //          the sweep below (which needs the hash to find its index entries) normally runs first
-// ARGV[5…] rows, each: the task id, the codes of the fields it carries (one letter per field,
-//          task-hash.ts pushRowArgs), then those fields' values; a field not carried is NULL
+// ARGV[5]  the rows, as one string of values separated by NUL (no stored text holds one,
+//          rows.ts): per row the task id, the codes of the fields it carries (one letter per
+//          field, task-hash.ts pushRowArgs), then those fields' values; a field not carried is
+//          NULL. One argument instead of ~15 per row: each argument costs the client an encoding
+//          and Redis a parse and a Lua string, and splitting here is cheaper than both.
 // Returns the number of rows merged.
 //
 // Along the way it removes up to ${SWEEP_PER_CALL} tasks past their retention (bounded work per
@@ -135,18 +138,31 @@ if retention > 0 then
   remove_minutes_before(cutoff, ${SWEEP_PER_CALL})
 end
 
+local data = ARGV[5]
+local size = #data
+local pos = 1
+-- The next value of data (an empty one between two separators, or at the very end, is "").
+local function take_value()
+  local sep = string.find(data, "\0", pos, true)
+  local value
+  if sep then
+    value = string.sub(data, pos, sep - 1)
+    pos = sep + 1
+  else
+    value = string.sub(data, pos)
+    pos = size + 2
+  end
+  return value
+end
+
 local rows = 0
-local p = 5
-local n = #ARGV
-while p <= n do
-  local id = ARGV[p]
-  local codes = { string.byte(ARGV[p + 1], 1, -1) }
-  p = p + 2
+while pos <= size do
+  local id = take_value()
+  local codes = { string.byte(take_value(), 1, -1) }
   local inc = {}
   for k = 1, #codes do
     codes[k] = codes[k] - CODE_BASE
-    inc[codes[k]] = ARGV[p]
-    p = p + 1
+    inc[codes[k]] = take_value()
   end
   rows = rows + 1
 
