@@ -255,6 +255,22 @@ describe.skipIf(!available)("Redis tracking store behaviour", () => {
     }
   });
 
+  it("splits a batch of large payloads into several calls, each row whole", async () => {
+    const store = open();
+    try {
+      await store.migrate();
+      // 3 MB of payload each: the first three fill one call's 8 MB of values, the 4th goes next.
+      const ids = [taskId(), taskId(), taskId(), taskId()];
+      const big = (i: number) => `${i}${"x".repeat(3 * 1024 * 1024)}`;
+      await store.record(ids.map((id, i) => submitted(id, T0 + i, { payload: big(i) })));
+      for (const [i, id] of ids.entries()) {
+        expect((await store.get(id))?.payload).toBe(big(i));
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
   it("keeps a task whose age index lags behind its latest event (purge checks the exact age)", async () => {
     const store = open();
     try {

@@ -70,6 +70,8 @@ const SCRIPTS = {
 
 /** Rows per script call: bounds how long one call holds Redis (a batch of 5,000 is 5 calls, sent together). */
 const ROWS_PER_CALL = 1_000;
+/** Characters of row values per script call: one rows argument stays far below Redis's 512 MB bulk limit. */
+const ROW_BYTES_PER_CALL = 8 * 1024 * 1024;
 const LOG_LINES_PER_CALL = 2_000;
 /** A hash's own Redis expiry comes this long after its retention ends (record-script.ts). */
 const EXPIRY_GRACE_MS = 3_600_000;
@@ -214,14 +216,28 @@ export class RedisTrackingStore implements TrackingStore {
     return this.#guard("record", async () => {
       const now = Date.now();
       const head = [now, this.#options.retentionMs, EXPIRY_GRACE_MS];
-      // Chunks go out together (one round trip); each call is atomic, and a task's row is in one.
-      await Promise.all(
-        chunks(collapse(events), ROWS_PER_CALL).map((rows) => {
-          const values: string[] = [];
-          for (const row of rows) pushRowArgs(row, values);
-          return this.#script(SCRIPTS.record, [...head, values.join(VALUE_SEPARATOR)]);
-        }),
-      );
+      // A call per ROWS_PER_CALL rows or ROW_BYTES_PER_CALL characters of values, whichever
+      // comes first (large payloads); the calls go out together (one round trip), each is
+      // atomic, and a task's row is in one.
+      const calls: Promise<unknown>[] = [];
+      let values: string[] = [];
+      let rows = 0;
+      let length = 0;
+      const send = () => {
+        calls.push(this.#script(SCRIPTS.record, [...head, values.join(VALUE_SEPARATOR)]));
+        values = [];
+        rows = 0;
+        length = 0;
+      };
+      for (const row of collapse(events)) {
+        const start = values.length;
+        pushRowArgs(row, values);
+        for (let i = start; i < values.length; i += 1) length += (values[i] as string).length + 1;
+        rows += 1;
+        if (rows >= ROWS_PER_CALL || length >= ROW_BYTES_PER_CALL) send();
+      }
+      if (rows > 0) send();
+      await Promise.all(calls);
     });
   }
 
