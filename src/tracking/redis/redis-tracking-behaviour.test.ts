@@ -7,7 +7,7 @@ import { openTracking } from "../../backends/open.js";
 import { TASK_STATUSES } from "../../core/status.js";
 import { allPages, seededRandom, submitted, T0, taskId } from "../conformance/fixtures.case.js";
 import { openSqlTrackingStore } from "../sql/sql-tracking-store.js";
-import type { TaskEvent, TrackingStore } from "../tracking-store.js";
+import type { TaskEvent, ThroughputBucket, TrackingStore } from "../tracking-store.js";
 import { openRedisTrackingStore } from "./open-redis-tracking-store.js";
 import { parseRedisTrackingUrl } from "./redis-tracking-options.js";
 import type { RedisTrackingStore } from "./redis-tracking-store.js";
@@ -74,6 +74,7 @@ describe.skipIf(!available)("Redis tracking store behaviour", () => {
     const sql = await openSqlTrackingStore("sqlite::memory:");
     try {
       await Promise.all([redis.migrate(), sql.migrate()]);
+      let compared = 0;
       for (const seed of [1, 2, 3, 4, 5]) {
         const random = seededRandom(seed);
         const ids = Array.from({ length: 12 }, () => taskId());
@@ -97,7 +98,28 @@ describe.skipIf(!available)("Redis tracking store behaviour", () => {
         ]) {
           expect(await order(redis, query), JSON.stringify(query)).toEqual(await order(sql, query));
         }
+        // updates() in the same order, and throughput() with the same counts: the per-minute
+        // counters (minute buckets from a minute start) and the exact scan (any other query).
+        const changes = async (store: TrackingStore) =>
+          (await store.updates({ updatedSince: T0 + 3_000, limit: 500 }))
+            .filter((t) => ids.includes(t.id))
+            .map((t) => [t.id, t.updatedAt]);
+        const expected = await changes(sql);
+        expect(await changes(redis), `seed ${seed}`).toEqual(expected);
+        compared += expected.length;
+        const sorted = (buckets: ThroughputBucket[]) =>
+          [...buckets].sort((x, y) => x.queue.localeCompare(y.queue) || x.start - y.start);
+        for (const query of [
+          { since: T0 - 60_000, bucketMs: 60_000 },
+          { since: T0 + 2_500, bucketMs: 1_000 },
+        ]) {
+          const buckets = sorted(await sql.throughput(query));
+          expect(sorted(await redis.throughput(query)), JSON.stringify(query)).toEqual(buckets);
+          compared += buckets.length;
+        }
       }
+      // The histories do produce changes and finished tasks to compare (the test can fail).
+      expect(compared).toBeGreaterThan(50);
     } finally {
       await redis.close();
       await sql.close();
@@ -182,7 +204,7 @@ describe.skipIf(!available)("Redis tracking store behaviour", () => {
       expect(await admin.exists(`${base}task:${old}`, `${base}log:${old}`, `${base}w:w-old`)).toBe(
         0,
       );
-      for (const index of ["time", "st:PENDING", "fn:demo.flaky", "q:default"]) {
+      for (const index of ["time", "upd", "st:PENDING", "fn:demo.flaky", "q:default"]) {
         const members = await admin.zrange(`${base}${index}`, 0, -1);
         expect(members, index).toHaveLength(1);
         expect(members[0]).toContain(fresh);
@@ -195,6 +217,56 @@ describe.skipIf(!available)("Redis tracking store behaviour", () => {
       expect(await admin.exists(`${base}task:${ancient}`)).toBe(0);
     } finally {
       admin.disconnect();
+      await store.close();
+    }
+  });
+
+  it("upgrades a prefix written before updates() and throughput() existed (layout 1)", async () => {
+    const store = open();
+    const admin = new Redis(url);
+    try {
+      await store.migrate();
+      const [a, b] = [taskId(), taskId()];
+      await store.record([
+        submitted(a, T0, { queue: "mail" }),
+        submitted(b, T0 + 1),
+        { taskId: a, run: 0, attempt: 0, status: "SUCCESS", at: T0 + 5, completedAt: T0 + 5 },
+      ]);
+      // What layout 1 had: no update index, no counters.
+      const base = store.keyBase;
+      const counters = await admin.keys(`${base}tp:*`);
+      await admin.del(`${base}upd`, `${base}tpm`, ...counters);
+      await admin.set(`${base}schema`, "1");
+      expect(await store.updates({ updatedSince: T0 })).toEqual([]);
+      await store.migrate();
+      expect(await admin.get(`${base}schema`)).toBe("2");
+      expect((await store.updates({ updatedSince: T0 })).map((t) => t.id)).toEqual([b, a]);
+      expect(await store.throughput({ since: T0, bucketMs: 60_000 })).toEqual([
+        { queue: "mail", start: T0, succeeded: 1, failed: 0 },
+      ]);
+      // Migrating again changes nothing (the counters are not counted twice).
+      await store.migrate();
+      expect(await store.throughput({ since: T0, bucketMs: 60_000 })).toEqual([
+        { queue: "mail", start: T0, succeeded: 1, failed: 0 },
+      ]);
+    } finally {
+      admin.disconnect();
+      await store.close();
+    }
+  });
+
+  it("splits a batch of large payloads into several calls, each row whole", async () => {
+    const store = open();
+    try {
+      await store.migrate();
+      // 3 MB of payload each: the first three fill one call's 8 MB of values, the 4th goes next.
+      const ids = [taskId(), taskId(), taskId(), taskId()];
+      const big = (i: number) => `${i}${"x".repeat(3 * 1024 * 1024)}`;
+      await store.record(ids.map((id, i) => submitted(id, T0 + i, { payload: big(i) })));
+      for (const [i, id] of ids.entries()) {
+        expect((await store.get(id))?.payload).toBe(big(i));
+      }
+    } finally {
       await store.close();
     }
   });

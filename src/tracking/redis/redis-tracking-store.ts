@@ -11,7 +11,7 @@ import {
   rowToRecord,
 } from "../sql/rows.js";
 import type { TaskValues, WorkersTable } from "../sql/schema.js";
-import { logLimit, timeBound } from "../task-query.js";
+import { bucketWidth, listLimit, logLimit, timeBound } from "../task-query.js";
 import type {
   PurgeResult,
   TaskEvent,
@@ -19,9 +19,19 @@ import type {
   TaskPage,
   TaskQuery,
   TaskRecord,
+  TaskUpdatesQuery,
+  ThroughputBucket,
+  ThroughputQuery,
   TrackingStore,
   WorkerHeartbeat,
 } from "../tracking-store.js";
+import {
+  addMinute,
+  BucketSums,
+  countersAnswer,
+  updatesLowerBound,
+  updatesRecords,
+} from "./change-query.js";
 import { toRedisTrackingError } from "./errors.js";
 import { listArgs, listPage } from "./list-query.js";
 import { LuaScript, type ScriptArg } from "./lua-script.js";
@@ -30,10 +40,12 @@ import {
   type ResolvedRedisTrackingOptions,
   resolveRedisTrackingOptions,
 } from "./redis-tracking-options.js";
+import { FINISHED_LUA, UPDATES_LUA, UPGRADE_LUA } from "./scripts/change-scripts.js";
+import { THROUGHPUT_MINUTE_MS } from "./scripts/keys-lua.js";
 import { LIST_LUA } from "./scripts/list-script.js";
 import { RECORD_LUA } from "./scripts/record-script.js";
 import { APPEND_LOGS_LUA, HEARTBEAT_LUA, PURGE_LUA } from "./scripts/side-scripts.js";
-import { hashToValues, pushRowArgs, taskAge } from "./task-hash.js";
+import { hashToValues, paddedSortAt, pushRowArgs, taskAge, VALUE_SEPARATOR } from "./task-hash.js";
 
 // The TrackingStore on Redis (7.0 or later) through ioredis. The record model and the merge are
 // the SQL store's (sql/rows.ts, sql/merge.ts), so both converge to the same records; what is
@@ -51,15 +63,25 @@ const SCRIPTS = {
   appendLogs: new LuaScript("appendLogs", APPEND_LOGS_LUA),
   heartbeat: new LuaScript("heartbeat", HEARTBEAT_LUA),
   purge: new LuaScript("purge", PURGE_LUA),
+  updates: new LuaScript("updates", UPDATES_LUA),
+  finished: new LuaScript("finished", FINISHED_LUA),
+  upgrade: new LuaScript("upgrade", UPGRADE_LUA),
 };
 
 /** Rows per script call: bounds how long one call holds Redis (a batch of 5,000 is 5 calls, sent together). */
 const ROWS_PER_CALL = 1_000;
+/** Characters of row values per script call: one rows argument stays far below Redis's 512 MB bulk limit. */
+const ROW_BYTES_PER_CALL = 8 * 1024 * 1024;
 const LOG_LINES_PER_CALL = 2_000;
 /** A hash's own Redis expiry comes this long after its retention ends (record-script.ts). */
 const EXPIRY_GRACE_MS = 3_600_000;
 const PURGE_PER_CALL = 1_000;
-const SCHEMA_VERSION = "1";
+/** Index entries one updates() call examines at most (expired ones are removed as met). */
+const UPDATES_BUDGET = 5_000;
+/** Index entries per call of the exact throughput scan. */
+const FINISHED_PER_CALL = 2_000;
+/** 2: the `upd` index and the throughput counters (layout 1, without them, is upgraded). */
+const SCHEMA_VERSION = "2";
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -175,7 +197,11 @@ export class RedisTrackingStore implements TrackingStore {
       }
       const key = `${this.#base}schema`;
       await this.#client.set(key, SCHEMA_VERSION, "NX");
-      const stored = await this.#client.get(key);
+      let stored = await this.#client.get(key);
+      if (stored === "1") {
+        await this.#script(SCRIPTS.upgrade, [this.#options.retentionMs, EXPIRY_GRACE_MS]);
+        stored = await this.#client.get(key);
+      }
       if (stored !== SCHEMA_VERSION) {
         throw new GoTaskQError(
           "internal",
@@ -190,14 +216,28 @@ export class RedisTrackingStore implements TrackingStore {
     return this.#guard("record", async () => {
       const now = Date.now();
       const head = [now, this.#options.retentionMs, EXPIRY_GRACE_MS];
-      // Chunks go out together (one round trip); each call is atomic, and a task's row is in one.
-      await Promise.all(
-        chunks(collapse(events), ROWS_PER_CALL).map((rows) => {
-          const args: string[] = [];
-          for (const row of rows) pushRowArgs(row, args);
-          return this.#script(SCRIPTS.record, [...head, ...args]);
-        }),
-      );
+      // A call per ROWS_PER_CALL rows or ROW_BYTES_PER_CALL characters of values, whichever
+      // comes first (large payloads); the calls go out together (one round trip), each is
+      // atomic, and a task's row is in one.
+      const calls: Promise<unknown>[] = [];
+      let values: string[] = [];
+      let rows = 0;
+      let length = 0;
+      const send = () => {
+        calls.push(this.#script(SCRIPTS.record, [...head, values.join(VALUE_SEPARATOR)]));
+        values = [];
+        rows = 0;
+        length = 0;
+      };
+      for (const row of collapse(events)) {
+        const start = values.length;
+        pushRowArgs(row, values);
+        for (let i = start; i < values.length; i += 1) length += (values[i] as string).length + 1;
+        rows += 1;
+        if (rows >= ROWS_PER_CALL || length >= ROW_BYTES_PER_CALL) send();
+      }
+      if (rows > 0) send();
+      await Promise.all(calls);
     });
   }
 
@@ -285,6 +325,60 @@ export class RedisTrackingStore implements TrackingStore {
         );
       }
       return out;
+    });
+  }
+
+  updates(query: TaskUpdatesQuery): Promise<TaskRecord[]> {
+    return this.#guard("updates", async () => {
+      const limit = listLimit(query.limit);
+      const lower = updatesLowerBound(query);
+      const reply = await this.#script(SCRIPTS.updates, [
+        this.#cutoff(),
+        limit,
+        lower,
+        UPDATES_BUDGET,
+      ]);
+      return updatesRecords(reply);
+    });
+  }
+
+  throughput(query: ThroughputQuery): Promise<ThroughputBucket[]> {
+    return this.#guard("throughput", async () => {
+      const width = bucketWidth(query.bucketMs);
+      const since = timeBound("since", query.since);
+      const sums = new BucketSums(width);
+      if (countersAnswer(since, width)) {
+        // The counters: one small hash per minute with finished tasks, read in one round trip.
+        const cutoff = this.#cutoff();
+        const from = Math.max(since, cutoff - (cutoff % THROUGHPUT_MINUTE_MS));
+        const minutes = await this.#client.zrangebyscore(`${this.#base}tpm`, from, "+inf");
+        if (minutes.length === 0) return [];
+        const pipeline = this.#client.pipeline();
+        for (const minute of minutes) pipeline.hgetall(`${this.#base}tp:${minute}`);
+        const replies = (await pipeline.exec()) ?? [];
+        replies.forEach(([error, hash], i) => {
+          if (error) throw error;
+          addMinute(sums, Number(minutes[i]), hash as Record<string, string>);
+        });
+        return sums.result();
+      }
+      // Any other bucket width or start: the exact scan of every task changed since `since`.
+      let lower = `[${paddedSortAt(since)}`;
+      for (;;) {
+        const [last, ...found] = (await this.#script(SCRIPTS.finished, [
+          this.#cutoff(),
+          since,
+          lower,
+          FINISHED_PER_CALL,
+        ])) as string[];
+        for (let i = 0; i + 2 < found.length; i += 3) {
+          const completed = Number(found[i + 2]);
+          const success = found[i] === "SUCCESS";
+          sums.add(found[i + 1] as string, completed, success ? 1 : 0, success ? 0 : 1);
+        }
+        if (!last) return sums.result();
+        lower = `(${last}`;
+      }
     });
   }
 

@@ -90,9 +90,13 @@ export function paddedSortAt(ms: number): string {
 /** The one-letter code of each field in a row's field list: "A" = FIELDS[0], "B" = FIELDS[1]… */
 export const FIELD_CODE_BASE = 64;
 
+/** Separates the values of the record script's rows argument (no stored text holds a NUL). */
+export const VALUE_SEPARATOR = "\u0000";
+
 /**
- * Appends one row's ARGV values to `out`, sparsely (every value costs the client an argument to
- * encode and the script a value to read): the id, the codes of the fields present (one letter
+ * Appends one row's values to `out` (joined with VALUE_SEPARATOR into the record script's rows
+ * argument), sparsely (every value costs the client bytes to encode and the script a value to
+ * split and read): the id, the codes of the fields present (one letter
  * each, FIELD_CODE_BASE + position in FIELDS), then those fields' values. Absent means NULL,
  * except `r` and `a` (absent = 0, the common case) and `fl` (absent = same as `fk`: a function
  * key already lowercase).

@@ -6,11 +6,15 @@ import { SORT_DIGITS } from "../task-hash.js";
 // and KEYS[1] (the time index, always passed) routes the call there.
 //
 //   task:<id>         hash   the task's columns (task-hash.ts)
-//   time              zset   every task; member "<sort_at, 16 digits>:<id>", score 0
+//   time              zset   every task; member "<sort_at, 13 digits>:<id>", score 0
 //   st:<STATUS>       zset   same members, the tasks in that status
 //   fn:<function key> zset   same members, the tasks of that function
 //   q:<queue>         zset   same members, the tasks of that queue
+//   upd               zset   member "<updated_at, 13 digits>:<id>", score 0: updates(), oldest first
 //   age               zset   member id, score max(updated_at, run_at) (up to AGE_SLACK early): retention, purge
+//   tp:<minute>       hash   finished tasks whose completed_at is in that minute (epoch ms of its
+//                            start): field "s<queue>" (SUCCESS) / "f<queue>" (FAILURE) → count
+//   tpm               zset   the minutes that have a tp: hash (member and score = the minute)
 //   log:<id>          zset   log lines: score = time, member "<seq, 12 hex>|attempt|level|message"
 //   logage            zset   member id, score = the time of that task's oldest kept line
 //   logseq            string the counter behind the log members' insertion order
@@ -21,6 +25,9 @@ import { SORT_DIGITS } from "../task-hash.js";
 // (fixed-width digits), the id breaking ties, which is the SQL store's (sort_at, id) order.
 // ZRANGE … BYLEX REV walks it newest first, and a cursor is simply the last member returned.
 
+/** The width of the throughput counters' buckets (tp:<minute>). */
+export const THROUGHPUT_MINUTE_MS = 60_000;
+
 export const SHARED_LUA = `
 local base = ARGV[1]
 local SORT_DIGITS = ${SORT_DIGITS}
@@ -28,10 +35,18 @@ local SORT_DIGITS = ${SORT_DIGITS}
 local function num(text) return tonumber(text) end
 -- Times and scores as integer text: Lua's default number formatting rounds to 14 digits.
 local function int(n) return string.format("%d", n) end
+local SORT_MAX = ${10 ** SORT_DIGITS - 1}
+-- A time as an index member's prefix: fixed width, clamped (task-hash.ts paddedSortAt).
+local function pad(ms)
+  local n = num(ms)
+  if n < 0 then n = 0 elseif n > SORT_MAX then n = SORT_MAX end
+  return string.format("%0" .. SORT_DIGITS .. "d", n)
+end
 
-local function unindex(id, sa, st, fk, q)
+local function unindex(id, sa, st, fk, q, ua)
   local m = sa .. ":" .. id
   redis.call("ZREM", base .. "time", m)
+  if ua then redis.call("ZREM", base .. "upd", pad(ua) .. ":" .. id) end
   if st then redis.call("ZREM", base .. "st:" .. st, m) end
   if fk then redis.call("ZREM", base .. "fn:" .. fk, m) end
   if q then redis.call("ZREM", base .. "q:" .. q, m) end
@@ -59,7 +74,7 @@ local function remove_task(id, cutoff)
     end
   end
   redis.call("ZREM", base .. "age", id)
-  unindex(id, f[1], f[2] or nil, f[3] or nil, f[4] or nil)
+  unindex(id, f[1], f[2] or nil, f[3] or nil, f[4] or nil, f[5] or nil)
   redis.call("DEL", key)
   return true
 end
@@ -89,6 +104,18 @@ local function remove_lines_before(cutoff, limit)
     end
   end
   return removed, #ids == limit
+end
+
+-- Throughput minutes that ended before cutoff, up to limit: how many, and whether more may wait.
+-- (A finished task's completed_at is at most its updated_at, so such a minute only counts tasks
+-- past the retention, bar one whose run_at is later still.)
+local function remove_minutes_before(cutoff, limit)
+  local minutes = redis.call("ZRANGE", base .. "tpm", "-inf", "(" .. int(cutoff - ${THROUGHPUT_MINUTE_MS}), "BYSCORE", "LIMIT", 0, limit)
+  for _, minute in ipairs(minutes) do
+    redis.call("DEL", base .. "tp:" .. minute)
+    redis.call("ZREM", base .. "tpm", minute)
+  end
+  return #minutes, #minutes == limit
 end
 
 -- Workers last seen before cutoff, up to limit: how many, and whether more may wait.

@@ -98,7 +98,8 @@ local cutoff, limit = num(ARGV[2]), num(ARGV[3])
 local tasks, more_tasks = remove_tasks_before(cutoff, limit)
 local lines, more_lines = remove_lines_before(cutoff, limit)
 local workers, more_workers = remove_workers_before(cutoff, limit)
+local _, more_minutes = remove_minutes_before(cutoff, limit)
 local more = 0
-if more_tasks or more_lines or more_workers then more = 1 end
+if more_tasks or more_lines or more_workers or more_minutes then more = 1 end
 return { tasks, lines, workers, more }
 `;
