@@ -76,6 +76,19 @@ end
 -- Index changes of the whole batch, applied at the end with one command per index key: one
 -- ZADD of 1,000 members costs far less than 1,000 ZADDs from Lua.
 local additions, removals = {}, {}
+-- Index key names, built once per call instead of once per row (a Lua concatenation allocates
+-- and hashes a new string every time).
+local K_TIME, K_UPD, K_AGE = base .. "time", base .. "upd", base .. "age"
+local key_names = { ["st:"] = {}, ["fn:"] = {}, ["q:"] = {} }
+local function index_key(kind, name)
+  local names = key_names[kind]
+  local key = names[name]
+  if not key then
+    key = base .. kind .. name
+    names[name] = key
+  end
+  return key
+end
 local function later_add(key, score, member)
   local list = additions[key]
   if not list then
@@ -156,10 +169,19 @@ local function take_value()
 end
 
 local rows = 0
+-- inc (field position → incoming value) and sets (HSET's arguments) are reused from row to row:
+-- a fresh table per row costs an allocation and several rehashes as it grows.
+local inc, codes, sets, nsets = {}, {}, {}, 0
+local function set(field, value)
+  sets[nsets + 1] = field
+  sets[nsets + 2] = value
+  nsets = nsets + 2
+end
 while pos <= size do
   local id = take_value()
-  local codes = { string.byte(take_value(), 1, -1) }
-  local inc = {}
+  for k = 1, #codes do inc[codes[k]] = nil end
+  codes = { string.byte(take_value(), 1, -1) }
+  nsets = 0
   for k = 1, #codes do
     codes[k] = codes[k] - CODE_BASE
     inc[codes[k]] = take_value()
@@ -169,15 +191,14 @@ while pos <= size do
   local key = base .. "task:" .. id
   local got = redis.call("HMGET", key, unpack(READ))
   local old_st = got[ST]
-  local sets, dels = {}, {}
+  local dels = {}
   local o_st, o_sa, o_ua, o_ra, o_fk, o_q, o_cd
 
   if not old_st then
     -- A new task: the row as it came (sql/merge.ts's merge with nothing stored).
     for k = 1, #codes do
       local f = codes[k]
-      sets[#sets + 1] = FIELDS[f]
-      sets[#sets + 1] = inc[f]
+      set(FIELDS[f], inc[f])
     end
     o_st, o_sa, o_ua, o_ra, o_fk, o_q = inc[ST], inc[SA], inc[UA], inc[RA], inc[FK], inc[Q]
     o_cd = inc[CD]
@@ -208,8 +229,7 @@ while pos <= size do
       elseif g == 4 then take = incoming_error
       else take = false end
       if take and inc[f] ~= got[f] then
-        sets[#sets + 1] = FIELDS[f]
-        sets[#sets + 1] = inc[f]
+        set(FIELDS[f], inc[f])
         if f == CD then o_cd = inc[f] end
       end
     end
@@ -232,14 +252,12 @@ while pos <= size do
     o_sa = got[SA]
     if not got[CA] and (inc[CA] or num(inc[SA]) < num(got[SA])) then o_sa = inc[SA] end
     if o_sa ~= got[SA] then
-      sets[#sets + 1] = "sa"
-      sets[#sets + 1] = o_sa
+      set("sa", o_sa)
     end
     o_ua = got[UA]
     if num(inc[UA]) > num(got[UA]) then
       o_ua = inc[UA]
-      sets[#sets + 1] = "ua"
-      sets[#sets + 1] = o_ua
+      set("ua", o_ua)
     end
     o_ra = got[RA] or nil
     if cmp > 0 then o_ra = inc[RA]
@@ -259,10 +277,10 @@ while pos <= size do
     else recount(nil, nil, nil, o_st, o_cd, o_q) end
     -- The update index: the member moves when the latest event time moved.
     if not old_st then
-      later_add(base .. "upd", 0, pad(o_ua) .. ":" .. id)
+      later_add(K_UPD, 0, pad(o_ua) .. ":" .. id)
     elseif o_ua ~= got[UA] then
-      later_remove(base .. "upd", pad(got[UA]) .. ":" .. id)
-      later_add(base .. "upd", 0, pad(o_ua) .. ":" .. id)
+      later_remove(K_UPD, pad(got[UA]) .. ":" .. id)
+      later_add(K_UPD, 0, pad(o_ua) .. ":" .. id)
     end
     -- The age index and the expiry move only when the age moved on by more than AGE_SLACK: a
     -- task's later events (ms to minutes after its submission) then cost no extra commands. An
@@ -271,11 +289,10 @@ while pos <= size do
     local new_age = not old_st or age > num(got[AG] or "0") + AGE_SLACK
     if new_age then
       local ag = int(age)
-      sets[#sets + 1] = "ag"
-      sets[#sets + 1] = ag
-      later_add(base .. "age", ag, id)
+      set("ag", ag)
+      later_add(K_AGE, ag, id)
     end
-    if #sets > 0 then redis.call("HSET", key, unpack(sets)) end
+    if nsets > 0 then redis.call("HSET", key, unpack(sets, 1, nsets)) end
     if #dels > 0 then redis.call("HDEL", key, unpack(dels)) end
     if new_age and retention > 0 then redis.call("PEXPIREAT", key, int(age + retention + grace)) end
 
@@ -283,23 +300,23 @@ while pos <= size do
     if not old_st or got[SA] ~= o_sa then
       if old_st then
         local old_m = got[SA] .. ":" .. id
-        later_remove(base .. "time", old_m)
-        later_remove(base .. "st:" .. old_st, old_m)
-        if got[FK] then later_remove(base .. "fn:" .. got[FK], old_m) end
-        if got[Q] then later_remove(base .. "q:" .. got[Q], old_m) end
+        later_remove(K_TIME, old_m)
+        later_remove(index_key("st:", old_st), old_m)
+        if got[FK] then later_remove(index_key("fn:", got[FK]), old_m) end
+        if got[Q] then later_remove(index_key("q:", got[Q]), old_m) end
       end
-      later_add(base .. "time", 0, m)
-      later_add(base .. "st:" .. o_st, 0, m)
-      if o_fk then later_add(base .. "fn:" .. o_fk, 0, m) end
-      if o_q then later_add(base .. "q:" .. o_q, 0, m) end
+      later_add(K_TIME, 0, m)
+      later_add(index_key("st:", o_st), 0, m)
+      if o_fk then later_add(index_key("fn:", o_fk), 0, m) end
+      if o_q then later_add(index_key("q:", o_q), 0, m) end
     else
       if old_st ~= o_st then
-        later_remove(base .. "st:" .. old_st, m)
-        later_add(base .. "st:" .. o_st, 0, m)
+        later_remove(index_key("st:", old_st), m)
+        later_add(index_key("st:", o_st), 0, m)
       end
       -- Descriptive: only ever filled in, never changed.
-      if not got[FK] and o_fk then later_add(base .. "fn:" .. o_fk, 0, m) end
-      if not got[Q] and o_q then later_add(base .. "q:" .. o_q, 0, m) end
+      if not got[FK] and o_fk then later_add(index_key("fn:", o_fk), 0, m) end
+      if not got[Q] and o_q then later_add(index_key("q:", o_q), 0, m) end
     end
   end
 end
