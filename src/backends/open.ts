@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Broker } from "../broker/broker.js";
 import { createMemoryBroker } from "../broker/memory/memory-broker.js";
+import { openRabbitBroker } from "../broker/rabbitmq/rabbitmq-broker.js";
 import { openSqliteBroker } from "../broker/sqlite/sqlite-broker.js";
 import { InvalidArgumentError } from "../core/errors.js";
 import { createNoneTrackingStore } from "../tracking/none-store.js";
@@ -13,8 +14,6 @@ import type { TrackingStore } from "../tracking/tracking-store.js";
 // sees `Broker` and `TrackingStore` only.
 
 const PLANNED: Record<string, string> = {
-  "amqp:": "RabbitMQ",
-  "amqps:": "RabbitMQ",
   "redis:": "Redis Streams",
   "rediss:": "Redis Streams",
   "sqs:": "AWS SQS",
@@ -40,6 +39,8 @@ export function openBroker(url: string): Broker {
     });
   }
   if (scheme === "memory:") return createMemoryBroker();
+  // Connects lazily (and again after a loss); options in src/broker/rabbitmq/options.ts.
+  if (scheme === "amqp:" || scheme === "amqps:") return openRabbitBroker(url);
   const planned = PLANNED[scheme];
   if (planned) {
     throw new InvalidArgumentError(
