@@ -27,7 +27,7 @@ const UNLIMITED = 1_000_000_000;
 /** TaskService and everything under it, as `gotaskq dev` opens it, in a fresh folder. */
 async function openService(target: ApiTarget) {
   const logger = silentLogger();
-  const broker = openBroker(`sqlite://${path.join(target.dir, "broker.db")}`);
+  const broker = await openBroker(`sqlite://${path.join(target.dir, "broker.db")}`);
   const store = await openTracking(`sqlite://${path.join(target.dir, "tracking.db")}`);
   const writer = new BestEffortWriter(store, { logger });
   await writer.start();

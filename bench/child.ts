@@ -15,15 +15,19 @@ function send(message: ChildMessage): Promise<void> {
 }
 
 async function loadRole(spec: ChildSpec): Promise<PrepareRole> {
-  // Imported lazily so a BullMQ child never loads better-sqlite3 and the reverse: each child's
+  // Imported lazily so a BullMQ child never loads better-sqlite3 and the reverse, and a raw ceiling loads only its client library: each child's
   // RSS carries only its own system's code.
   switch (spec.target.system) {
     case "gotaskq":
       return (await import("./gotaskq-scenarios.js")).prepareGoTaskQ;
     case "bullmq":
       return (await import("./bullmq-scenarios.js")).prepareBullMQ;
-    case "raw-sqlite":
-      return (await import("./raw-sqlite-scenarios.js")).prepareRawSqlite;
+    case "raw": {
+      const module = (await import(`./raw-${spec.target.backend}-scenarios.js`)) as {
+        prepareRaw: PrepareRole;
+      };
+      return module.prepareRaw;
+    }
     case "api":
       // The bare references never load GoTaskQ (nor SQLite): their RSS is the framework's own.
       return spec.target.server === "gotaskq-rest" || spec.target.server === "gotaskq-grpc"

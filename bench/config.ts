@@ -3,7 +3,13 @@
 // `BENCH_TASKS=5000 BENCH_API_DURATION_S=3 npm run bench`. `BENCH_API=only` measures the API
 // alone, `BENCH_API=off` the queue scenarios alone.
 
-export const SYSTEMS = ["gotaskq-tracking", "gotaskq-no-tracking", "bullmq", "raw-sqlite"] as const;
+import { BACKENDS, type BackendName } from "./backends/load.js";
+
+/**
+ * The columns of every backend's table: GoTaskQ with tracking on and off, the backend's raw
+ * ceiling, and BullMQ (measured once per scenario, on Redis, and shown in every table).
+ */
+export const SYSTEMS = ["gotaskq-tracking", "gotaskq-no-tracking", "raw", "bullmq"] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
 export interface BenchConfig {
@@ -17,8 +23,10 @@ export interface BenchConfig {
   batchSize: number;
   /** Where BullMQ's Redis runs (`BENCH_REDIS_URL`, default redis://127.0.0.1:6379). */
   redisUrl: string;
-  /** Systems measured, comma-separated (`BENCH_SYSTEMS`, default all of SYSTEMS). */
+  /** Columns measured, comma-separated (`BENCH_SYSTEMS`, default all of SYSTEMS). */
   systems: SystemName[];
+  /** Backends measured, comma-separated (`BENCH_BACKENDS`, default all; unreachable ones are reported). */
+  backends: BackendName[];
   /** A child that has not finished after this long is killed (`BENCH_TIMEOUT_MS`, default 15 min). */
   timeoutMs: number;
   /** When set, every child writes a V8 CPU profile here (`BENCH_CPU_PROF_DIR`, default unset). */
@@ -113,7 +121,13 @@ export function readBenchConfig(env: Env): BenchConfig {
     concurrency: positiveInt(env, "BENCH_CONCURRENCY", 100),
     batchSize: positiveInt(env, "BENCH_BATCH", 1_000),
     redisUrl: env.BENCH_REDIS_URL || "redis://127.0.0.1:6379",
-    systems: subsetOf(env, "BENCH_SYSTEMS", SYSTEMS),
+    // "raw-sqlite" was this column's name before there were other backends.
+    systems: subsetOf(
+      { ...env, BENCH_SYSTEMS: env.BENCH_SYSTEMS?.replace("raw-sqlite", "raw") },
+      "BENCH_SYSTEMS",
+      SYSTEMS,
+    ),
+    backends: subsetOf(env, "BENCH_BACKENDS", BACKENDS),
     timeoutMs: positiveInt(env, "BENCH_TIMEOUT_MS", 15 * 60_000),
     ...(cpuProfileDir ? { cpuProfileDir } : {}),
     resultsPath: env.BENCH_RESULTS || "bench/results/latest.md",

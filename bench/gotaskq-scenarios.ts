@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
+import { openBroker } from "../src/backends/open.js";
 import type { Broker } from "../src/broker/broker.js";
-import { openSqliteBroker } from "../src/broker/sqlite/sqlite-broker.js";
 import { silentLogger } from "../src/logging/logger.js";
 import { Producer } from "../src/producer/producer.js";
 import { noTracking, type TrackingSink } from "../src/tracking/tracking-sink.js";
@@ -10,8 +10,8 @@ import type { ChildSpec, NoopPayload } from "./protocol.js";
 import { batches, deferred, type PreparedRole } from "./role.js";
 
 // GoTaskQ's side of every scenario, wired as the CLI wires it (src/cli/commands/run.ts): the
-// embedded SQLite broker, and either the SQLite tracking store behind the BestEffortWriter
-// (tracking on) or `noTracking` (tracking off). Loggers are silent, as BullMQ logs nothing.
+// broker and tracking store opened by URL (`GOTASKQ_BROKER_URL` / `GOTASKQ_TRACKING_URL`), the
+// tracking store behind the BestEffortWriter (tracking on) or `noTracking` (tracking off). Loggers are silent, as BullMQ logs nothing.
 //
 // A worker's completion: the handler counts its runs; once it ran for every task, the worker's
 // `onIdle()` resolves when no delivery is held any more, i.e. when the last ack has committed —
@@ -34,14 +34,13 @@ interface TrackingSetup {
 }
 
 async function openTracking(target: GoTarget): Promise<TrackingSetup> {
-  if (target.trackingPath === undefined) {
+  if (target.trackingUrl === undefined) {
     return { sink: noTracking, close: async () => ({}) };
   }
-  // Imported only with tracking on, so a tracking-off child does not carry Kysely and pg in its RSS.
-  const { openSqlTrackingStore } = await import("../src/tracking/sql/sql-tracking-store.js");
+  // Imported only with tracking on, so a tracking-off child does not carry the stores in its RSS.
+  const { openTracking: openStore } = await import("../src/backends/open.js");
   const { BestEffortWriter } = await import("../src/tracking/best-effort-writer.js");
-  const store = await openSqlTrackingStore(`sqlite://${target.trackingPath}`);
-  await store.migrate();
+  const store = await openStore(target.trackingUrl);
   const writer = new BestEffortWriter(store, { logger: silentLogger() });
   await writer.start();
   return {
@@ -135,7 +134,7 @@ function prepareWorker(spec: ChildSpec, broker: Broker, tracking: TrackingSetup)
 
 export async function prepareGoTaskQ(spec: ChildSpec): Promise<PreparedRole> {
   const target = targetOf(spec);
-  const broker = openSqliteBroker({ path: target.brokerPath });
+  const broker = await openBroker(target.brokerUrl);
   const tracking = await openTracking(target);
   return spec.role === "producer"
     ? prepareProducer(spec, broker, tracking)

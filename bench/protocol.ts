@@ -15,9 +15,11 @@ export type ApiServerKind = (typeof API_SERVERS)[number];
 
 /** Where a system keeps its queue for one scenario group. */
 export type Target =
-  | { system: "gotaskq"; brokerPath: string /** absent = `noTracking` */; trackingPath?: string }
+  /** GoTaskQ on any backend, opened by URL as the CLI does; no `trackingUrl` = `noTracking`. */
+  | { system: "gotaskq"; brokerUrl: string; trackingUrl?: string }
   | { system: "bullmq"; redisUrl: string; prefix: string }
-  | { system: "raw-sqlite"; path: string }
+  /** A backend's raw ceiling: `bench/raw-<backend>-scenarios.ts` with the URL its backend gave. */
+  | { system: "raw"; backend: string; url: string }
   | {
       system: "api";
       server: ApiServerKind;

@@ -13,14 +13,15 @@ import { batches, type PreparedRole } from "./role.js";
 // tracking, no decoding checks, no retries, no leases extended: what GoTaskQ adds costs the
 // difference between this column and GoTaskQ's.
 
-type RawTarget = Extract<ChildSpec["target"], { system: "raw-sqlite" }>;
+type RawTarget = Extract<ChildSpec["target"], { system: "raw" }>;
 
 const LEASE_MS = 30_000;
 /** Poll interval when the queue is empty (the produce-while-consume scenario). */
 const IDLE_POLL_MS = 1;
 
 function targetOf(spec: ChildSpec): RawTarget {
-  if (spec.target.system !== "raw-sqlite") throw new Error("raw-sqlite-scenarios: wrong target");
+  if (spec.target.system !== "raw" || spec.target.backend !== "sqlite")
+    throw new Error("raw-sqlite-scenarios: wrong target");
   return spec.target;
 }
 
@@ -127,7 +128,8 @@ function prepareWorker(spec: ChildSpec, db: Database.Database): PreparedRole {
   };
 }
 
-export async function prepareRawSqlite(spec: ChildSpec): Promise<PreparedRole> {
-  const db = open(targetOf(spec).path);
+export async function prepareRaw(spec: ChildSpec): Promise<PreparedRole> {
+  // The URL the sqlite bench backend hands its raw ceiling is the database file's path.
+  const db = open(targetOf(spec).url);
   return spec.role === "producer" ? prepareProducer(spec, db) : prepareWorker(spec, db);
 }

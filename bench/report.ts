@@ -1,7 +1,8 @@
 import type { BenchConfig, SystemName } from "./config.js";
 
-// Turns measured cells into the markdown report: one throughput table, one peak-RSS table, the
-// ratios GoTaskQ / BullMQ, the machine, and the notes a reader needs to judge the numbers.
+// Turns measured cells into the markdown report: per broker backend one throughput table and one
+// peak-RSS table with the ratios GoTaskQ / BullMQ and GoTaskQ / raw ceiling, then the machine and
+// the notes a reader needs to judge the numbers.
 
 export const SCENARIOS = ["enqueue", "drain", "mixed"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -17,7 +18,22 @@ export type Cell =
     }
   | { ok: false; reason: string };
 
-export type Results = Record<ScenarioName, Partial<Record<SystemName, Cell>>>;
+/**
+ * Cells by scenario, keyed by column: `<backend>/<system>` for GoTaskQ and the raw ceilings
+ * (e.g. `redis/gotaskq-tracking`, `sqlite/raw`), `bullmq` for BullMQ (one per scenario).
+ */
+export type Results = Record<ScenarioName, Record<string, Cell>>;
+
+/** What the report needs to know of a backend: its table's title and column labels. */
+export interface BackendInfo {
+  name: string;
+  title: string;
+  rawLabel: string;
+  rawDescription: string;
+  /** The header line (server version, durability), or why the backend was not measured. */
+  describe: string;
+  measured: boolean;
+}
 
 export interface MachineInfo {
   date: string;
@@ -30,14 +46,25 @@ export interface MachineInfo {
   gotaskqVersion: string;
   bullmqVersion: string;
   redis: string;
+  backends: BackendInfo[];
 }
 
-const LABELS: Record<SystemName, string> = {
-  "gotaskq-tracking": "GoTaskQ, tracking on",
-  "gotaskq-no-tracking": "GoTaskQ, tracking off",
-  bullmq: "BullMQ",
-  "raw-sqlite": "raw SQLite ceiling",
-};
+export function cellKey(backend: string, system: SystemName): string {
+  return system === "bullmq" ? "bullmq" : `${backend}/${system}`;
+}
+
+function label(system: SystemName, backend: BackendInfo): string {
+  switch (system) {
+    case "gotaskq-tracking":
+      return "GoTaskQ, tracking on";
+    case "gotaskq-no-tracking":
+      return "GoTaskQ, tracking off";
+    case "raw":
+      return backend.rawLabel;
+    case "bullmq":
+      return "BullMQ";
+  }
+}
 
 function scenarioTitle(scenario: ScenarioName, config: BenchConfig): string {
   const k = (n: number) => (n >= 1_000 && n % 1_000 === 0 ? `${n / 1_000}k` : String(n));
@@ -88,102 +115,115 @@ export function table(header: string[], rows: string[][]): string {
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
-function throughputTable(results: Results, config: BenchConfig): string {
+const GOTASKQ = ["gotaskq-tracking", "gotaskq-no-tracking"] as const;
+
+/** Header and per-row cells of one backend's table, with GoTaskQ / BullMQ and GoTaskQ / raw. */
+function backendTable(
+  results: Results,
+  config: BenchConfig,
+  backend: BackendInfo,
+  corner: string,
+  rows: [string, ScenarioName][],
+  show: (cell: Cell | undefined) => string,
+  metric: (c: Cell & { ok: true }) => number,
+): string {
   const shown = config.systems;
-  const header = ["scenario", ...shown.map((s) => LABELS[s])];
-  const withBull = shown.includes("bullmq");
-  const gotaskq = shown.filter((s) => s.startsWith("gotaskq"));
-  if (withBull) header.push(...gotaskq.map((s) => `${LABELS[s]} / BullMQ`));
-  const rows = SCENARIOS.map((scenario) => {
+  const gotaskq = GOTASKQ.filter((s) => shown.includes(s));
+  const references = (["bullmq", "raw"] as const).filter((s) => shown.includes(s));
+  const header = [
+    corner,
+    ...shown.map((s) => label(s, backend)),
+    ...references.flatMap((r) =>
+      gotaskq.map((s) => `${label(s, backend)} / ${r === "bullmq" ? "BullMQ" : "raw"}`),
+    ),
+  ];
+  const body = rows.map(([title, scenario]) => {
     const row = results[scenario];
+    const cell = (s: SystemName) => row[cellKey(backend.name, s)];
     return [
-      scenarioTitle(scenario, config),
-      ...shown.map((s) => throughput(row[s])),
-      ...(withBull ? gotaskq.map((s) => ratio(row[s], row.bullmq, rate)) : []),
+      title,
+      ...shown.map((s) => show(cell(s))),
+      ...references.flatMap((r) => gotaskq.map((s) => ratio(cell(s), cell(r), metric))),
     ];
   });
-  return table(header, rows);
+  return table(header, body);
 }
 
-function rssTable(results: Results, config: BenchConfig): string {
-  const shown = config.systems;
-  const header = ["peak RSS of", ...shown.map((s) => LABELS[s])];
-  const withBull = shown.includes("bullmq");
-  const gotaskq = shown.filter((s) => s.startsWith("gotaskq"));
-  if (withBull) header.push(...gotaskq.map((s) => `${LABELS[s]} / BullMQ`));
-  const rows: [string, ScenarioName][] = [
-    ["producer, scenario 1", "enqueue"],
-    ["worker, scenario 2 (backlog waiting)", "drain"],
-    ["worker, scenario 3", "mixed"],
-  ];
-  return table(
-    header,
-    rows.map(([label, scenario]) => {
-      const row = results[scenario];
-      return [
-        label,
-        ...shown.map((s) => rssMiB(row[s])),
-        ...(withBull ? gotaskq.map((s) => ratio(row[s], row.bullmq, rss)) : []),
-      ];
-    }),
-  );
-}
+const RSS_ROWS: [string, ScenarioName][] = [
+  ["producer, scenario 1", "enqueue"],
+  ["worker, scenario 2 (backlog waiting)", "drain"],
+  ["worker, scenario 3", "mixed"],
+];
 
 function targetLine(results: Results, config: BenchConfig): string | undefined {
   const limit = 150 * 1_048_576;
-  const checks = (["gotaskq-tracking", "gotaskq-no-tracking"] as const)
-    .filter((s) => config.systems.includes(s))
-    .map((s) => {
-      const cell = results.drain[s];
-      if (!cell?.ok) return `${LABELS[s]}: not measured`;
-      const verdict = cell.peakRssBytes < limit ? "met" : "MISSED";
-      return `${LABELS[s]} ${rssMiB(cell)} → ${verdict}`;
-    });
+  const checks = GOTASKQ.filter((s) => config.systems.includes(s)).map((s) => {
+    const cell = results.drain[cellKey("sqlite", s)];
+    const name = s === "gotaskq-tracking" ? "tracking on" : "tracking off";
+    if (!cell?.ok) return `${name}: not measured`;
+    const verdict = cell.peakRssBytes < limit ? "met" : "MISSED";
+    return `${name} ${rssMiB(cell)} → ${verdict}`;
+  });
   if (checks.length === 0) return undefined;
   const size =
     config.tasks >= 100_000
       ? ""
       : ` (this run's backlog is only ${config.tasks}; the target is stated for 100k)`;
-  return `Target "worker RSS under 150 MB while a backlog of 100k waits"${size}: ${checks.join("; ")}.`;
+  return `Target "worker RSS under 150 MB while a backlog of 100k waits" (embedded broker)${size}: ${checks.join("; ")}.`;
+}
+
+function backendSection(results: Results, config: BenchConfig, backend: BackendInfo): string[] {
+  if (!backend.measured)
+    return [`## ${backend.title}`, "", `Not measured: ${backend.describe}.`, ""];
+  const scenarioRows = SCENARIOS.map((s): [string, ScenarioName] => [scenarioTitle(s, config), s]);
+  const target = backend.name === "sqlite" ? targetLine(results, config) : undefined;
+  return [
+    `## ${backend.title}`,
+    "",
+    backend.describe,
+    "",
+    "Throughput (tasks/s, higher is better):",
+    "",
+    backendTable(results, config, backend, "scenario", scenarioRows, throughput, rate),
+    "",
+    "Peak RSS (lower is better):",
+    "",
+    backendTable(results, config, backend, "peak RSS of", RSS_ROWS, rssMiB, rss),
+    "",
+    ...(target ? [target, ""] : []),
+  ];
 }
 
 function detailNotes(results: Results): string[] {
   const notes: string[] = [];
   for (const scenario of SCENARIOS) {
-    for (const [system, cell] of Object.entries(results[scenario])) {
+    for (const [key, cell] of Object.entries(results[scenario])) {
       if (!cell?.ok || Object.keys(cell.details).length === 0) continue;
       const parts = Object.entries(cell.details).map(
         ([k, v]) => `${k} ${typeof v === "number" ? decimal.format(v) : v}`,
       );
-      notes.push(`- ${scenario}, ${LABELS[system as SystemName]}: ${parts.join(", ")}`);
+      notes.push(`- ${scenario}, ${key}: ${parts.join(", ")}`);
     }
   }
   return notes;
 }
 
-function queueSections(results: Results, config: BenchConfig): string[] {
+function queueSections(results: Results, config: BenchConfig, machine: MachineInfo): string[] {
   const details = detailNotes(results);
+  const measured = machine.backends.filter((b) => b.measured);
   return [
-    `No-op tasks, payload {"n":i}, worker concurrency ${config.concurrency}, publish batches of ${config.batchSize}; every producer and worker is its own child process.`,
+    `No-op tasks, payload {"n":i}, worker concurrency ${config.concurrency}, publish batches of ${config.batchSize}; every producer and worker is its own child process. One table per broker backend; BullMQ (${machine.redis}) is measured once per scenario and shown in every table.`,
     "",
-    "## Throughput (tasks/s, higher is better)",
-    "",
-    throughputTable(results, config),
-    "",
-    "## Peak RSS (lower is better)",
-    "",
-    rssTable(results, config),
-    "",
-    ...[targetLine(results, config)].flatMap((line) => (line ? [line, ""] : [])),
+    ...machine.backends.flatMap((b) => backendSection(results, config, b)),
     "## How to read it",
     "",
-    "- Ratios are GoTaskQ / BullMQ: above 1× GoTaskQ is faster (throughput) or uses more memory (RSS).",
+    "- Ratios above 1× mean GoTaskQ is faster (throughput) or uses more memory (RSS) than the reference: BullMQ, or the backend's raw ceiling (the same client library used directly, as an expert would, with no GoTaskQ code; GoTaskQ / raw is the share of the ceiling GoTaskQ reaches).",
     "- 1: time for the producer to submit every batch, each awaited until durable. 2: time from the worker's start until the last of the backlog is acknowledged. 3: time from starting producer and worker together until the last task is acknowledged.",
-    "- Tracking on = SQLite tracking store behind the BestEffortWriter (producer and worker both record events); tracking off = `noTracking`.",
-    "- The raw SQLite ceiling is better-sqlite3 used directly for the same work (batched inserts, claim-with-lease UPDATE … RETURNING, grouped DELETE acks), same pragmas and message bytes: the limit of the embedded broker itself.",
+    "- Tracking on = the backend's tracking store (SQLite unless the table says otherwise) behind the BestEffortWriter, producer and worker both recording events; tracking off = `noTracking`.",
+    ...measured.map((b) => `- ${b.rawLabel}: ${b.rawDescription}`),
     "- Peak RSS is `process.resourceUsage().maxRSS` of the child process; the details give its peak V8 heap (largest `heapTotal`, sampled every 100 ms), the rest being code, native memory (SQLite, buffers) and Node itself.",
-    "- Durability differs: the SQLite broker (and the raw ceiling) writes every commit to its WAL (synchronous=NORMAL, fsync at checkpoints); Redis persists what its settings in the header say. Redis also runs as its own process, so BullMQ's storage work runs on another core, while SQLite's runs on the worker's own thread.",
-    "- The machine is shared: compare the load averages in the header before comparing two reports. \"CPU per task\" (the child's user + system CPU during the measured work, divided by its tasks) barely depends on other load; for BullMQ it excludes the Redis server's own CPU.",
+    "- Durability differs between backends: each table's first line says what its server persists. Servers (Redis, RabbitMQ, the SQS emulator) run as their own processes, so their storage work runs on another core, while the embedded broker's runs on the worker's own thread.",
+    "- The machine is shared: compare the load averages in the header before comparing two reports. \"CPU per task\" (the child's user + system CPU during the measured work, divided by its tasks) barely depends on other load; it excludes the servers' own CPU.",
     ...(details.length > 0 ? ["", "## Details", "", ...details] : []),
     "",
   ];
@@ -203,8 +243,8 @@ export function renderReport(
     `# GoTaskQ benchmark — ${machine.date}`,
     "",
     `Node ${machine.node} · ${machine.cpus} CPUs (${machine.cpuModel}) · ${machine.memoryGiB} GiB RAM · load average ${machine.loadAtStart.map((l) => l.toFixed(2)).join(" ")} at start, ${machine.loadAtEnd.map((l) => l.toFixed(2)).join(" ")} at end`,
-    `GoTaskQ ${machine.gotaskqVersion} on the embedded SQLite broker · BullMQ ${machine.bullmqVersion} on ${machine.redis}`,
-    ...(results ? queueSections(results, config) : [""]),
+    `GoTaskQ ${machine.gotaskqVersion} · BullMQ ${machine.bullmqVersion} on ${machine.redis}`,
+    ...(results ? queueSections(results, config, machine) : [""]),
     ...(apiSection ? [apiSection] : []),
   ].join("\n");
 }

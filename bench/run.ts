@@ -4,11 +4,15 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ApiResults, runApiPhase } from "./api-phase.js";
 import { renderApiSection } from "./api-report.js";
+import type { BenchBackend } from "./backends/backend.js";
+import { loadBackend } from "./backends/load.js";
 import { deleteBullKeys, describeRedis, redisReachable } from "./bullmq-scenarios.js";
 import { type BenchConfig, readBenchConfig, type SystemName } from "./config.js";
 import type { ChildReport, ChildSpec, Role, Target } from "./protocol.js";
 import {
+  type BackendInfo,
   type Cell,
+  cellKey,
   type MachineInfo,
   type Results,
   renderReport,
@@ -17,12 +21,13 @@ import {
 } from "./report.js";
 import { startChild } from "./spawn-child.js";
 
-// `npm run bench`: the orchestrator. For each scenario it runs every system in turn (so a burst
-// of load from elsewhere on a shared machine hits one cell, not one whole column), each producer
+// `npm run bench`: the orchestrator. For each scenario it runs every column of every backend
+// (bench/backends/) in turn, then BullMQ (so a burst of load from elsewhere on a shared machine
+// hits one cell, not one whole column), each producer
 // and worker in its own child process, then prints the markdown report and writes it to
 // bench/results/latest.md. Scenario 1 builds the backlog that scenario 2 drains; scenario 3 uses
 // fresh storage. Then the API phase (bench/api-phase.ts) measures REST and gRPC submission beside
-// bare references. Temp SQLite files and this run's Redis keys are removed at the end.
+// bare references. Temp files, this run's BullMQ keys and what each backend left are removed.
 
 type Group = "backlog" | "mixed";
 
@@ -33,36 +38,42 @@ interface RunContext {
   bullPrefix: string;
 }
 
-function targetFor(ctx: RunContext, system: SystemName, group: Group): Target {
-  const dir = path.join(ctx.tempRoot, `${system}-${group}`);
+/** One column of one backend's table (BullMQ's column has no backend of its own). */
+interface Column {
+  key: string;
+  system: SystemName;
+  backend?: BenchBackend;
+}
+
+function targetFor(ctx: RunContext, column: Column, group: Group): Target {
+  const { system, backend } = column;
+  if (system === "bullmq" || !backend) {
+    return { system: "bullmq", redisUrl: ctx.config.redisUrl, prefix: ctx.bullPrefix };
+  }
+  const scope = `${ctx.runId}-${system}-${group}`;
+  const dir = path.join(ctx.tempRoot, `${backend.name}-${system}-${group}`);
   mkdirSync(dir, { recursive: true });
   switch (system) {
     case "gotaskq-tracking":
       return {
         system: "gotaskq",
-        brokerPath: path.join(dir, "broker.db"),
-        trackingPath: path.join(dir, "tracking.db"),
+        brokerUrl: backend.brokerUrl(scope, dir),
+        trackingUrl:
+          backend.trackingUrl?.(scope, dir) ?? `sqlite://${path.join(dir, "tracking.db")}`,
       };
     case "gotaskq-no-tracking":
-      return { system: "gotaskq", brokerPath: path.join(dir, "broker.db") };
-    case "bullmq":
-      return { system: "bullmq", redisUrl: ctx.config.redisUrl, prefix: ctx.bullPrefix };
-    case "raw-sqlite":
-      return { system: "raw-sqlite", path: path.join(dir, "queue.db") };
+      return { system: "gotaskq", brokerUrl: backend.brokerUrl(scope, dir) };
+    case "raw":
+      return { system: "raw", backend: backend.name, url: backend.rawUrl(scope, dir) };
   }
 }
 
-function specFor(
-  ctx: RunContext,
-  system: SystemName,
-  scenario: ScenarioName,
-  role: Role,
-): ChildSpec {
+function specFor(ctx: RunContext, column: Column, scenario: ScenarioName, role: Role): ChildSpec {
   const group: Group = scenario === "mixed" ? "mixed" : "backlog";
   const { config } = ctx;
   return {
     role,
-    target: targetFor(ctx, system, group),
+    target: targetFor(ctx, column, group),
     // A fresh queue name per group and run: BullMQ keys never collide with an earlier run's.
     queue: `bench-${group}-${ctx.runId}`,
     tasks: scenario === "mixed" ? config.mixedTasks : config.tasks,
@@ -73,7 +84,7 @@ function specFor(
 
 function execArgvFor(
   ctx: RunContext,
-  system: SystemName,
+  column: Column,
   scenario: ScenarioName,
   role: Role,
 ): string[] {
@@ -84,7 +95,7 @@ function execArgvFor(
     "--cpu-prof-dir",
     dir,
     "--cpu-prof-name",
-    `${system}-${scenario}-${role}.cpuprofile`,
+    `${column.key.replace("/", "-")}-${scenario}-${role}.cpuprofile`,
   ];
 }
 
@@ -105,18 +116,14 @@ function cellOf(
   };
 }
 
-async function runScenario(
-  ctx: RunContext,
-  system: SystemName,
-  scenario: ScenarioName,
-): Promise<Cell> {
+async function runScenario(ctx: RunContext, column: Column, scenario: ScenarioName): Promise<Cell> {
   const start = (role: Role) =>
-    startChild(specFor(ctx, system, scenario, role), {
-      label: `${system} ${scenario} ${role}`,
+    startChild(specFor(ctx, column, scenario, role), {
+      label: `${column.key} ${scenario} ${role}`,
       timeoutMs: ctx.config.timeoutMs,
-      execArgv: execArgvFor(ctx, system, scenario, role),
+      execArgv: execArgvFor(ctx, column, scenario, role),
     });
-  const tasks = specFor(ctx, system, scenario, "worker").tasks;
+  const tasks = specFor(ctx, column, scenario, "worker").tasks;
   if (scenario === "enqueue" || scenario === "drain") {
     const child = await start(scenario === "enqueue" ? "producer" : "worker");
     child.go();
@@ -150,22 +157,40 @@ function packageVersion(file: string): string {
   }
 }
 
-async function runQueuePhase(ctx: RunContext, bullReachable: boolean): Promise<Results> {
+/** Every backend's columns, then BullMQ's once: the order cells run in within a scenario. */
+function columnsOf(config: BenchConfig, backends: readonly BenchBackend[]): Column[] {
+  const columns: Column[] = [];
+  for (const backend of backends) {
+    for (const system of config.systems) {
+      if (system !== "bullmq")
+        columns.push({ key: cellKey(backend.name, system), system, backend });
+    }
+  }
+  if (config.systems.includes("bullmq")) columns.push({ key: "bullmq", system: "bullmq" });
+  return columns;
+}
+
+async function runQueuePhase(
+  ctx: RunContext,
+  backends: readonly BenchBackend[],
+  bullReachable: boolean,
+): Promise<Results> {
   const { config } = ctx;
   const results: Results = { enqueue: {}, drain: {}, mixed: {} };
+  const columns = columnsOf(config, backends);
   process.stderr.write(
-    `bench: ${config.tasks} tasks backlog, ${config.mixedTasks} mixed, concurrency ${config.concurrency}, systems ${config.systems.join(",")}\n`,
+    `bench: ${config.tasks} tasks backlog, ${config.mixedTasks} mixed, concurrency ${config.concurrency}, columns ${columns.map((c) => c.key).join(",")}\n`,
   );
   for (const scenario of SCENARIOS) {
-    for (const system of config.systems) {
+    for (const column of columns) {
       let cell: Cell;
-      if (system === "bullmq" && !bullReachable) {
+      if (column.system === "bullmq" && !bullReachable) {
         cell = { ok: false, reason: "Redis not reachable" };
-      } else if (scenario === "drain" && !results.enqueue[system]?.ok) {
+      } else if (scenario === "drain" && !results.enqueue[column.key]?.ok) {
         cell = { ok: false, reason: "no backlog (enqueue failed)" };
       } else {
-        process.stderr.write(`bench: ${scenario} on ${system}…\n`);
-        cell = await runScenario(ctx, system, scenario).catch(
+        process.stderr.write(`bench: ${scenario} on ${column.key}…\n`);
+        cell = await runScenario(ctx, column, scenario).catch(
           (error: unknown): Cell => ({
             ok: false,
             reason: `failed: ${(error as Error).message}`,
@@ -181,10 +206,52 @@ async function runQueuePhase(ctx: RunContext, bullReachable: boolean): Promise<R
         // Let the previous children's exit and the file system settle before the next cell.
         await sleep(1_000);
       }
-      results[scenario][system] = cell;
+      results[scenario][column.key] = cell;
     }
   }
   return results;
+}
+
+/** Loads and starts the backends asked for; the others are reported with the reason. */
+async function startBackends(
+  config: BenchConfig,
+  runId: string,
+): Promise<{ started: BenchBackend[]; infos: BackendInfo[] }> {
+  const started: BenchBackend[] = [];
+  const infos: BackendInfo[] = [];
+  for (const name of config.backends) {
+    const loaded = await loadBackend(name);
+    if (!loaded.ok) {
+      process.stderr.write(`bench: backend ${name} skipped: ${loaded.reason}\n`);
+      infos.push({
+        name,
+        title: name,
+        rawLabel: "",
+        rawDescription: "",
+        describe: loaded.reason,
+        measured: false,
+      });
+      continue;
+    }
+    const { backend } = loaded;
+    const info = {
+      name,
+      title: backend.title,
+      rawLabel: backend.rawLabel,
+      rawDescription: backend.rawDescription,
+    };
+    try {
+      await backend.start(runId);
+    } catch (error) {
+      const reason = `could not start: ${(error as Error).message}`;
+      process.stderr.write(`bench: backend ${name} skipped: ${reason}\n`);
+      infos.push({ ...info, describe: reason, measured: false });
+      continue;
+    }
+    started.push(backend);
+    infos.push({ ...info, describe: await backend.describe(), measured: true });
+  }
+  return { started, infos };
 }
 
 async function main(): Promise<void> {
@@ -200,10 +267,13 @@ async function main(): Promise<void> {
   const queuePhase = config.api !== "only";
   const bullReachable =
     queuePhase && config.systems.includes("bullmq") && (await redisReachable(config.redisUrl));
+  const backends = queuePhase
+    ? await startBackends(config, runId)
+    : { started: [], infos: [] as BackendInfo[] };
   let results: Results | undefined;
   let api: ApiResults | undefined;
   try {
-    if (queuePhase) results = await runQueuePhase(ctx, bullReachable);
+    if (queuePhase) results = await runQueuePhase(ctx, backends.started, bullReachable);
     if (config.api !== "off") {
       api = await runApiPhase({
         load: config.apiLoad,
@@ -213,6 +283,11 @@ async function main(): Promise<void> {
       });
     }
   } finally {
+    for (const backend of backends.started) {
+      await backend.stop(runId).catch((error: unknown) => {
+        process.stderr.write(`bench: could not clean up ${backend.name}: ${String(error)}\n`);
+      });
+    }
     rmSync(ctx.tempRoot, { recursive: true, force: true });
     if (bullReachable) {
       const deleted = await deleteBullKeys(config.redisUrl, ctx.bullPrefix);
@@ -235,6 +310,7 @@ async function main(): Promise<void> {
       : queuePhase && config.systems.includes("bullmq")
         ? `${config.redisUrl} (not reachable)`
         : "Redis (not measured)",
+    backends: backends.infos,
   };
   const markdown = renderReport(
     results,

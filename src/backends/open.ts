@@ -1,17 +1,14 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Broker } from "../broker/broker.js";
-import { createMemoryBroker } from "../broker/memory/memory-broker.js";
-import { openRabbitBroker } from "../broker/rabbitmq/rabbitmq-broker.js";
-import { openSqliteBroker } from "../broker/sqlite/sqlite-broker.js";
 import { InvalidArgumentError } from "../core/errors.js";
-import { createNoneTrackingStore } from "../tracking/none-store.js";
-import { openSqlTrackingStore } from "../tracking/sql/sql-tracking-store.js";
 import type { TrackingStore } from "../tracking/tracking-store.js";
 
 // The one place that knows the concrete backends: a URL in, a seam out (STYLE §9). The CLI and
 // applications that wire GoTaskQ themselves call it; everything else (worker, producer, API)
-// sees `Broker` and `TrackingStore` only.
+// sees `Broker` and `TrackingStore` only. Implementations are imported when their scheme is
+// asked for, so a process carries only the client libraries it uses (a SQLite worker never
+// loads the AWS SDK, and the reverse).
 
 const PLANNED: Record<string, string> = {
   "redis:": "Redis Streams",
@@ -29,18 +26,25 @@ export function sqlitePath(url: string): string {
   return file;
 }
 
-export function openBroker(url: string): Broker {
+export async function openBroker(url: string): Promise<Broker> {
   const scheme = url.slice(0, url.indexOf(":") + 1).toLowerCase();
   if (scheme === "sqlite:") {
     const sync = new URL(url.replace(/^sqlite:/, "http:")).searchParams.get("synchronous");
+    const { openSqliteBroker } = await import("../broker/sqlite/sqlite-broker.js");
     return openSqliteBroker({
       path: sqlitePath(url),
       ...(sync === "full" ? { synchronous: "full" } : {}),
     });
   }
-  if (scheme === "memory:") return createMemoryBroker();
-  // Connects lazily (and again after a loss); options in src/broker/rabbitmq/options.ts.
-  if (scheme === "amqp:" || scheme === "amqps:") return openRabbitBroker(url);
+  if (scheme === "memory:") {
+    const { createMemoryBroker } = await import("../broker/memory/memory-broker.js");
+    return createMemoryBroker();
+  }
+  if (scheme === "amqp:" || scheme === "amqps:") {
+    // Connects lazily (and again after a loss); URL options in src/broker/rabbitmq/options.ts.
+    const { openRabbitBroker } = await import("../broker/rabbitmq/rabbitmq-broker.js");
+    return openRabbitBroker(url);
+  }
   const planned = PLANNED[scheme];
   if (planned) {
     throw new InvalidArgumentError(
@@ -53,13 +57,18 @@ export function openBroker(url: string): Broker {
 }
 
 export async function openTracking(url: string): Promise<TrackingStore> {
-  if (url === "none" || url === "none://") return createNoneTrackingStore();
+  if (url === "none" || url === "none://") {
+    const { createNoneTrackingStore } = await import("../tracking/none-store.js");
+    return createNoneTrackingStore();
+  }
   if (url.startsWith("sqlite://")) {
+    const { openSqlTrackingStore } = await import("../tracking/sql/sql-tracking-store.js");
     const store = await openSqlTrackingStore(`sqlite://${sqlitePath(url)}`);
     await store.migrate();
     return store;
   }
   if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
+    const { openSqlTrackingStore } = await import("../tracking/sql/sql-tracking-store.js");
     const store = await openSqlTrackingStore(url);
     await store.migrate();
     return store;

@@ -13,7 +13,7 @@ import type { TrackingStore } from "../tracking/tracking-store.js";
 export class CliSession {
   readonly config: GoTaskQConfig;
   readonly logger: Logger;
-  #broker?: Broker;
+  #broker?: Promise<Broker>;
   #tracking?: Promise<TrackingStore>;
   #writer?: BestEffortWriter;
   #producer?: Producer;
@@ -25,7 +25,7 @@ export class CliSession {
     this.logger = createLogger({ level: options.logLevel ?? this.config.logLevel });
   }
 
-  broker(): Broker {
+  broker(): Promise<Broker> {
     this.#broker ??= openBroker(this.config.brokerUrl);
     return this.#broker;
   }
@@ -49,7 +49,7 @@ export class CliSession {
 
   async producer(): Promise<Producer> {
     this.#producer ??= new Producer({
-      broker: this.broker(),
+      broker: await this.broker(),
       tracking: await this.writer(),
       logger: this.logger,
       maxPayloadBytes: this.config.maxPayloadBytes,
@@ -61,7 +61,7 @@ export class CliSession {
   async service(): Promise<TaskService> {
     this.#service ??= new TaskService({
       producer: await this.producer(),
-      broker: this.broker(),
+      broker: await this.broker(),
       tracking: await this.tracking(),
       logger: this.logger,
     });
@@ -70,7 +70,7 @@ export class CliSession {
 
   async close(): Promise<void> {
     await this.#writer?.stop();
-    await this.#broker?.close();
+    if (this.#broker) await (await this.#broker.catch(() => undefined))?.close();
     if (this.#tracking) await (await this.#tracking.catch(() => undefined))?.close();
   }
 }

@@ -43,7 +43,7 @@ export interface GrpcStack {
 export async function startStack(options: StackOptions = {}): Promise<GrpcStack> {
   const dir = await mkdtemp(path.join(tmpdir(), "gotaskq-grpc-"));
   const logger = silentLogger();
-  const broker = openBroker(`sqlite://${dir}/broker.db`);
+  const broker = await openBroker(`sqlite://${dir}/broker.db`);
   const tracking = await openTracking(`sqlite://${dir}/tracking.db`);
   const writer = new BestEffortWriter(tracking, { logger, flushIntervalMs: 10 });
   await writer.start();

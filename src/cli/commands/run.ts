@@ -57,7 +57,7 @@ function describeUrl(url: string): string {
 async function startWorker(session: CliSession, registry: TaskRegistry): Promise<Part> {
   const { config, logger } = session;
   const worker = new Worker({
-    broker: session.broker(),
+    broker: await session.broker(),
     registry,
     tracking: await session.writer(),
     logger,
@@ -77,7 +77,7 @@ async function startApi(
   extraKeys: readonly string[],
 ): Promise<Part & { restUrl: string; grpcPort: number }> {
   const { config, logger } = session;
-  const broker = session.broker();
+  const broker = await session.broker();
   const producer = new Producer({
     broker,
     tracking: await session.writer(),
