@@ -31,7 +31,7 @@ export class RabbitControlChannel implements ControlChannel {
         exchange: "",
         routingKey: this.ctx.names.control,
         content: Buffer.from(JSON.stringify({ type, taskId, at })),
-        options: { contentType: "application/json" },
+        options: { contentType: "application/json", persistent: true, mandatory: true },
       },
     ]);
   }

@@ -37,6 +37,8 @@ export function workMessage(
     options: {
       messageId: m.id,
       priority: m.priority,
+      persistent: true,
+      mandatory: true,
       ...(returns > 0 ? { headers: { [RETURNS_HEADER]: returns } } : {}),
     },
   };
@@ -53,6 +55,8 @@ export function deadLetterMessage(
     content: asBuffer(m.body),
     options: {
       messageId: m.id,
+      persistent: true,
+      mandatory: true,
       headers: {
         [REASON_HEADER]: m.reason,
         [DETAIL_HEADER]: m.detail,

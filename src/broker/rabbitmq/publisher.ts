@@ -9,7 +9,10 @@ import type { RabbitOptions } from "./options.js";
 // messages (then senders wait for confirms to free the window), and a publish resolves when the
 // broker confirmed all of its messages: persisted (delivery mode 2 into durable queues) and routed.
 // Each message is `mandatory`: one that no queue takes comes back as basic.return, which RabbitMQ
-// sends before its confirm, so the publish fails instead of the message vanishing. A nack, a
+// sends before its confirm. Returns only happen when a queue was deleted under us, so rather than
+// tagging every message to match a return with its publish, a return fails every publish still
+// waiting for confirms (they may or may not have been stored: the callers retry), and the
+// topology is declared again. A nack, a
 // closed channel or no confirm within publishTimeoutMs also fail it, as `unavailable` (the outcome
 // of the unconfirmed messages is unknown: the caller retries, delivery is at-least-once).
 
@@ -19,7 +22,8 @@ export interface Outgoing {
   exchange: string;
   routingKey: string;
   content: Buffer;
-  options: Options.Publish;
+  /** Must say `persistent: true, mandatory: true` (every GoTaskQ message is both). */
+  options: Options.Publish & { persistent: true; mandatory: true };
 }
 
 interface Pending {
@@ -34,9 +38,8 @@ export class Publisher {
   private opening: Promise<ConfirmChannel> | undefined;
   private unconfirmed = 0;
   private windowWaiters: Array<() => void> = [];
-  /** correlationId → why the broker returned it (read by the confirm callback). */
-  private readonly returned = new Map<string, string>();
-  private seq = 0;
+  /** Publishes waiting for confirms (a return fails them all, see above). */
+  private readonly waiting = new Set<Pending>();
 
   constructor(
     private readonly link: Link,
@@ -53,7 +56,19 @@ export class Publisher {
       throw toDomainError(error, this.options.where, "open a publisher channel");
     }
     const done = new Promise<void>((resolve, reject) => {
-      const pending: Pending = { resolve, reject, remaining: messages.length, failed: false };
+      const pending: Pending = {
+        resolve: () => {
+          this.waiting.delete(pending);
+          resolve();
+        },
+        reject: (error) => {
+          this.waiting.delete(pending);
+          reject(error);
+        },
+        remaining: messages.length,
+        failed: false,
+      };
+      this.waiting.add(pending);
       void this.sendAll(ch, messages, pending);
     });
     let timer: NodeJS.Timeout | undefined;
@@ -86,16 +101,11 @@ export class Publisher {
         await new Promise<void>((resolve) => this.windowWaiters.push(resolve));
       }
       if (pending.failed) return;
-      const id = (this.seq++).toString(36);
       this.unconfirmed++;
       let flushed: boolean;
       try {
-        flushed = ch.publish(
-          m.exchange,
-          m.routingKey,
-          m.content,
-          { ...m.options, persistent: true, mandatory: true, correlationId: id },
-          (err) => this.confirmed(id, err, pending),
+        flushed = ch.publish(m.exchange, m.routingKey, m.content, m.options, (err) =>
+          this.confirmed(err, pending),
         );
       } catch (error) {
         // The channel closed under us: its close handler failed the unconfirmed ones already.
@@ -107,12 +117,9 @@ export class Publisher {
     }
   }
 
-  private confirmed(id: string, err: unknown, pending: Pending): void {
+  private confirmed(err: unknown, pending: Pending): void {
     this.unconfirmed--;
-    const waiter = this.windowWaiters.shift();
-    waiter?.();
-    const returned = this.returned.get(id);
-    if (returned !== undefined) this.returned.delete(id);
+    if (this.windowWaiters.length > 0) this.windowWaiters.shift()?.();
     if (err) {
       this.fail(
         pending,
@@ -120,8 +127,6 @@ export class Publisher {
           `RabbitMQ at ${this.options.where} did not store a published message (${err instanceof Error ? err.message : String(err)}); retry later`,
         ),
       );
-    } else if (returned !== undefined) {
-      this.fail(pending, new UnavailableError(returned));
     } else if (--pending.remaining === 0 && !pending.failed) {
       pending.resolve();
     }
@@ -152,15 +157,13 @@ export class Publisher {
       const ch = await model.createConfirmChannel();
       ch.on("error", () => undefined);
       ch.on("return", (message: Message) => {
-        const id = message.properties.correlationId as string | undefined;
-        if (id === undefined) return;
         const { exchange, routingKey, replyText } = message.fields as Message["fields"] & {
           replyText?: string;
         };
-        this.returned.set(
-          id,
-          `RabbitMQ at ${this.options.where} could not route a message (${replyText ?? "unroutable"}) to ${exchange || "queue"} ${routingKey}: the queue was deleted on the broker; retry (it is declared again)`,
+        const error = new UnavailableError(
+          `RabbitMQ at ${this.options.where} could not route a message (${replyText ?? "unroutable"}) to ${exchange || "queue"} ${routingKey}: a queue was deleted on the broker; retry (it is declared again)`,
         );
+        for (const pending of [...this.waiting]) this.fail(pending, error);
         this.onUnroutable?.();
       });
       ch.on("close", () => {

@@ -116,7 +116,7 @@ export class RabbitBroker implements Broker {
             exchange: "",
             routingKey: this.names.registry,
             content: Buffer.from(queue),
-            options: {},
+            options: { persistent: true, mandatory: true },
           },
         ]);
       })().catch((error: unknown) => {

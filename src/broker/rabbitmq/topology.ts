@@ -26,6 +26,8 @@ import type { RabbitOptions } from "./options.js";
 // words to the work queue. It all runs inside RabbitMQ: no GoTaskQ process needs to be alive.
 
 export const DELAY_BITS = 32;
+/** Channels used at once to declare the ladder. */
+const PARALLEL = 8;
 export const MAX_LADDER_DELAY_MS = 2 ** DELAY_BITS - 1;
 /** Classic priority queues: x-max-priority 9 gives the ten levels 0–9. */
 const MAX_PRIORITY = 9;
@@ -93,39 +95,54 @@ export class Topology {
     this.declared.clear();
   }
 
-  /** Declares the exchanges, the control stream and the registry (once per client). */
+  /**
+   * Declares the exchanges, the control stream and the registry (once per client). The registry
+   * is declared last, so when it exists everything before it does: a client finds it with one
+   * passive declare instead of redeclaring 64 exchanges and bindings.
+   */
   ensureShared(): Promise<void> {
-    this.shared ??= this.withChannel("declare GoTaskQ's exchanges", async (ch) => {
+    this.shared ??= (async () => {
       const n = this.names;
-      await ch.assertExchange(n.deliverExchange, "topic", { durable: true });
-      for (let k = 0; k < DELAY_BITS; k++) {
-        await ch.assertExchange(n.delayExchange(k), "topic", { durable: true });
-      }
-      for (let k = 0; k < DELAY_BITS; k++) {
-        const next = k === 0 ? n.deliverExchange : n.delayExchange(k - 1);
-        await ch.bindExchange(next, n.delayExchange(k), bitPattern(k, "0", "#"));
-      }
-      await ch.assertQueue(n.control, {
-        durable: true,
-        arguments: {
-          "x-queue-type": "stream",
-          "x-max-age": `${Math.ceil(this.options.controlRetentionMs / 1000)}s`,
-        },
+      if (await this.exists((ch) => ch.checkQueue(n.registry))) return;
+      await this.withChannels("declare GoTaskQ's exchanges", PARALLEL, async (ch, lane) => {
+        for (let k = lane; k < DELAY_BITS; k += PARALLEL) {
+          await ch.assertExchange(n.delayExchange(k), "topic", { durable: true });
+        }
+        if (lane === 0) await ch.assertExchange(n.deliverExchange, "topic", { durable: true });
       });
-      await ch.assertQueue(n.registry, { durable: true });
-    }).catch((error: unknown) => {
+      await this.withChannels("bind GoTaskQ's exchanges", PARALLEL, async (ch, lane) => {
+        for (let k = lane; k < DELAY_BITS; k += PARALLEL) {
+          const next = k === 0 ? n.deliverExchange : n.delayExchange(k - 1);
+          await ch.bindExchange(next, n.delayExchange(k), bitPattern(k, "0", "#"));
+        }
+      });
+      await this.withChannel("declare the control stream and the registry", async (ch) => {
+        await ch.assertQueue(n.control, {
+          durable: true,
+          arguments: {
+            "x-queue-type": "stream",
+            "x-max-age": `${Math.ceil(this.options.controlRetentionMs / 1000)}s`,
+          },
+        });
+        await ch.assertQueue(n.registry, { durable: true });
+      });
+    })().catch((error: unknown) => {
       this.shared = undefined;
       throw error;
     });
     return this.shared;
   }
 
-  /** Declares a work queue with its DLQ and delay ladder (once per client and queue). */
+  /**
+   * Declares a work queue with its DLQ and delay ladder (once per client and queue). The work
+   * queue is always declared actively (so a mismatch of its arguments, e.g. another queue_type,
+   * is reported), the DLQ last, so an existing DLQ means the ladder is complete.
+   */
   ensureQueue(queue: string): Promise<void> {
     let done = this.declared.get(queue);
     if (!done) {
       done = this.ensureShared()
-        .then(() => this.withChannel(`declare queue ${queue}`, (ch) => this.declare(ch, queue)))
+        .then(() => this.declareQueue(queue))
         .catch((error: unknown) => {
           this.declared.delete(queue);
           throw error;
@@ -135,25 +152,55 @@ export class Topology {
     return done;
   }
 
-  private async declare(ch: Channel, queue: string): Promise<void> {
+  private async declareQueue(queue: string): Promise<void> {
     const n = this.names;
-    await ch.assertQueue(n.work(queue), { durable: true, arguments: this.workArguments(queue) });
-    await ch.assertQueue(n.deadLetters(queue), {
-      durable: true,
-      arguments: this.options.queueType === "quorum" ? { "x-queue-type": "quorum" } : {},
+    const work = { durable: true, arguments: this.workArguments(queue) };
+    await this.withChannel(`declare queue ${queue}`, (ch) => ch.assertQueue(n.work(queue), work));
+    if (await this.exists((ch) => ch.checkQueue(n.deadLetters(queue)))) return;
+    await this.withChannels(`declare the delay ladder of ${queue}`, PARALLEL, async (ch, lane) => {
+      if (lane === 0) {
+        await ch.bindQueue(n.work(queue), n.deliverExchange, bitPattern(undefined, "*", queue));
+      }
+      for (let k = lane; k < DELAY_BITS; k += PARALLEL) {
+        const rung = n.rung(k, queue);
+        await ch.assertQueue(rung, {
+          durable: true,
+          arguments: {
+            "x-message-ttl": 2 ** k,
+            "x-dead-letter-exchange": k === 0 ? n.deliverExchange : n.delayExchange(k - 1),
+          },
+        });
+        await ch.bindQueue(rung, n.delayExchange(k), bitPattern(k, "1", queue));
+      }
     });
-    await ch.bindQueue(n.work(queue), n.deliverExchange, bitPattern(undefined, "*", queue));
-    for (let k = 0; k < DELAY_BITS; k++) {
-      const rung = n.rung(k, queue);
-      await ch.assertQueue(rung, {
+    await this.withChannel(`declare the DLQ of ${queue}`, (ch) =>
+      ch.assertQueue(n.deadLetters(queue), {
         durable: true,
-        arguments: {
-          "x-message-ttl": 2 ** k,
-          "x-dead-letter-exchange": k === 0 ? n.deliverExchange : n.delayExchange(k - 1),
-        },
-      });
-      await ch.bindQueue(rung, n.delayExchange(k), bitPattern(k, "1", queue));
+        arguments: this.options.queueType === "quorum" ? { "x-queue-type": "quorum" } : {},
+      }),
+    );
+  }
+
+  /** Runs a passive check; false when the broker answers 404 (it does not exist). */
+  private async exists(check: (ch: Channel) => Promise<unknown>): Promise<boolean> {
+    try {
+      await this.withChannel("check an existing declaration", check);
+      return true;
+    } catch (error) {
+      if ((error as { cause?: { code?: unknown } }).cause?.code === 404) return false;
+      throw error;
     }
+  }
+
+  /** Runs `work` on `lanes` channels at once (amqplib serializes the calls of one channel). */
+  private async withChannels(
+    what: string,
+    lanes: number,
+    work: (ch: Channel, lane: number) => Promise<void>,
+  ): Promise<void> {
+    await Promise.all(
+      Array.from({ length: lanes }, (_, lane) => this.withChannel(what, (ch) => work(ch, lane))),
+    );
   }
 
   private workArguments(queue: string): Options.AssertQueue["arguments"] {
