@@ -24,7 +24,7 @@ export class RabbitControlChannel implements ControlChannel {
     const closed = this.ctx.closedError();
     if (closed) throw closed;
     checkCommand(command);
-    await this.ctx.topology.ensureShared();
+    await this.ctx.topology.ensureControl();
     const { type, taskId, at } = command;
     await this.ctx.publisher.send([
       {
@@ -70,7 +70,7 @@ class ControlSubscription implements Subscription {
     const { ctx } = this;
     let ch: Channel | undefined;
     try {
-      await ctx.topology.ensureShared();
+      await ctx.topology.ensureControl();
       const model = await ctx.consumerLink.get();
       ch = await model.createChannel();
       ch.on("error", () => undefined);

@@ -77,6 +77,7 @@ export class RabbitDeadLetters implements DeadLetterQueue {
     const ids = "ids" in selector ? new Set(selector.ids) : undefined;
     const chosen: DeadLetterEntry[] = [];
     const outgoing: Outgoing[] = [];
+    let delayed = false;
     await this.reader.read(
       this.ctx.names.deadLetters(this.queue),
       (message) => {
@@ -90,10 +91,14 @@ export class RabbitDeadLetters implements DeadLetterQueue {
         const next = rewrite(entry);
         checkOutgoing(this.ctx.limits, this.queue, [next]);
         chosen.push(entry);
+        if (next.delayMs > 0) delayed = true;
         outgoing.push(workMessage(this.ctx.names, this.queue, next));
         return true;
       },
-      () => this.ctx.publisher.send(outgoing),
+      async () => {
+        if (delayed) await this.ctx.topology.ensureLadder(this.queue);
+        await this.ctx.publisher.send(outgoing);
+      },
     );
     return chosen;
   }

@@ -110,7 +110,7 @@ export class RabbitBroker implements Broker {
     let done = this.registered.get(queue);
     if (!done) {
       done = (async () => {
-        await this.topology.ensureQueue(queue);
+        await Promise.all([this.topology.ensureQueue(queue), this.topology.ensureRegistry()]);
         await this.publisher.send([
           {
             exchange: "",
@@ -135,9 +135,13 @@ export class RabbitBroker implements Broker {
     await this.prepare(queue);
     const names = this.names;
     const outgoing = new Array(messages.length);
+    let delayed = false;
     for (let i = 0; i < messages.length; i++) {
-      outgoing[i] = workMessage(names, queue, messages[i] as OutgoingMessage);
+      const m = messages[i] as OutgoingMessage;
+      if (m.delayMs > 0) delayed = true;
+      outgoing[i] = workMessage(names, queue, m);
     }
+    if (delayed) await this.topology.ensureLadder(queue);
     await this.publisher.send(outgoing);
   }
 
@@ -182,14 +186,17 @@ export class RabbitBroker implements Broker {
     checkQueueName(queue);
     let inFlight = 0;
     for (const s of this.subscriptions) inFlight += s.heldIn(queue);
+    // The ladder exists only once the queue saw a delayed message.
+    const ladder = await this.topology.hasLadder(queue);
     const counts = await this.topology
       .withChannel(`read the stats of ${queue}`, async (ch) => {
         const n = this.names;
         const ready = await ch.checkQueue(n.work(queue));
         const dead = await ch.checkQueue(n.deadLetters(queue));
         let delayed = 0;
-        for (let k = 0; k < DELAY_BITS; k++)
+        for (let k = 0; ladder && k < DELAY_BITS; k++) {
           delayed += (await ch.checkQueue(n.rung(k, queue))).messageCount;
+        }
         return { ready: ready.messageCount, delayed, deadLettered: dead.messageCount };
       })
       .catch((error: unknown) => {
@@ -210,7 +217,7 @@ export class RabbitBroker implements Broker {
 
   async queues(): Promise<string[]> {
     this.ensureOpen();
-    await this.topology.ensureShared();
+    await this.topology.ensureRegistry();
     const names = new Set<string>();
     // Each client records a queue once per process; duplicates are removed as they are read.
     await this.reader.read(this.names.registry, (message) => {

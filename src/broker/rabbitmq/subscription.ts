@@ -277,6 +277,7 @@ export class RabbitDelivery extends GuardedDelivery {
       if (!att.batcher.alive) return false;
       if (op.kind === "extendLease") return true;
       const next = this.replacement(op);
+      if (op.kind === "retry" && op.delayMs > 0) await this.ctx.topology.ensureLadder(this.queue);
       if (next) await this.ctx.publisher.send([next]);
       // Published but the channel died meanwhile: the original comes back too (at-least-once).
       return await att.batcher.ack(this.message.fields.deliveryTag);

@@ -52,6 +52,10 @@ export class Names {
   get control(): string {
     return `${this.prefix}control/revocations`;
   }
+  /** Declared after the delay exchanges and their bindings: when it exists, they all do. */
+  get ladderMarker(): string {
+    return `${this.prefix}delay/ready`;
+  }
   get registry(): string {
     return `${this.prefix}registry/queues`;
   }
@@ -79,8 +83,11 @@ function bitPattern(k: number | undefined, word: string, tail: string): string {
 
 export class Topology {
   readonly names: Names;
-  private shared: Promise<void> | undefined;
+  private basics: Promise<void> | undefined;
+  private control: Promise<void> | undefined;
+  private exchanges: Promise<void> | undefined;
   private readonly declared = new Map<string, Promise<void>>();
+  private readonly ladders = new Map<string, Promise<void>>();
 
   constructor(
     private readonly link: Link,
@@ -91,94 +98,147 @@ export class Topology {
 
   /** Forgets what was declared (after a connection loss the broker may have been reset). */
   forget(): void {
-    this.shared = undefined;
+    this.basics = undefined;
+    this.control = undefined;
+    this.exchanges = undefined;
     this.declared.clear();
+    this.ladders.clear();
   }
 
-  /**
-   * Declares the exchanges, the control stream and the registry (once per client). The registry
-   * is declared last, so when it exists everything before it does: a client finds it with one
-   * passive declare instead of redeclaring 64 exchanges and bindings.
-   */
-  ensureShared(): Promise<void> {
-    this.shared ??= (async () => {
-      const n = this.names;
-      if (await this.exists((ch) => ch.checkQueue(n.registry))) return;
-      await this.withChannels("declare GoTaskQ's exchanges", PARALLEL, async (ch, lane) => {
-        for (let k = lane; k < DELAY_BITS; k += PARALLEL) {
-          await ch.assertExchange(n.delayExchange(k), "topic", { durable: true });
-        }
-        if (lane === 0) await ch.assertExchange(n.deliverExchange, "topic", { durable: true });
-      });
-      await this.withChannels("bind GoTaskQ's exchanges", PARALLEL, async (ch, lane) => {
-        for (let k = lane; k < DELAY_BITS; k += PARALLEL) {
-          const next = k === 0 ? n.deliverExchange : n.delayExchange(k - 1);
-          await ch.bindExchange(next, n.delayExchange(k), bitPattern(k, "0", "#"));
-        }
-      });
-      await this.withChannel("declare the control stream and the registry", async (ch) => {
-        await ch.assertQueue(n.control, {
-          durable: true,
-          arguments: {
-            "x-queue-type": "stream",
-            "x-max-age": `${Math.ceil(this.options.controlRetentionMs / 1000)}s`,
-          },
-        });
-        await ch.assertQueue(n.registry, { durable: true });
-      });
-    })().catch((error: unknown) => {
-      this.shared = undefined;
+  /** Declares the queue registry (once per client). */
+  ensureRegistry(): Promise<void> {
+    this.basics ??= this.once(() =>
+      this.withChannel("declare the queue registry", (ch) =>
+        ch.assertQueue(this.names.registry, { durable: true }),
+      ),
+    ).catch((error: unknown) => {
+      this.basics = undefined;
       throw error;
     });
-    return this.shared;
+    return this.basics;
+  }
+
+  /** Declares the control stream (once per client). */
+  ensureControl(): Promise<void> {
+    this.control ??= this.withChannel("declare the control stream", (ch) =>
+      ch.assertQueue(this.names.control, {
+        durable: true,
+        arguments: {
+          "x-queue-type": "stream",
+          "x-max-age": `${Math.ceil(this.options.controlRetentionMs / 1000)}s`,
+        },
+      }),
+    )
+      .then(() => undefined)
+      .catch((error: unknown) => {
+        this.control = undefined;
+        throw error;
+      });
+    return this.control;
   }
 
   /**
-   * Declares a work queue with its DLQ and delay ladder (once per client and queue). The work
-   * queue is always declared actively (so a mismatch of its arguments, e.g. another queue_type,
-   * is reported), the DLQ last, so an existing DLQ means the ladder is complete.
+   * Declares a work queue and its DLQ (once per client and queue). The work queue is declared
+   * actively, so a mismatch of its arguments (e.g. another queue_type) is reported.
    */
   ensureQueue(queue: string): Promise<void> {
     let done = this.declared.get(queue);
     if (!done) {
-      done = this.ensureShared()
-        .then(() => this.declareQueue(queue))
-        .catch((error: unknown) => {
-          this.declared.delete(queue);
-          throw error;
+      const n = this.names;
+      done = this.withChannel(`declare queue ${queue}`, async (ch) => {
+        await ch.assertQueue(n.work(queue), {
+          durable: true,
+          arguments: this.workArguments(queue),
         });
+        await ch.assertQueue(n.deadLetters(queue), {
+          durable: true,
+          arguments: this.options.queueType === "quorum" ? { "x-queue-type": "quorum" } : {},
+        });
+      }).catch((error: unknown) => {
+        this.declared.delete(queue);
+        throw error;
+      });
       this.declared.set(queue, done);
     }
     return done;
   }
 
-  private async declareQueue(queue: string): Promise<void> {
+  /**
+   * Declares the delay ladder of a queue, before its first delayed message (once per client and
+   * queue; a queue that never sees a delay never gets one). Its last rung is declared last, so
+   * when that rung exists the ladder is complete: one passive declare finds it.
+   */
+  ensureLadder(queue: string): Promise<void> {
+    let done = this.ladders.get(queue);
+    if (!done) {
+      done = Promise.all([this.ensureQueue(queue), this.ensureExchanges()])
+        .then(() => this.declareLadder(queue))
+        .catch((error: unknown) => {
+          this.ladders.delete(queue);
+          throw error;
+        });
+      this.ladders.set(queue, done);
+    }
+    return done;
+  }
+
+  /** Whether the ladder of `queue` exists (stats read its rungs only then). */
+  hasLadder(queue: string): Promise<boolean> {
+    return this.exists((ch) => ch.checkQueue(this.names.rung(DELAY_BITS - 1, queue)));
+  }
+
+  /** The 32 delay exchanges, their bindings and `deliver`; a marker exchange last. */
+  private ensureExchanges(): Promise<void> {
+    this.exchanges ??= (async () => {
+      const n = this.names;
+      if (await this.exists((ch) => ch.checkExchange(n.ladderMarker))) return;
+      await this.withChannels("declare the delay exchanges", PARALLEL, async (ch, lane) => {
+        for (let k = lane; k < DELAY_BITS; k += PARALLEL) {
+          await ch.assertExchange(n.delayExchange(k), "topic", { durable: true });
+        }
+        if (lane === 0) await ch.assertExchange(n.deliverExchange, "topic", { durable: true });
+      });
+      await this.withChannels("bind the delay exchanges", PARALLEL, async (ch, lane) => {
+        for (let k = lane; k < DELAY_BITS; k += PARALLEL) {
+          const next = k === 0 ? n.deliverExchange : n.delayExchange(k - 1);
+          await ch.bindExchange(next, n.delayExchange(k), bitPattern(k, "0", "#"));
+        }
+      });
+      await this.withChannel("declare the ladder marker", (ch) =>
+        ch.assertExchange(n.ladderMarker, "fanout", { durable: true }),
+      );
+    })().catch((error: unknown) => {
+      this.exchanges = undefined;
+      throw error;
+    });
+    return this.exchanges;
+  }
+
+  private async declareLadder(queue: string): Promise<void> {
     const n = this.names;
-    const work = { durable: true, arguments: this.workArguments(queue) };
-    await this.withChannel(`declare queue ${queue}`, (ch) => ch.assertQueue(n.work(queue), work));
-    if (await this.exists((ch) => ch.checkQueue(n.deadLetters(queue)))) return;
+    const last = DELAY_BITS - 1;
+    if (await this.exists((ch) => ch.checkQueue(n.rung(last, queue)))) return;
+    const rung = async (ch: Channel, k: number) => {
+      await ch.assertQueue(n.rung(k, queue), {
+        durable: true,
+        arguments: {
+          "x-message-ttl": 2 ** k,
+          "x-dead-letter-exchange": k === 0 ? n.deliverExchange : n.delayExchange(k - 1),
+        },
+      });
+      await ch.bindQueue(n.rung(k, queue), n.delayExchange(k), bitPattern(k, "1", queue));
+    };
     await this.withChannels(`declare the delay ladder of ${queue}`, PARALLEL, async (ch, lane) => {
       if (lane === 0) {
         await ch.bindQueue(n.work(queue), n.deliverExchange, bitPattern(undefined, "*", queue));
       }
-      for (let k = lane; k < DELAY_BITS; k += PARALLEL) {
-        const rung = n.rung(k, queue);
-        await ch.assertQueue(rung, {
-          durable: true,
-          arguments: {
-            "x-message-ttl": 2 ** k,
-            "x-dead-letter-exchange": k === 0 ? n.deliverExchange : n.delayExchange(k - 1),
-          },
-        });
-        await ch.bindQueue(rung, n.delayExchange(k), bitPattern(k, "1", queue));
-      }
+      for (let k = lane; k < last; k += PARALLEL) await rung(ch, k);
     });
-    await this.withChannel(`declare the DLQ of ${queue}`, (ch) =>
-      ch.assertQueue(n.deadLetters(queue), {
-        durable: true,
-        arguments: this.options.queueType === "quorum" ? { "x-queue-type": "quorum" } : {},
-      }),
-    );
+    await this.withChannel(`complete the delay ladder of ${queue}`, (ch) => rung(ch, last));
+  }
+
+  private once(work: () => Promise<unknown>): Promise<void> {
+    return work().then(() => undefined);
   }
 
   /** Runs a passive check; false when the broker answers 404 (it does not exist). */
@@ -231,19 +291,25 @@ export class Topology {
     }
   }
 
-  /** Deletes everything this prefix declared for `queues` (tests and `gotaskq` maintenance). */
+  /** Deletes everything this prefix declared for `queues` (tests and maintenance; idempotent). */
   async destroy(queues: readonly string[]): Promise<void> {
-    await this.withChannel("delete GoTaskQ's queues", async (ch) => {
-      const n = this.names;
+    const n = this.names;
+    await this.withChannels("delete GoTaskQ's queues", PARALLEL, async (ch, lane) => {
       for (const queue of queues) {
-        await ch.deleteQueue(n.work(queue));
-        await ch.deleteQueue(n.deadLetters(queue));
-        for (let k = 0; k < DELAY_BITS; k++) await ch.deleteQueue(n.rung(k, queue));
+        if (lane === 0) {
+          await ch.deleteQueue(n.work(queue));
+          await ch.deleteQueue(n.deadLetters(queue));
+        }
+        for (let k = lane; k < DELAY_BITS; k += PARALLEL) await ch.deleteQueue(n.rung(k, queue));
       }
+    });
+    // Exchanges one after another: deleting exchanges bound to each other at once can fail.
+    await this.withChannel("delete GoTaskQ's shared objects", async (ch) => {
+      for (let k = DELAY_BITS - 1; k >= 0; k--) await ch.deleteExchange(n.delayExchange(k));
       await ch.deleteQueue(n.control);
       await ch.deleteQueue(n.registry);
-      for (let k = 0; k < DELAY_BITS; k++) await ch.deleteExchange(n.delayExchange(k));
       await ch.deleteExchange(n.deliverExchange);
+      await ch.deleteExchange(n.ladderMarker);
     });
     this.forget();
   }
