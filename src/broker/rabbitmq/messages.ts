@@ -27,21 +27,19 @@ export function workMessage(
   m: { id: string; body: Uint8Array; priority: number; delayMs: number },
   returns = 0,
 ): Outgoing {
-  const route =
-    m.delayMs > 0
-      ? delayRoute(names, queue, m.delayMs)
-      : { exchange: "", routingKey: names.work(queue) };
-  return {
-    ...route,
-    content: asBuffer(m.body),
-    options: {
-      messageId: m.id,
-      priority: m.priority,
-      persistent: true,
-      mandatory: true,
-      ...(returns > 0 ? { headers: { [RETURNS_HEADER]: returns } } : {}),
-    },
+  let exchange = "";
+  let routingKey: string;
+  if (m.delayMs > 0) ({ exchange, routingKey } = delayRoute(names, queue, m.delayMs));
+  else routingKey = names.work(queue);
+  // Built without spreads: this runs once per published message.
+  const options: Outgoing["options"] = {
+    messageId: m.id,
+    priority: m.priority,
+    persistent: true,
+    mandatory: true,
   };
+  if (returns > 0) options.headers = { [RETURNS_HEADER]: returns };
+  return { exchange, routingKey, content: asBuffer(m.body), options };
 }
 
 export function deadLetterMessage(

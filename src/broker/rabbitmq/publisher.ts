@@ -95,6 +95,8 @@ export class Publisher {
     messages: readonly Outgoing[],
     pending: Pending,
   ): Promise<void> {
+    // One callback for the whole publish: amqplib calls it once per message, in order.
+    const confirmed = (err: unknown) => this.confirmed(err, pending);
     for (const m of messages) {
       if (pending.failed) return;
       while (this.unconfirmed >= WINDOW) {
@@ -104,9 +106,7 @@ export class Publisher {
       this.unconfirmed++;
       let flushed: boolean;
       try {
-        flushed = ch.publish(m.exchange, m.routingKey, m.content, m.options, (err) =>
-          this.confirmed(err, pending),
-        );
+        flushed = ch.publish(m.exchange, m.routingKey, m.content, m.options, confirmed);
       } catch (error) {
         // The channel closed under us: its close handler failed the unconfirmed ones already.
         this.unconfirmed--;

@@ -111,6 +111,16 @@ describe.skipIf(!available)("rabbitmq broker", () => {
     skip: { "lease-lost": NO_LEASES },
   });
 
+  const NO_PRIORITIES =
+    "quorum queues have no priorities on RabbitMQ 3.10 (limits.priorities = 1): delivery is FIFO; use queue_type=classic for priorities";
+  describeBrokerConformance("rabbitmq (quorum queues)", harness("&queue_type=quorum"), {
+    skip: {
+      "lease-lost": NO_LEASES,
+      "priority-order": NO_PRIORITIES,
+      "fifo-within-priority": NO_PRIORITIES,
+    },
+  });
+
   describe("rabbitmq specifics", () => {
     const urls: string[] = [];
     const opened: RabbitBroker[] = [];
@@ -174,6 +184,34 @@ describe.skipIf(!available)("rabbitmq broker", () => {
         await doomed.close();
       }
       expect(counts).toEqual([1, 2, 3, 4]);
+    });
+
+    it("quorum: RabbitMQ's delivery limit dead-letters a poison message into the DLQ, listed as poison", async () => {
+      const url = prefixedUrl("&queue_type=quorum&delivery_limit=2");
+      urls.push(url);
+      const broker = open(url);
+      expect(broker.limits.priorities).toBe(1);
+      await broker.publish("poison", [message("bad")]);
+      const counts: number[] = [];
+      // Each consumer takes the message and dies without settling it: three deliveries, then the
+      // broker's limit (2 returns) moves it to the DLQ by itself.
+      for (let i = 0; i < 3; i++) {
+        const doomed = openRabbitBroker(url);
+        const inbox = new Inbox();
+        await doomed.consume(["poison"], { prefetch: 1, leaseMs: 1_000 }, inbox.push);
+        counts.push((await inbox.next(5_000, `delivery ${i + 1}`)).deliveryCount);
+        await doomed.close();
+      }
+      expect(counts).toEqual([1, 2, 3]);
+      const listed = await pollUntil(
+        async () => {
+          const page = await broker.deadLetters("poison").list({ limit: 10 });
+          return page.entries.length > 0 ? page.entries : undefined;
+        },
+        { timeoutMs: 10_000, what: "the dead-lettered poison message" },
+      );
+      expect(listed.map((e) => [e.id, e.reason])).toEqual([["bad", "poison"]]);
+      expect(listed[0]?.detail).toContain("x-delivery-limit");
     });
 
     it("reports an unreachable broker as unavailable at once, naming it", async () => {

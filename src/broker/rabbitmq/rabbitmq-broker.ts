@@ -91,6 +91,9 @@ export class RabbitBroker implements Broker {
     this.reader = new QueueReader(this.ctx);
     this.controlChannel = new RabbitControlChannel(this.ctx);
     this.control = this.controlChannel;
+    // Connect the publisher in the background, as a producer or API server starts: the first
+    // submission then does not pay for the handshake. A failure here is reported on first use.
+    this.publisherLink.get().catch(() => undefined);
   }
 
   get names(): Names {
