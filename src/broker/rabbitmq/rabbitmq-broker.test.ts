@@ -347,14 +347,14 @@ describe.skipIf(!available)("rabbitmq broker", () => {
           timeoutMs: 30_000,
           what: "50 submissions while the broker is down",
         });
-        const upAt = Date.now();
-        window = { down: downAt, up: upAt };
+        const outage = { down: downAt, up: Date.now() };
+        window = outage;
         await run("rabbitmqctl", ["start_app"], { timeout: 120_000 });
         await run("rabbitmqctl", ["await_startup"], { timeout: 120_000 });
         stopped = false;
         await Promise.all(submitters);
 
-        const duringOutage = attempts.filter((a) => a.sentAt > window!.down && a.at < window!.up);
+        const duringOutage = attempts.filter((a) => a.sentAt > outage.down && a.at < outage.up);
         const accepted = attempts.filter((a) => a.status === 202).map((a) => a.id as string);
         const unexpected = attempts.filter((a) => a.status !== 202 && a.status !== 503);
         expect(duringOutage.length).toBeGreaterThan(0);
