@@ -113,6 +113,9 @@ export class RabbitSubscription implements Subscription {
         void att.channel.close().catch(() => undefined);
         return;
       }
+      // Sent before our cancel reached the broker: not handed over (the subscription is
+      // closed); it goes back to the queue when the channel closes.
+      if (this.closing) return;
       att.outstanding++;
       const returns = numberHeader(message.properties.headers, RETURNS_HEADER);
       if (message.fields.redelivered && !this.quorum) {
