@@ -57,7 +57,10 @@ export class Link {
     try {
       model = await amqp.connect(this.options.url, {
         timeout: this.options.connectTimeoutMs,
-        clientProperties: { connection_name: `gotaskq ${this.role} pid ${process.pid}` },
+        // Shown in the management UI and `rabbitmqctl list_connections`: who, what, which prefix.
+        clientProperties: {
+          connection_name: `gotaskq ${this.role} ${this.options.prefix} pid ${process.pid}`,
+        },
       });
     } catch (cause) {
       const error = new UnavailableError(

@@ -214,6 +214,48 @@ describe.skipIf(!available)("rabbitmq broker", () => {
       expect(listed[0]?.detail).toContain("x-delivery-limit");
     });
 
+    it("a lost consumer connection: settles of its deliveries are dropped, the subscription comes back by itself", async () => {
+      const url = prefixedUrl();
+      urls.push(url);
+      const broker = open(url);
+      const inbox = new Inbox();
+      await broker.consume(["lossy"], { prefetch: 5, leaseMs: 1_000 }, inbox.push);
+      await broker.publish("lossy", [message("m1"), message("m2")]);
+      const held = [await inbox.next(5_000), await inbox.next(5_000)];
+      const prefix = new URL(url).searchParams.get("prefix") ?? "";
+      await closeConnections(`gotaskq consumer ${prefix}`);
+      // Wait until the client has seen the loss (its held deliveries no longer count).
+      await pollUntil(async () => (await broker.stats("lossy")).inFlight === 0, {
+        timeoutMs: 10_000,
+        what: "the client to notice the closed connection",
+      });
+
+      // The channel died with the connection: RabbitMQ requeued both messages, so the ack is
+      // refused (another consumer may hold m1 now) and the release has nothing left to do.
+      const ackOfDead = held.find((d) => d.id === "m1");
+      const releaseOfDead = held.find((d) => d.id === "m2");
+      await expect(ackOfDead?.ack()).rejects.toMatchObject({ code: "conflict" });
+      await expect(releaseOfDead?.release()).resolves.toBeUndefined();
+
+      // No restart: the subscription reconnected and the messages came back, counted.
+      const again = [
+        await inbox.next(15_000, "m1 or m2 after the reconnect"),
+        await inbox.next(15_000, "the other one"),
+      ];
+      expect(again.map((d) => [d.id, d.deliveryCount]).sort()).toEqual([
+        ["m1", 2],
+        ["m2", 2],
+      ]);
+      await Promise.all(again.map((d) => d.ack()));
+      await pollUntil(
+        async () => {
+          const s = await broker.stats("lossy");
+          return s.ready + s.inFlight === 0;
+        },
+        { timeoutMs: 5_000, what: "an empty queue" },
+      );
+    });
+
     it("reports an unreachable broker as unavailable at once, naming it", async () => {
       const broker = open(`amqp://guest:guest@127.0.0.1:1?prefix=x.`);
       await expect(broker.publish("q", [message("m")])).rejects.toMatchObject({
@@ -396,6 +438,25 @@ describe.skipIf(!available)("rabbitmq broker", () => {
     });
   });
 });
+
+/** Closes the RabbitMQ connections whose name contains `marker` (ours only: named by prefix). */
+async function closeConnections(marker: string): Promise<void> {
+  const { stdout } = await run(
+    "rabbitmqctl",
+    ["list_connections", "pid", "client_properties", "--no-table-headers", "-q"],
+    { timeout: 30_000 },
+  );
+  const pids = stdout
+    .split("\n")
+    .filter((line) => line.includes(marker))
+    .map((line) => line.split("\t")[0] ?? "");
+  expect(pids.length).toBeGreaterThan(0);
+  for (const pid of pids) {
+    await run("rabbitmqctl", ["close_connection", pid, "closed by a GoTaskQ test"], {
+      timeout: 30_000,
+    });
+  }
+}
 
 async function openTracking(box: Sandbox): Promise<TrackingStore> {
   const store = await openSqlTrackingStore(`sqlite://${path.join(box.dir, "tracking.db")}`);
