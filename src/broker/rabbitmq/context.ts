@@ -15,6 +15,8 @@ export interface RabbitContext {
   readonly consumerLink: Link;
   /** Declares `queue` (with its DLQ and delay ladder) and records it for `queues()`, once. */
   prepare(queue: string): Promise<void>;
+  /** Forgets every declaration made (a queue was deleted on the broker): declare on next use. */
+  redeclare(): void;
   /** The error settles and calls get once the client was closed, else undefined. */
   closedError(): Error | undefined;
 }

@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { promisify } from "node:util";
+import amqp from "amqplib";
 import { afterAll, describe, expect, it } from "vitest";
 import { eventually, Sandbox } from "../../../test/support/cli.js";
 import { ADMIN_KEY } from "../../../test/support/dev-server.js";
@@ -250,6 +251,47 @@ describe.skipIf(!available)("rabbitmq broker", () => {
       );
     });
 
+    it("a queue deleted on the broker: the publish that finds it gone fails, then both sides declare it again", async () => {
+      const url = prefixedUrl();
+      urls.push(url);
+      const broker = open(url);
+      const inbox = new Inbox();
+      await broker.consume(["gone"], { prefetch: 5, leaseMs: 1_000 }, inbox.push);
+      await broker.publish("gone", [message("before")]);
+      await (await inbox.next(5_000)).ack();
+
+      // A client that only publishes: the publish that finds its queue deleted fails (mandatory).
+      const publisher = open(url);
+      await publisher.publish("gone-quiet", [message("first")]);
+      await deleteQueues(url, ["gone", "gone-quiet"]);
+      await expect(publisher.publish("gone-quiet", [message("lost?")])).rejects.toMatchObject({
+        code: "unavailable",
+        message: expect.stringContaining("could not route"),
+      });
+      await publisher.publish("gone-quiet", [message("declared again")]);
+      expect(await publisher.stats("gone-quiet")).toMatchObject({ ready: 1 });
+
+      // Unroutable now (mandatory): refused as unavailable, never silently dropped; a retry
+      // declares the queue again.
+      const failures: string[] = [];
+      await pollUntil(
+        async () => {
+          try {
+            await broker.publish("gone", [message("after")]);
+            return true;
+          } catch (error) {
+            failures.push((error as { code: string }).code);
+            return false;
+          }
+        },
+        { timeoutMs: 10_000, what: "a publish to the declared-again queue", intervalMs: 100 },
+      );
+      expect(failures.every((code) => code === "unavailable")).toBe(true);
+      const after = await inbox.next(15_000, "the message published after the deletion");
+      expect(after.id).toBe("after");
+      await after.ack();
+    });
+
     it("reports an unreachable broker as unavailable at once, naming it", async () => {
       const broker = open(`amqp://guest:guest@127.0.0.1:1?prefix=x.`);
       await expect(broker.publish("q", [message("m")])).rejects.toMatchObject({
@@ -432,6 +474,18 @@ describe.skipIf(!available)("rabbitmq broker", () => {
     });
   });
 });
+
+/** Deletes work queues behind GoTaskQ's back, as an operator could. */
+async function deleteQueues(url: string, queues: string[]): Promise<void> {
+  const prefix = new URL(url).searchParams.get("prefix") ?? "";
+  const admin = await amqp.connect(AMQP);
+  try {
+    const ch = await admin.createChannel();
+    for (const queue of queues) await ch.deleteQueue(`${prefix}${queue}`);
+  } finally {
+    await admin.close();
+  }
+}
 
 /** Closes the RabbitMQ connections whose name contains `marker` (ours only: named by prefix). */
 async function closeConnections(marker: string): Promise<void> {

@@ -73,10 +73,7 @@ export class RabbitBroker implements Broker {
     this.topology = new Topology(this.publisherLink, options);
     this.publisher = new Publisher(this.publisherLink, options);
     // A message came back unroutable: a queue was deleted on the broker; declare again.
-    this.publisher.onUnroutable = () => {
-      this.topology.forget();
-      this.registered.clear();
-    };
+    this.publisher.onUnroutable = () => this.redeclare();
     this.publisherLink.onLost(() => this.topology.forget());
     this.ctx = {
       options,
@@ -86,6 +83,7 @@ export class RabbitBroker implements Broker {
       publisher: this.publisher,
       consumerLink: this.consumerLink,
       prepare: (queue) => this.prepare(queue),
+      redeclare: () => this.redeclare(),
       closedError: () => (this.closed ? this.closedError() : undefined),
     };
     this.reader = new QueueReader(this.ctx);
@@ -106,6 +104,11 @@ export class RabbitBroker implements Broker {
 
   private ensureOpen(): void {
     if (this.closed) throw this.closedError();
+  }
+
+  private redeclare(): void {
+    this.topology.forget();
+    this.registered.clear();
   }
 
   /** Declares the queue's objects and records its name in the registry, once per client. */

@@ -99,8 +99,10 @@ export class RabbitSubscription implements Subscription {
       }
       this.failures = 0;
     } catch (error) {
-      if (this.current?.channel === channel) this.current = undefined;
+      // Closing the channel runs `lost`, which writes off what it delivered and retries later.
       await channel?.close().catch(() => undefined);
+      // 404: a queue was deleted on the broker; declare everything again on the next attempt.
+      if ((error as { code?: unknown }).code === 404) ctx.redeclare();
       throw toDomainError(error, ctx.options.where, `consume ${this.queues.join(", ")}`);
     }
   }
@@ -109,7 +111,8 @@ export class RabbitSubscription implements Subscription {
     // amqplib turns an exception thrown here into a connection error: nothing may escape.
     try {
       if (message === null) {
-        // The broker cancelled the consumer (queue deleted): start over on a fresh channel.
+        // The broker cancelled the consumer (queue deleted): declare again, on a fresh channel.
+        this.ctx.redeclare();
         void att.channel.close().catch(() => undefined);
         return;
       }
