@@ -8,6 +8,7 @@ import type { BenchBackend } from "./backends/backend.js";
 import { loadBackend } from "./backends/load.js";
 import { deleteBullKeys, describeRedis, redisReachable } from "./bullmq-scenarios.js";
 import { type BenchConfig, readBenchConfig, type SystemName } from "./config.js";
+import { runDashboardPhase } from "./dashboard-queries.js";
 import type { ChildReport, ChildSpec, Role, Target } from "./protocol.js";
 import {
   type BackendInfo,
@@ -312,12 +313,14 @@ async function main(): Promise<void> {
         : "Redis (not measured)",
     backends: backends.infos,
   };
-  const markdown = renderReport(
+  let markdown = renderReport(
     results,
     config,
     machine,
     api ? renderApiSection(api, config.apiLoad) : undefined,
   );
+  // The dashboard's read queries on a large tracking store (bench/dashboard-queries.ts).
+  if (process.env.BENCH_DASHBOARD !== "off") markdown += `\n${await runDashboardPhase()}`;
   process.stdout.write(markdown);
   mkdirSync(path.dirname(config.resultsPath), { recursive: true });
   writeFileSync(config.resultsPath, markdown);

@@ -26,4 +26,18 @@ export default function setup(): void {
   if (newestMtime("src") > built) {
     execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
   }
+  // The dashboard (browser suites, dashboard e2e) is served from its Vite build.
+  if (newestMtime("web/dashboard") > mtimeOf("dist/dashboard/index.html")) {
+    execFileSync("npx", ["vite", "build", "--config", "web/dashboard/vite.config.ts"], {
+      stdio: "inherit",
+    });
+  }
+}
+
+function mtimeOf(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
 }

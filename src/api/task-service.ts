@@ -2,14 +2,16 @@ import type { Broker, QueueStats } from "../broker/broker.js";
 import { type ErrorCode, GoTaskQError, NotFoundError } from "../core/errors.js";
 import { parseTaskId } from "../core/ids.js";
 import { isFinalStatus } from "../core/status.js";
-import { validateSubmission } from "../core/submission.js";
+import { DEFAULT_PRIORITY, validateSubmission } from "../core/submission.js";
 import type { Logger } from "../logging/logger.js";
 import type { Producer, SubmittedTask } from "../producer/producer.js";
 import type { RequeuedTask } from "../producer/requeue.js";
 import type {
   TaskLogLine,
   TaskPage,
+  TaskQuery,
   TaskRecord,
+  TaskUpdatesQuery,
   TrackingStore,
   WorkerHeartbeat,
 } from "../tracking/tracking-store.js";
@@ -26,6 +28,7 @@ import {
   queueNameOf,
 } from "./service-input.js";
 import { type WatchOptions, watchTask } from "./task-watch.js";
+import { decodeWindow, type QueueThroughput, queueThroughput } from "./throughput.js";
 
 // The one transport-agnostic API service (issue 3): REST, gRPC and a remote CLI all call these
 // operations, and transports only translate (wire shapes, statuses via error-status.ts). Inputs
@@ -61,8 +64,17 @@ export interface FunctionView {
   key: string;
   queue?: string;
   description?: string;
+  /** The payload's JSON Schema, when the function declares one. */
   schema?: unknown;
+  /** Defaults a submission without these fields gets (known with a registry only). */
+  priority?: number;
+  timeoutMs?: number;
+  maxRetries?: number;
 }
+
+/** The worker's own defaults (worker-options.ts) for a function that declares none. */
+const WORKER_DEFAULT_TIMEOUT_MS = 30_000;
+const WORKER_DEFAULT_MAX_RETRIES = 3;
 
 /** Heartbeats within this window count as live workers. */
 export const LIVE_WORKER_WINDOW_MS = 60_000;
@@ -127,6 +139,11 @@ export class TaskService {
     const record = await this.#tracking.get(id);
     if (!record) throw notTracked(id);
     return record;
+  }
+
+  /** The list query's filters, decoded as list() decodes them (for the live event stream). */
+  async decodeListQuery(query: unknown): Promise<TaskQuery> {
+    return decodeListQuery(query);
   }
 
   async list(query: unknown): Promise<TaskPage> {
@@ -206,6 +223,9 @@ export class TaskService {
       return this.#registry.describe().map((f) => ({
         key: f.key,
         queue: f.queue,
+        priority: DEFAULT_PRIORITY,
+        timeoutMs: f.timeoutMs ?? WORKER_DEFAULT_TIMEOUT_MS,
+        maxRetries: f.maxRetries ?? WORKER_DEFAULT_MAX_RETRIES,
         ...(f.description !== undefined ? { description: f.description } : {}),
         ...(f.schema !== undefined ? { schema: f.schema } : {}),
       }));
@@ -213,6 +233,16 @@ export class TaskService {
     const live = (await this.workers()).filter((w) => w.stoppedAt === undefined);
     const keys = new Set(live.flatMap((w) => w.functions));
     return [...keys].sort().map((key) => ({ key }));
+  }
+
+  /** Finished tasks per queue per minute over `{window}` (default 1h), from the tracking store. */
+  async throughput(query: unknown): Promise<QueueThroughput[]> {
+    return queueThroughput(this.#tracking, decodeWindow(query), this.#now());
+  }
+
+  /** Tracked records by latest change, oldest first: what the live event feed polls. */
+  async updates(query: TaskUpdatesQuery): Promise<TaskRecord[]> {
+    return this.#tracking.updates(query);
   }
 
   /** Resolves when the broker answers; rejects with `unavailable` otherwise. */

@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { registerControl } from "./commands/control.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerKeys } from "./commands/keys.js";
+import { registerOperators } from "./commands/operators.js";
 import { registerRun } from "./commands/run.js";
 import { registerSubmit } from "./commands/submit.js";
 import { errorLine } from "./output.js";
@@ -39,6 +40,7 @@ async function main(argv: string[]): Promise<void> {
   registerInspect(program, session);
   registerControl(program, session);
   registerKeys(program);
+  registerOperators(program);
   try {
     await program.parseAsync(argv);
   } catch (error) {

@@ -31,6 +31,10 @@ export interface GoTaskQConfig {
   apiKeys: string[];
   /** JSON file of hashed API keys with scopes, written by `gotaskq keys`. Default `.gotaskq/api-keys.json`. */
   apiKeysFile: string;
+  /** JSON file of dashboard operators (name, role, scrypt hash), written by `gotaskq operators`. Default `.gotaskq/operators.json`. */
+  operatorsFile: string;
+  /** Password of the `admin` operator `gotaskq dev` creates; generated and printed when unset. Default unset. */
+  devPassword?: string;
   /** Largest REST request body / gRPC message, in bytes. Default 1 MiB. */
   maxBodyBytes: number;
   /** Sustained requests per second allowed per API key. Default 2000. */
@@ -55,6 +59,7 @@ export const DEFAULT_CONFIG: GoTaskQConfig = {
   trackingBufferItems: 10_000,
   apiKeys: [],
   apiKeysFile: ".gotaskq/api-keys.json",
+  operatorsFile: ".gotaskq/operators.json",
   maxBodyBytes: 1_048_576,
   rateLimitPerSecond: 2_000,
   rateLimitBurst: 4_000,
@@ -129,6 +134,8 @@ export function resolveConfig(env: Source, flags: Partial<GoTaskQConfig> = {}): 
       .map((k) => k.trim())
       .filter(Boolean),
     apiKeysFile: env.GOTASKQ_API_KEYS_FILE || d.apiKeysFile,
+    operatorsFile: env.GOTASKQ_OPERATORS_FILE || d.operatorsFile,
+    ...(env.GOTASKQ_DEV_PASSWORD ? { devPassword: env.GOTASKQ_DEV_PASSWORD } : {}),
     maxBodyBytes: positiveInt("GOTASKQ_MAX_BODY_BYTES", env.GOTASKQ_MAX_BODY_BYTES, d.maxBodyBytes),
     rateLimitPerSecond: positiveInt(
       "GOTASKQ_RATE_LIMIT_PER_SECOND",

@@ -18,6 +18,9 @@ import type {
   TaskPage,
   TaskQuery,
   TaskRecord,
+  TaskUpdatesQuery,
+  ThroughputBucket,
+  ThroughputQuery,
   TrackingStore,
   WorkerHeartbeat,
 } from "./tracking-store.js";
@@ -72,6 +75,12 @@ class FaultInjectingStore implements TrackingStore {
   }
   workers(options: { seenSince: number }): Promise<WorkerHeartbeat[]> {
     return this.inner.workers(options);
+  }
+  updates(query: TaskUpdatesQuery): Promise<TaskRecord[]> {
+    return this.inner.updates(query);
+  }
+  throughput(query: ThroughputQuery): Promise<ThroughputBucket[]> {
+    return this.inner.throughput(query);
   }
   purge(options: { olderThan: number }): Promise<PurgeResult> {
     return this.inner.purge(options);

@@ -4,6 +4,7 @@ import type {
   TaskLogLine,
   TaskPage,
   TaskRecord,
+  ThroughputBucket,
   TrackingStore,
   WorkerHeartbeat,
 } from "./tracking-store.js";
@@ -31,6 +32,14 @@ export class NoneTrackingStore implements TrackingStore {
   }
 
   async logs(): Promise<TaskLogLine[]> {
+    return [];
+  }
+
+  async updates(): Promise<TaskRecord[]> {
+    return [];
+  }
+
+  async throughput(): Promise<ThroughputBucket[]> {
     return [];
   }
 

@@ -44,3 +44,16 @@ export function timeBound(field: string, value: number): number {
   }
   return Math.ceil(value);
 }
+
+export const MIN_BUCKET_MS = 1_000;
+export const MAX_BUCKET_MS = 86_400_000;
+
+/** A throughput bucket width: an integer from 1 s to 1 day. */
+export function bucketWidth(bucketMs: number): number {
+  if (!Number.isInteger(bucketMs) || bucketMs < MIN_BUCKET_MS || bucketMs > MAX_BUCKET_MS) {
+    throw new InvalidArgumentError(
+      `bucketMs must be an integer between ${MIN_BUCKET_MS} and ${MAX_BUCKET_MS} (got ${bucketMs})`,
+    );
+  }
+  return bucketMs;
+}

@@ -17,12 +17,16 @@ import type { TaskStatus } from "../core/status.js";
 //   by creation time (the first event's time while the creation time is unknown), without
 //   skipping or repeating records that existed when the first page was read.
 // - `purge` removes records, logs and heartbeats older than the cut-off.
+// - `updates` lists records by the time of their latest event (`updatedAt`), oldest first, so a
+//   poller (the dashboard's live stream) can follow every change from one cursor. `throughput`
+//   counts tasks that reached SUCCESS or FAILURE per queue and per time bucket.
 //
 // Errors: `unavailable` when the backend cannot be reached (the best-effort writer retries),
 // `internal` when it was reached but refused the data (the writer drops the refused item),
 // `invalid_argument` for a bad query (limit, cursor).
 //
 // Internal: reshape freely. Implementations: sql (SQLite, PostgreSQL), none.
+// (updates and throughput were added for the dashboard, issue 7.)
 
 export interface TaskErrorInfo {
   message: string;
@@ -137,6 +141,39 @@ export interface TaskPage {
   nextCursor?: string;
 }
 
+/**
+ * `updates()`: records whose updatedAt is at or after `updatedSince` (epoch ms), ordered by
+ * (updatedAt, id) ascending. With `after`, only those strictly after that (updatedAt, id) key:
+ * the next page. updatedAt is an event time (the writer's clock), not the time the store
+ * received it, so a poller must look back over a window to catch late writes (api/task-feed.ts).
+ */
+export interface TaskUpdatesQuery {
+  updatedSince: number;
+  after?: { updatedAt: number; id: string };
+  /** 1–500, default 50. */
+  limit?: number;
+}
+
+/**
+ * `throughput()`: tasks whose current run ended in SUCCESS or FAILURE with completedAt at or
+ * after `since` (epoch ms), counted per queue and per `bucketMs` bucket. A bucket starts at a
+ * multiple of bucketMs (epoch-aligned); only buckets with at least one task are returned.
+ * A retried-then-successful task counts once, as succeeded; FAILURE means dead-lettered.
+ */
+export interface ThroughputQuery {
+  since: number;
+  /** 1,000 ms – 1 day. */
+  bucketMs: number;
+}
+
+export interface ThroughputBucket {
+  queue: string;
+  /** Epoch ms, a multiple of bucketMs. */
+  start: number;
+  succeeded: number;
+  failed: number;
+}
+
 export interface PurgeResult {
   tasks: number;
   logs: number;
@@ -154,6 +191,10 @@ export interface TrackingStore {
   list(query: TaskQuery): Promise<TaskPage>;
   /** The task's most recent `limit` lines (1–10,000, default 1,000), oldest first. */
   logs(taskId: string, options?: { limit?: number }): Promise<TaskLogLine[]>;
+  /** Records changed since a point in time, oldest change first (see TaskUpdatesQuery). */
+  updates(query: TaskUpdatesQuery): Promise<TaskRecord[]>;
+  /** Finished tasks per queue and time bucket (see ThroughputQuery), in no particular order. */
+  throughput(query: ThroughputQuery): Promise<ThroughputBucket[]>;
   /** Workers whose last heartbeat is at or after `seenSince` (epoch ms). */
   workers(options: { seenSince: number }): Promise<WorkerHeartbeat[]>;
   /**

@@ -9,6 +9,12 @@ export interface DevServer {
   box: Sandbox;
   restUrl: string;
   grpcAddress: string;
+  /** The dashboard's URL and the dev operator's password, as `gotaskq dev` printed them. */
+  dashboardUrl: string;
+  /** The generated password of operator `admin` (or GOTASKQ_DEV_PASSWORD when the env sets it). */
+  dashboardPassword: string;
+  /** Everything the dev process printed so far (stdout and stderr). */
+  output(): string;
   /** fetch against the REST API with the admin key unless `key` says otherwise (null = no key). */
   api(
     path: string,
@@ -27,12 +33,21 @@ export async function startDevServer(env: Record<string, string> = {}): Promise<
   const dev = await box.start(["dev", "--concurrency", "16"], { readyText: "Stop with Ctrl+C" });
   const restUrl = /REST:\s+(http:\/\/\S+)/.exec(dev.output())?.[1];
   const grpcAddress = /gRPC:\s+(\S+)/.exec(dev.output())?.[1];
-  if (!restUrl || !grpcAddress)
+  const dashboard = /^Dashboard: {2}(http:\/\/\S+\/) {2}\(operator admin, password (.+)\)$/m.exec(
+    dev.output(),
+  );
+  if (!restUrl || !grpcAddress || !dashboard)
     throw new Error(`could not read the endpoints from:\n${dev.output()}`);
+  const printed = dashboard[2] as string;
+  const fromEnv = env.GOTASKQ_DEV_PASSWORD ?? process.env.GOTASKQ_DEV_PASSWORD;
   return {
     box,
     restUrl,
     grpcAddress,
+    dashboardUrl: dashboard[1] as string,
+    output: () => dev.output(),
+    dashboardPassword:
+      printed === "from GOTASKQ_DEV_PASSWORD" && fromEnv !== undefined ? fromEnv : printed,
     async api(path, init = {}) {
       const headers: Record<string, string> = {};
       const key = init.key === undefined ? ADMIN_KEY : init.key;

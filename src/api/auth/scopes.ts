@@ -12,6 +12,8 @@ export const SCOPES: readonly Scope[] = ["submit", "read", "admin"];
 export interface Principal {
   name: string;
   scopes: ReadonlySet<Scope>;
+  /** Set for a dashboard operator signed in with a session cookie (absent = an API key). */
+  operatorRole?: "viewer" | "operator";
 }
 
 /** The scope each TaskService operation requires. */
@@ -37,6 +39,12 @@ export type Operation = keyof typeof OPERATION_SCOPES;
 export function requireScope(principal: Principal, scope: Scope): void {
   if (principal.scopes.has(scope)) return;
   const held = [...principal.scopes].join(",") || "none";
+  if (principal.operatorRole !== undefined) {
+    throw new GoTaskQError(
+      "permission_denied",
+      `operator "${principal.name}" has the ${principal.operatorRole} role, which cannot do this (it needs the "${scope}" scope); ask for the operator role`,
+    );
+  }
   throw new GoTaskQError(
     "permission_denied",
     `API key "${principal.name}" lacks the "${scope}" scope (it has: ${held}); use a key created with --scopes ${scope}`,

@@ -110,6 +110,6 @@ export function workerMessage(worker: WorkerHeartbeat): ProtoMessage {
 }
 
 export function functionMessage(fn: FunctionView): ProtoMessage {
-  const { schema, ...rest } = fn;
-  return { ...rest, schema_json: jsonText(schema) };
+  const { schema, key, queue, description } = fn;
+  return { key, queue, description, schema_json: jsonText(schema) };
 }

@@ -49,6 +49,8 @@ describe("OpenAPI document", () => {
         "POST /v1/queues/{queue}/dlq/requeue",
         "GET /v1/workers",
         "GET /v1/functions",
+        "GET /v1/events",
+        "GET /v1/stats/throughput",
         "GET /healthz",
         "GET /readyz",
         "GET /metrics",

@@ -11,8 +11,8 @@ const PROBLEM = "application/problem+json";
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: "Bad input (malformed JSON, wrong types, nesting over 64, invalid id); detail says what to change",
-  401: "Missing, unknown or revoked API key",
-  403: "The API key lacks the scope this operation needs",
+  401: "Missing, unknown or revoked API key, or an ended dashboard session",
+  403: "The API key (or the operator's role) lacks the scope this operation needs, or a cookie request lacks its X-CSRF-Token",
   404: "No such task or route",
   409: "The task's current state forbids it",
   413: "Request body over the limit",
@@ -75,7 +75,9 @@ function operation(route: RouteSpec): Schema {
     summary: route.summary,
     tags: [route.tag],
     ...(route.scope
-      ? { description: `Requires an API key with the "${route.scope}" scope.` }
+      ? {
+          description: `Requires an API key with the "${route.scope}" scope, or the dashboard session cookie of an operator whose role grants it (state-changing requests then also send X-CSRF-Token).`,
+        }
       : { security: [] }),
     parameters: [...parameters("path", params), ...parameters("query", querystring)],
     ...(body
@@ -112,8 +114,14 @@ export function buildOpenApi(routes: readonly RouteSpec[]): Schema {
       securitySchemes: {
         bearer: { type: "http", scheme: "bearer", description: "An API key (gtq_…)." },
         apiKeyHeader: { type: "apiKey", in: "header", name: "X-API-Key" },
+        sessionCookie: {
+          type: "apiKey",
+          in: "cookie",
+          name: "gotaskq_session",
+          description: "The dashboard session set by POST /auth/login.",
+        },
       },
     },
-    security: [{ bearer: [] }, { apiKeyHeader: [] }],
+    security: [{ bearer: [] }, { apiKeyHeader: [] }, { sessionCookie: [] }],
   };
 }

@@ -218,9 +218,22 @@ export const functionsSchema = object(
   {
     functions: {
       type: "array",
-      items: object("FunctionInfo", { key: str, queue: str, description: str, schema: anyJson }, [
-        "key",
-      ]),
+      items: object(
+        "FunctionInfo",
+        {
+          key: str,
+          queue: str,
+          description: str,
+          payload_schema: {
+            description: "The payload's JSON Schema, when the function declares one.",
+          },
+          schema: { description: "Same as payload_schema (kept for clients of the first API)." },
+          priority: int,
+          timeout_ms: int,
+          max_retries: int,
+        },
+        ["key"],
+      ),
     },
   },
   ["functions"],

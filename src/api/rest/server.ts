@@ -1,17 +1,25 @@
 import type { AddressInfo } from "node:net";
+import fastifyCookie from "@fastify/cookie";
 import Fastify, { type FastifyBaseLogger, type FastifyRequest, LogController } from "fastify";
 import { InvalidArgumentError } from "../../core/errors.js";
 import type { Logger } from "../../logging/logger.js";
 import type { ApiKeyVerifier } from "../auth/api-key-verifier.js";
+import { registerDashboardPages } from "../dashboard/pages.js";
+import { SECURITY_HEADERS } from "../dashboard/security-headers.js";
 import type { TokenBucketLimiter } from "../rate-limiter.js";
+import { TaskFeed, type TaskFeedOptions } from "../task-feed.js";
 import type { TaskService } from "../task-service.js";
 import { authHook } from "./auth-hook.js";
+import type { DashboardAuth } from "./dashboard-auth.js";
+import { EventStreamHub, type EventStreamHubOptions } from "./event-stream.js";
 import { parseJsonBody } from "./json-body.js";
 import { RestMetrics } from "./metrics.js";
 import { buildOpenApi } from "./openapi.js";
 import { HttpProblem, type ProblemContext, problemOf, sendProblem } from "./problem.js";
 import { type RouteSpec, registerRoutes } from "./route-spec.js";
+import { authRoutes } from "./routes/auth.js";
 import { clusterRoutes } from "./routes/cluster.js";
+import { eventRoutes } from "./routes/events.js";
 import { queueRoutes } from "./routes/queues.js";
 import { systemRoutes } from "./routes/system.js";
 import { taskRoutes } from "./routes/tasks.js";
@@ -40,6 +48,14 @@ export interface RestServerOptions {
   /** Largest request body accepted, in bytes (the config's default is 1 MiB). */
   bodyLimitBytes: number;
   logger: Logger;
+  /**
+   * The web dashboard (issue 7): operator login with session cookies, the SPA's pages from
+   * `dir` (default dist/dashboard). Without it the server is the API alone (API keys only).
+   */
+  dashboard?: { auth: DashboardAuth; dir?: string };
+  /** Tuning of GET /v1/events (poll interval, look-back, buffers); defaults suit production. */
+  events?: Omit<TaskFeedOptions, "source" | "logger"> &
+    Omit<EventStreamHubOptions, "feed" | "logger">;
 }
 
 export interface RestServer {
@@ -111,8 +127,23 @@ export async function startRestServer(options: RestServerOptions): Promise<RestS
     return sendProblem(reply, problemOf(missing, context(request)).problem);
   });
 
+  const dashboard = options.dashboard?.auth;
+  // Parses Cookie into request.cookies (before the auth hook, which reads the session cookie).
+  await app.register(fastifyCookie);
   const metrics = new RestMetrics();
-  app.addHook("onRequest", authHook(options.auth, options.rateLimiter));
+  app.addHook("onRequest", authHook(options.auth, options.rateLimiter, dashboard));
+  app.addHook("onSend", async (_request, reply, payload) => {
+    reply.headers(SECURITY_HEADERS);
+    return payload;
+  });
+  const logger = options.logger.child({ component: "events" });
+  const hub = new EventStreamHub({
+    ...options.events,
+    logger,
+    feed: new TaskFeed({ ...options.events, logger, source: (query) => service.updates(query) }),
+  });
+  // Open event streams would hold app.close() forever: end them first.
+  app.addHook("preClose", async () => hub.close());
   app.addHook("onResponse", async (request, reply) => {
     metrics.countRequest(request.method, request.routeOptions.url ?? "unmatched", reply.statusCode);
   });
@@ -122,9 +153,14 @@ export async function startRestServer(options: RestServerOptions): Promise<RestS
     ...taskRoutes(service, metrics),
     ...queueRoutes(service),
     ...clusterRoutes(service),
+    ...eventRoutes(service, hub, dashboard),
+    ...(dashboard ? authRoutes(dashboard) : []),
   ];
   routes.push(...systemRoutes(service, metrics, () => (openapi ??= buildOpenApi(routes))));
   registerRoutes(app, routes);
+  if (options.dashboard) {
+    registerDashboardPages(app, { dashboard: options.dashboard.auth, dir: options.dashboard.dir });
+  }
 
   await app.listen({ host: options.host, port: options.port });
   const port = (app.server.address() as AddressInfo).port;

@@ -1,6 +1,7 @@
 import type { QueueStats } from "../../broker/broker.js";
 import type { RequeuedTask } from "../../producer/requeue.js";
 import type { TaskLogLine, TaskRecord, WorkerHeartbeat } from "../../tracking/tracking-store.js";
+import type { FunctionView } from "../task-service.js";
 
 // Domain objects → REST wire shapes (response-schemas.ts): snake_case like the submission body,
 // epoch-ms times as ISO 8601. The TaskService returns domain types so each transport picks its
@@ -73,4 +74,17 @@ export function workerWire(w: WorkerHeartbeat) {
 /** `nextCursor` → `next_cursor`, only when there is a next page. */
 export function cursorWire(nextCursor: string | undefined): { next_cursor?: string } {
   return nextCursor !== undefined ? { next_cursor: nextCursor } : {};
+}
+
+/** A function and the defaults a submission of it gets (what the dashboard's form is built from). */
+export function functionWire(f: FunctionView) {
+  return {
+    key: f.key,
+    ...(f.queue !== undefined ? { queue: f.queue } : {}),
+    ...(f.description !== undefined ? { description: f.description } : {}),
+    ...(f.schema !== undefined ? { payload_schema: f.schema, schema: f.schema } : {}),
+    ...(f.priority !== undefined ? { priority: f.priority } : {}),
+    ...(f.timeoutMs !== undefined ? { timeout_ms: f.timeoutMs } : {}),
+    ...(f.maxRetries !== undefined ? { max_retries: f.maxRetries } : {}),
+  };
 }

@@ -3,7 +3,9 @@ import path from "node:path";
 import type { Command } from "commander";
 import { ApiKeyVerifier } from "../../api/auth/api-keys.js";
 import { startGrpcServer } from "../../api/grpc/server.js";
+import { OperatorDirectory } from "../../api/operators/operator-directory.js";
 import { TokenBucketLimiter } from "../../api/rate-limiter.js";
+import { createDashboardAuth } from "../../api/rest/dashboard-auth.js";
 import { startRestServer } from "../../api/rest/server.js";
 import { TaskService } from "../../api/task-service.js";
 import type { GoTaskQConfig } from "../../config/config.js";
@@ -17,8 +19,9 @@ import { CliSession } from "../session.js";
 import { loadTaskModule } from "../task-module.js";
 
 // The long-running commands, each a set of parts started in order and stopped in reverse on
-// SIGTERM/SIGINT: `dev` = API (REST + gRPC) + worker + demo functions on embedded backends (what
-// `npm start` runs); `server` = the API alone; `worker` = a user's task module on the broker.
+// SIGTERM/SIGINT: `dev` = API (REST + dashboard + gRPC) + worker + demo functions on embedded
+// backends (what `npm start` runs); `server` = the API and dashboard alone; `worker` = a user's
+// task module on the broker.
 
 interface RunOptions {
   tasks?: string;
@@ -70,12 +73,16 @@ async function startWorker(session: CliSession, registry: TaskRegistry): Promise
   return { name: "worker", stop: () => worker.stop() };
 }
 
-/** REST and gRPC over one TaskService; `registry` makes it refuse unknown function keys (422). */
+/**
+ * REST (with the dashboard) and gRPC over one TaskService; `registry` makes it refuse unknown
+ * function keys (422). `devPassword` adds the in-memory `admin` operator of `gotaskq dev`.
+ */
 async function startApi(
   session: CliSession,
   registry: TaskRegistry | undefined,
   extraKeys: readonly string[],
-): Promise<Part & { restUrl: string; grpcPort: number }> {
+  devPassword?: string,
+): Promise<Part & { restUrl: string; grpcPort: number; operators: number }> {
   const { config, logger } = session;
   const broker = await session.broker();
   const producer = new Producer({
@@ -100,10 +107,17 @@ async function startApi(
     ratePerSecond: config.rateLimitPerSecond,
     burst: config.rateLimitBurst,
   });
+  const operators = await OperatorDirectory.load({
+    file: path.resolve(config.operatorsFile),
+    inMemory:
+      devPassword !== undefined ? [{ name: "admin", role: "operator", password: devPassword }] : [],
+    logger,
+  });
   const rest = await startRestServer({
     service,
     auth,
     rateLimiter,
+    dashboard: { auth: createDashboardAuth(operators) },
     host: config.host,
     port: config.httpPort,
     bodyLimitBytes: config.maxBodyBytes,
@@ -124,6 +138,7 @@ async function startApi(
   return {
     name: "api",
     restUrl: rest.url,
+    operators: operators.size,
     grpcPort: grpc.port,
     stop: async () => {
       await Promise.all([rest.close(), grpc.close()]);
@@ -186,13 +201,16 @@ export function registerRun(program: Command): void {
     // A dev key is generated per run unless GOTASKQ_API_KEYS names the keys to use.
     const devKey =
       config.apiKeys.length > 0 ? undefined : `gtq_dev_${randomBytes(24).toString("base64url")}`;
-    const api = await startApi(session, registry, devKey ? [devKey] : []);
+    // The dashboard's dev operator: admin, with GOTASKQ_DEV_PASSWORD or a password made now.
+    const devPassword = config.devPassword ?? randomBytes(18).toString("base64url");
+    const api = await startApi(session, registry, devKey ? [devKey] : [], devPassword);
     const worker = await startWorker(session, registry);
     stopOnSignals(session, [api, worker]);
     const key = devKey ?? config.apiKeys[0] ?? "";
     process.stdout.write(
       [
         `GoTaskQ dev is running (pid ${process.pid})`,
+        `Dashboard:  ${api.restUrl}/  (operator admin, password ${config.devPassword !== undefined ? "from GOTASKQ_DEV_PASSWORD" : devPassword})`,
         `  REST:      ${api.restUrl}   (OpenAPI: ${api.restUrl}/openapi.json)`,
         `  gRPC:      ${config.host}:${api.grpcPort}   (gotaskq.v1.TaskService, proto/gotaskq/v1/tasks.proto)`,
         `  API key:   ${key}${devKey ? "   (generated for this run; set GOTASKQ_API_KEYS to choose your own)" : "   (from GOTASKQ_API_KEYS)"}`,
@@ -224,8 +242,13 @@ export function registerRun(program: Command): void {
     const api = await startApi(session, registry, []);
     stopOnSignals(session, [api]);
     process.stdout.write(
-      `GoTaskQ server (pid ${process.pid}): REST ${api.restUrl}, gRPC ${session.config.host}:${api.grpcPort}, broker ${session.config.brokerUrl}\n`,
+      `GoTaskQ server (pid ${process.pid}): REST ${api.restUrl}, gRPC ${session.config.host}:${api.grpcPort}, broker ${session.config.brokerUrl}, dashboard ${api.restUrl}/\n`,
     );
+    if (api.operators === 0) {
+      process.stdout.write(
+        `No dashboard operators in ${path.resolve(session.config.operatorsFile)} yet: add one with gotaskq operators add <name> --role operator\n`,
+      );
+    }
   });
 
   program

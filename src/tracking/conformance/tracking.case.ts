@@ -1,5 +1,6 @@
 import { describe, it } from "vitest";
 import type { TrackingStore } from "../tracking-store.js";
+import { changeCases } from "./changes.case.js";
 import type { CaseContext, CaseFn } from "./fixtures.case.js";
 import { mergeCases } from "./merge.case.js";
 import { queryCases } from "./queries.case.js";
@@ -15,7 +16,10 @@ import { sideTableCases } from "./side-tables.case.js";
 // Every case gets a fresh, empty database from `makeStore` and migrates it itself, so cases
 // never see each other's records.
 
-const CASES = { ...mergeCases, ...queryCases, ...sideTableCases } satisfies Record<string, CaseFn>;
+const CASES = { ...mergeCases, ...queryCases, ...sideTableCases, ...changeCases } satisfies Record<
+  string,
+  CaseFn
+>;
 
 export type CaseName = keyof typeof CASES;
 

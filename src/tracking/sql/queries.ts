@@ -1,10 +1,13 @@
 import { type Kysely, sql } from "kysely";
-import { listLimit, logLimit, timeBound } from "../task-query.js";
+import { bucketWidth, listLimit, logLimit, timeBound } from "../task-query.js";
 import type {
   TaskLogLine,
   TaskPage,
   TaskQuery,
   TaskRecord,
+  TaskUpdatesQuery,
+  ThroughputBucket,
+  ThroughputQuery,
   WorkerHeartbeat,
 } from "../tracking-store.js";
 import {
@@ -77,6 +80,67 @@ export async function listTasks(db: Kysely<TrackingDatabase>, query: TaskQuery):
       ? { nextCursor: encodeCursor({ sortAt: last.sort_at, id: last.id }) }
       : {}),
   };
+}
+
+/** Records by their latest event time, oldest first; the range scan uses tasks_updated_idx. */
+export async function listUpdates(
+  db: Kysely<TrackingDatabase>,
+  query: TaskUpdatesQuery,
+): Promise<TaskRecord[]> {
+  const limit = listLimit(query.limit);
+  const since = timeBound("updatedSince", query.updatedSince);
+  let select = db.selectFrom("tasks").selectAll();
+  if (query.after) {
+    const afterAt = timeBound("after.updatedAt", query.after.updatedAt);
+    select = select
+      .where("updated_at", ">=", Math.max(since, afterAt))
+      .where(sql<boolean>`(updated_at, id) > (${afterAt}, ${dbText(query.after.id)})`);
+  } else {
+    select = select.where("updated_at", ">=", since);
+  }
+  const rows = await select
+    .orderBy("updated_at", "asc")
+    .orderBy("id", "asc")
+    .limit(limit)
+    .execute();
+  return rows.map(rowToRecord);
+}
+
+/**
+ * Finished tasks per queue and bucket. `updated_at >= since` is implied by the completion filter
+ * (the completing event's time is at most the latest event time) and lets the engine range-scan
+ * tasks_updated_idx instead of reading the whole table.
+ */
+export async function countThroughput(
+  db: Kysely<TrackingDatabase>,
+  query: ThroughputQuery,
+): Promise<ThroughputBucket[]> {
+  const width = bucketWidth(query.bucketMs);
+  const since = timeBound("since", query.since);
+  const rows = await db
+    .selectFrom("tasks")
+    .select([
+      "queue",
+      sql<number>`completed_at - (completed_at % ${width})`.as("start"),
+      sql<number>`cast(sum(case when status = 'SUCCESS' then 1 else 0 end) as integer)`.as(
+        "succeeded",
+      ),
+      sql<number>`cast(sum(case when status = 'FAILURE' then 1 else 0 end) as integer)`.as(
+        "failed",
+      ),
+    ])
+    .where("updated_at", ">=", since)
+    .where("completed_at", ">=", since)
+    .where("status", "in", ["SUCCESS", "FAILURE"])
+    .where("queue", "is not", null)
+    .groupBy(sql`1, 2`)
+    .execute();
+  return rows.map((r) => ({
+    queue: r.queue as string,
+    start: Number(r.start),
+    succeeded: Number(r.succeeded),
+    failed: Number(r.failed),
+  }));
 }
 
 /** The most recent `limit` lines of the task, oldest first. */

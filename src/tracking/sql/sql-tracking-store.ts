@@ -7,6 +7,9 @@ import type {
   TaskPage,
   TaskQuery,
   TaskRecord,
+  TaskUpdatesQuery,
+  ThroughputBucket,
+  ThroughputQuery,
   TrackingStore,
   WorkerHeartbeat,
 } from "../tracking-store.js";
@@ -14,7 +17,14 @@ import { connectSql, parseTrackingUrl, type SqlConnection } from "./connect.js";
 import { toTrackingError } from "./errors.js";
 import { migrateTrackingSchema } from "./migrate.js";
 import { purgeOlderThan } from "./purge.js";
-import { getTask, listTasks, listWorkers, taskLogs } from "./queries.js";
+import {
+  countThroughput,
+  getTask,
+  listTasks,
+  listUpdates,
+  listWorkers,
+  taskLogs,
+} from "./queries.js";
 import { appendLogLines, recordEvents, upsertHeartbeats } from "./record.js";
 import type { SqlKind, TrackingDatabase } from "./schema.js";
 import { retryWhileBusy, type SqliteFile } from "./sqlite-file.js";
@@ -93,6 +103,14 @@ export class SqlTrackingStore implements TrackingStore {
 
   logs(taskId: string, options?: { limit?: number }): Promise<TaskLogLine[]> {
     return this.#run("logs", (db) => taskLogs(db, taskId, options));
+  }
+
+  updates(query: TaskUpdatesQuery): Promise<TaskRecord[]> {
+    return this.#run("updates", (db) => listUpdates(db, query));
+  }
+
+  throughput(query: ThroughputQuery): Promise<ThroughputBucket[]> {
+    return this.#run("throughput", (db) => countThroughput(db, query));
   }
 
   workers(options: { seenSince: number }): Promise<WorkerHeartbeat[]> {

@@ -1,7 +1,7 @@
 import type { TaskService } from "../../task-service.js";
 import { functionsSchema, workersSchema } from "../response-schemas.js";
 import type { RouteSpec } from "../route-spec.js";
-import { workerWire } from "../wire.js";
+import { functionWire, workerWire } from "../wire.js";
 
 // What runs the tasks: live workers (from their heartbeats) and the functions they offer.
 
@@ -21,11 +21,12 @@ export function clusterRoutes(service: TaskService): RouteSpec[] {
       method: "GET",
       url: "/v1/functions",
       operationId: "listFunctions",
-      summary: "Known function keys: the server's registry, else what live workers announce",
+      summary:
+        "Known functions with their payload schema and submission defaults (the server's registry), else the keys live workers announce",
       tag: "workers",
       scope: "read",
       schema: { response: { 200: functionsSchema } },
-      handler: async () => ({ functions: await service.functions() }),
+      handler: async () => ({ functions: (await service.functions()).map(functionWire) }),
     },
   ];
 }
