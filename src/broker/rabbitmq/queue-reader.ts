@@ -10,6 +10,7 @@ import type { RabbitContext } from "./context.js";
 // for the moment (documented). Cost: O(queue length) per call.
 
 const IDLE_MS = 300;
+const RETURN_WAIT_MS = 3_000;
 
 export class QueueReader {
   private tail: Promise<unknown> = Promise.resolve();
@@ -86,7 +87,13 @@ export class QueueReader {
     if (removed.length > 0 && before) await before();
     for (const message of removed) ch.ack(message);
     if (last) ch.nackAll(true);
-    // Processed by the queue after the acks and nacks of this channel: they are done.
-    await ch.checkQueue(queue);
+    // A classic queue answers this after the acks and nacks of this channel; a quorum queue
+    // applies returns through its log, so wait (bounded) until they are back: the next read of
+    // this client must see them. Nobody but readers consumes these queues.
+    const returned = seen - removed.length;
+    const deadline = Date.now() + RETURN_WAIT_MS;
+    while ((await ch.checkQueue(queue)).messageCount < returned && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 }
