@@ -168,6 +168,17 @@ describe.skipIf(!available)("rabbitmq broker", () => {
       // The week and the hour wait in their rungs: counted as delayed, not delivered.
       const stats = await broker.stats("ladder");
       expect(stats).toMatchObject({ ready: 0, delayed: 2 });
+      // Each waits in the rung of its highest bit: 2^29 ms for the week, 2^21 ms for the hour.
+      const admin = await amqp.connect(AMQP);
+      try {
+        const ch = await admin.createChannel();
+        const rungCount = async (k: number) =>
+          (await ch.checkQueue(broker.names.rung(k, "ladder"))).messageCount;
+        expect([await rungCount(29), await rungCount(21)]).toEqual([1, 1]);
+        expect(Math.floor(Math.log2(week))).toBe(29);
+      } finally {
+        await admin.close();
+      }
       expect(await inbox.nothingWithin(300)).toBeUndefined();
     });
 
