@@ -35,6 +35,18 @@ export class AckBatcher {
     return done;
   }
 
+  /** Gives one delivery back to its queue (nack with requeue), at once. */
+  requeue(tag: number): void {
+    if (!this.alive) return;
+    try {
+      this.channel.nack({ fields: { deliveryTag: tag } } as unknown as Message, false, true);
+      // Settled for the run of consecutive tags: a later `multiple` ack may pass over it.
+      this.sentAlone.add(tag);
+    } catch {
+      // The channel closed under us: the broker requeues the message anyway.
+    }
+  }
+
   /** The channel died: nothing more is sent; pending acks resolve false. */
   kill(): void {
     this.alive = false;

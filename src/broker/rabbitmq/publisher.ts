@@ -155,7 +155,11 @@ export class Publisher {
     this.opening ??= (async () => {
       const model = await this.link.get();
       const ch = await model.createConfirmChannel();
-      ch.on("error", () => undefined);
+      // 404: an exchange GoTaskQ declared was deleted on the broker (the channel is closed with
+      // it, failing its unconfirmed publishes); declare again on the next use.
+      ch.on("error", (error: { code?: unknown }) => {
+        if (error?.code === 404) this.onUnroutable?.();
+      });
       ch.on("return", (message: Message) => {
         const { exchange, routingKey, replyText } = message.fields as Message["fields"] & {
           replyText?: string;

@@ -14,7 +14,7 @@ import type { TrackingStore } from "../../tracking/tracking-store.js";
 import { defineTasks } from "../../worker/registry.js";
 import { Worker } from "../../worker/worker.js";
 import { describeBrokerConformance } from "../conformance/broker.case.js";
-import { Inbox, message, pollUntil } from "../conformance/inbox.case.js";
+import { Inbox, message, pollUntil, read, text } from "../conformance/inbox.case.js";
 import { parseRabbitUrl } from "./options.js";
 import { openRabbitBroker, type RabbitBroker } from "./rabbitmq-broker.js";
 import { delayRoute, Names } from "./topology.js";
@@ -301,6 +301,36 @@ describe.skipIf(!available)("rabbitmq broker", () => {
       const after = await inbox.next(15_000, "the message published after the deletion");
       expect(after.id).toBe("after");
       await after.ack();
+    });
+
+    it("a retry whose next attempt cannot be stored gives the message back at once, counted", async () => {
+      const url = prefixedUrl();
+      urls.push(url);
+      const broker = open(url);
+      const inbox = new Inbox();
+      await broker.consume(["fragile"], { prefetch: 1, leaseMs: 1_000 }, inbox.push);
+      // A delayed message declares the ladder; then an operator deletes part of it.
+      await broker.publish("fragile", [message("later", { delayMs: 3_600_000 }), message("m")]);
+      const first = await inbox.next(5_000);
+      const admin = await amqp.connect(AMQP);
+      try {
+        const ch = await admin.createChannel();
+        await ch.deleteExchange(broker.names.delayExchange(10));
+        await ch.deleteExchange(broker.names.ladderMarker);
+      } finally {
+        await admin.close();
+      }
+      // 1,500 ms enters the ladder at bit 10: the publish fails, the message is not lost.
+      await expect(first.retry(text("m attempt 2"), 1_500)).rejects.toMatchObject({
+        code: "unavailable",
+      });
+      const again = await inbox.next(5_000, "the message given back");
+      expect([again.id, read(again.body), again.deliveryCount]).toEqual(["m", "m", 2]);
+      // The ladder is declared again: the next retry goes through it.
+      await again.retry(text("m attempt 2"), 1_500);
+      const retried = await inbox.next(10_000, "the retried message");
+      expect([retried.id, read(retried.body)]).toEqual(["m", "m attempt 2"]);
+      await retried.ack();
     });
 
     it("reports an unreachable broker as unavailable at once, naming it", async () => {

@@ -283,8 +283,20 @@ export class RabbitDelivery extends GuardedDelivery {
       if (!att.batcher.alive) return false;
       if (op.kind === "extendLease") return true;
       const next = this.replacement(op);
-      if (op.kind === "retry" && op.delayMs > 0) await this.ctx.topology.ensureLadder(this.queue);
-      if (next) await this.ctx.publisher.send([next]);
+      if (next) {
+        try {
+          if (op.kind === "retry" && op.delayMs > 0) {
+            await this.ctx.topology.ensureLadder(this.queue);
+          }
+          await this.ctx.publisher.send([next]);
+        } catch (error) {
+          // The next attempt (or DLQ copy) is not durable: give the message back to the queue
+          // now rather than let it hold a prefetch slot until the channel dies. It comes back
+          // counted as a delivery that did not settle.
+          att.batcher.requeue(this.message.fields.deliveryTag);
+          throw error;
+        }
+      }
       // Published but the channel died meanwhile: the original comes back too (at-least-once).
       return await att.batcher.ack(this.message.fields.deliveryTag);
     } finally {

@@ -86,6 +86,7 @@ export class Topology {
   private basics: Promise<void> | undefined;
   private control: Promise<void> | undefined;
   private exchanges: Promise<void> | undefined;
+  private exchangesDeclared = false;
   private readonly declared = new Map<string, Promise<void>>();
   private readonly ladders = new Map<string, Promise<void>>();
 
@@ -192,6 +193,9 @@ export class Topology {
     this.exchanges ??= (async () => {
       const n = this.names;
       if (await this.exists((ch) => ch.checkExchange(n.ladderMarker))) return;
+      // Declared (again) by this client: bindings of existing rungs may have died with deleted
+      // exchanges, so ladders are declared in full rather than found by their last rung.
+      this.exchangesDeclared = true;
       await this.withChannels("declare the delay exchanges", PARALLEL, async (ch, lane) => {
         for (let k = lane; k < DELAY_BITS; k += PARALLEL) {
           await ch.assertExchange(n.delayExchange(k), "topic", { durable: true });
@@ -217,7 +221,12 @@ export class Topology {
   private async declareLadder(queue: string): Promise<void> {
     const n = this.names;
     const last = DELAY_BITS - 1;
-    if (await this.exists((ch) => ch.checkQueue(n.rung(last, queue)))) return;
+    if (
+      !this.exchangesDeclared &&
+      (await this.exists((ch) => ch.checkQueue(n.rung(last, queue))))
+    ) {
+      return;
+    }
     const rung = async (ch: Channel, k: number) => {
       await ch.assertQueue(n.rung(k, queue), {
         durable: true,
