@@ -28,7 +28,10 @@ const UNLIMITED = 1_000_000_000;
 async function openService(target: ApiTarget) {
   const logger = silentLogger();
   const broker = await openBroker(`sqlite://${path.join(target.dir, "broker.db")}`);
-  const store = await openTracking(`sqlite://${path.join(target.dir, "tracking.db")}`);
+  // As `gotaskq server` opens it: SQLite tracking writes on a thread of their own.
+  const store = await openTracking(`sqlite://${path.join(target.dir, "tracking.db")}`, {
+    sqliteWriteThread: true,
+  });
   const writer = new BestEffortWriter(store, { logger });
   await writer.start();
   const registry = new TaskRegistry().register("bench.noop", async () => {});

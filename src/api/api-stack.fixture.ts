@@ -30,6 +30,8 @@ export interface StackOptions {
   worker?: boolean;
   rateLimit?: { ratePerSecond: number; burst: number };
   bodyLimitBytes?: number;
+  /** The producer's payload limit (default: its own). */
+  maxPayloadBytes?: number;
   /** Default: silent. */
   logger?: Logger;
 }
@@ -74,6 +76,7 @@ export async function startApiStack(options: StackOptions = {}): Promise<ApiStac
     tracking: writer,
     logger,
     ...(registry ? { registry } : {}),
+    ...(options.maxPayloadBytes !== undefined ? { maxPayloadBytes: options.maxPayloadBytes } : {}),
   });
   const service = new TaskService({
     producer,

@@ -15,15 +15,8 @@ export class UnknownFunctionError extends GoTaskQError {
   }
 }
 
-/** A request body or message over the configured limit (HTTP 413, gRPC RESOURCE_EXHAUSTED). */
-export class PayloadTooLargeError extends GoTaskQError {
-  readonly limitBytes: number;
-
-  constructor(message: string, limitBytes: number) {
-    super("resource_exhausted", message);
-    this.limitBytes = limitBytes;
-  }
-}
+// Core's validation throws it for a payload over the producer's limit, so it lives in core.
+export { PayloadTooLargeError } from "../core/errors.js";
 
 /** The caller's API key used up its request budget (HTTP 429, gRPC RESOURCE_EXHAUSTED). */
 export class RateLimitedError extends GoTaskQError {

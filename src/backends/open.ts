@@ -10,12 +10,6 @@ import type { TrackingStore } from "../tracking/tracking-store.js";
 // asked for, so a process carries only the client libraries it uses (a SQLite worker never
 // loads the AWS SDK, and the reverse).
 
-const PLANNED: Record<string, string> = {
-  "redis:": "Redis Streams",
-  "rediss:": "Redis Streams",
-  "sqs:": "AWS SQS",
-};
-
 /** `sqlite://rel/path.db` is relative to the working directory, `sqlite:///abs/path.db` absolute. */
 export function sqlitePath(url: string): string {
   const rest = url.replace(/^sqlite:\/\//, "").split("?")[0] ?? "";
@@ -45,25 +39,45 @@ export async function openBroker(url: string): Promise<Broker> {
     const { openRabbitBroker } = await import("../broker/rabbitmq/rabbitmq-broker.js");
     return openRabbitBroker(url);
   }
-  const planned = PLANNED[scheme];
-  if (planned) {
-    throw new InvalidArgumentError(
-      `the ${planned} broker (${scheme}//) is not available in this version yet; use sqlite:// or memory://`,
+  if (scheme === "sqs:") {
+    const { openSqsBroker, parseSqsUrl } = await import("../broker/sqs/sqs-broker.js");
+    return openSqsBroker(parseSqsUrl(url));
+  }
+  // redis://[user:password@]host[:port][/db][?prefix=gotaskq][&cluster=true]; rediss:// for TLS.
+  if (scheme === "redis:" || scheme === "rediss:") {
+    const { openRedisBroker, redisBrokerOptionsFromUrl } = await import(
+      "../broker/redis/redis-broker.js"
     );
+    return openRedisBroker(redisBrokerOptionsFromUrl(url));
   }
   throw new InvalidArgumentError(
-    `GOTASKQ_BROKER_URL ${JSON.stringify(url)} has an unknown scheme; use e.g. sqlite://.gotaskq/broker.db`,
+    `GOTASKQ_BROKER_URL ${JSON.stringify(url)} has an unknown scheme; use sqlite://, amqp(s)://, redis(s)://, sqs:// or memory:// (e.g. sqlite://.gotaskq/broker.db)`,
   );
 }
 
-export async function openTracking(url: string): Promise<TrackingStore> {
+export interface OpenTrackingOptions {
+  /**
+   * Write a SQLite tracking file from a worker thread unless the URL says `write_thread=`: worth
+   * it where the event loop serves requests (an API server) and a core is free for the thread;
+   * a busy worker does better writing inline, where tracking slows it instead of dropping events.
+   */
+  sqliteWriteThread?: boolean;
+}
+
+export async function openTracking(
+  url: string,
+  options: OpenTrackingOptions = {},
+): Promise<TrackingStore> {
   if (url === "none" || url === "none://") {
     const { createNoneTrackingStore } = await import("../tracking/none-store.js");
     return createNoneTrackingStore();
   }
   if (url.startsWith("sqlite://")) {
     const { openSqlTrackingStore } = await import("../tracking/sql/sql-tracking-store.js");
-    const store = await openSqlTrackingStore(`sqlite://${sqlitePath(url)}`);
+    const query = url.includes("?") ? url.slice(url.indexOf("?")) : "";
+    const store = await openSqlTrackingStore(`sqlite://${sqlitePath(url)}${query}`, {
+      writeThread: options.sqliteWriteThread ?? false,
+    });
     await store.migrate();
     return store;
   }
@@ -73,12 +87,21 @@ export async function openTracking(url: string): Promise<TrackingStore> {
     await store.migrate();
     return store;
   }
-  if (url.startsWith("redis://")) {
-    throw new InvalidArgumentError(
-      "the Redis tracking store is not available in this version yet; use sqlite://, postgres:// or none",
+  if (url.startsWith("redis://") || url.startsWith("rediss://")) {
+    // ?prefix=…&retention=7d&log_lines=10000 (tracking/redis/redis-tracking-options.ts)
+    const { openRedisTrackingStore } = await import(
+      "../tracking/redis/open-redis-tracking-store.js"
     );
+    const store = openRedisTrackingStore(url);
+    try {
+      await store.migrate();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
   }
   throw new InvalidArgumentError(
-    `GOTASKQ_TRACKING_URL ${JSON.stringify(url)} is not understood; use sqlite://path, postgres://… or none`,
+    `GOTASKQ_TRACKING_URL ${JSON.stringify(url)} is not understood; use sqlite://path, postgres://…, redis://… or none`,
   );
 }

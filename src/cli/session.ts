@@ -1,3 +1,5 @@
+import { RestTaskClient } from "../api/rest/rest-client.js";
+import type { TaskOperations } from "../api/task-operations.js";
 import { TaskService } from "../api/task-service.js";
 import { openBroker, openTracking } from "../backends/open.js";
 import type { Broker } from "../broker/broker.js";
@@ -17,9 +19,16 @@ export class CliSession {
   #tracking?: Promise<TrackingStore>;
   #writer?: BestEffortWriter;
   #producer?: Producer;
-  #service?: TaskService;
+  #service?: TaskOperations;
 
-  constructor(flags: Partial<GoTaskQConfig> = {}, options: { logLevel?: string } = {}) {
+  readonly #sqliteWriteThread: boolean;
+
+  /** `sqliteWriteThread`: see `OpenTrackingOptions` (on for `gotaskq server`, off elsewhere). */
+  constructor(
+    flags: Partial<GoTaskQConfig> = {},
+    options: { logLevel?: string; sqliteWriteThread?: boolean } = {},
+  ) {
+    this.#sqliteWriteThread = options.sqliteWriteThread ?? false;
     this.config = resolveConfig(process.env, flags);
     // One-shot commands keep stdout for their answer: logs only at warn and above.
     this.logger = createLogger({ level: options.logLevel ?? this.config.logLevel });
@@ -31,7 +40,9 @@ export class CliSession {
   }
 
   tracking(): Promise<TrackingStore> {
-    this.#tracking ??= openTracking(this.config.trackingUrl);
+    this.#tracking ??= openTracking(this.config.trackingUrl, {
+      sqliteWriteThread: this.#sqliteWriteThread,
+    });
     return this.#tracking;
   }
 
@@ -57,8 +68,18 @@ export class CliSession {
     return this.#producer;
   }
 
-  /** The same service layer the REST and gRPC transports call (inputs decoded there, once). */
-  async service(): Promise<TaskService> {
+  /**
+   * The task commands' operations: with GOTASKQ_API_URL, a REST client of that server; else the
+   * same service layer the REST and gRPC transports call, over the local backends.
+   */
+  async service(): Promise<TaskOperations> {
+    if (this.config.apiUrl !== undefined) {
+      this.#service ??= new RestTaskClient({
+        baseUrl: this.config.apiUrl,
+        ...(this.config.apiKey !== undefined ? { apiKey: this.config.apiKey } : {}),
+      });
+      return this.#service;
+    }
     this.#service ??= new TaskService({
       producer: await this.producer(),
       broker: await this.broker(),

@@ -43,6 +43,13 @@ export interface GoTaskQConfig {
   rateLimitBurst: number;
   /** pino level. Default `info`. */
   logLevel: string;
+  /**
+   * A remote GoTaskQ server's REST base URL: the CLI's task commands (submit, status, list, logs,
+   * cancel, requeue, dlq, queues, workers) talk to it instead of local backends. Default unset.
+   */
+  apiUrl: string | undefined;
+  /** The API key the CLI sends to `apiUrl`. Default unset. */
+  apiKey: string | undefined;
 }
 
 export const DEFAULT_CONFIG: GoTaskQConfig = {
@@ -63,6 +70,8 @@ export const DEFAULT_CONFIG: GoTaskQConfig = {
   maxBodyBytes: 1_048_576,
   rateLimitPerSecond: 2_000,
   rateLimitBurst: 4_000,
+  apiUrl: undefined,
+  apiKey: undefined,
   logLevel: "info",
 };
 
@@ -148,6 +157,8 @@ export function resolveConfig(env: Source, flags: Partial<GoTaskQConfig> = {}): 
       d.rateLimitBurst,
     ),
     logLevel: env.GOTASKQ_LOG_LEVEL || d.logLevel,
+    apiUrl: env.GOTASKQ_API_URL || d.apiUrl,
+    apiKey: env.GOTASKQ_API_KEY || d.apiKey,
   };
   const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
   return { ...fromEnv, ...defined };

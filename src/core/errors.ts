@@ -42,11 +42,13 @@ export class GoTaskQError extends Error {
    * not this one. The check falls back to the class names recorded at construction.
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass asked about, not GoTaskQError
     if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
     const chain =
       typeof value === "object" && value !== null
         ? (value as Record<symbol, unknown>)[CLASS_CHAIN]
         : undefined;
+    // biome-ignore lint/complexity/noThisInStatic: as above, the subclass's own name
     return Array.isArray(chain) && chain.includes(this.name);
   }
 }
@@ -76,6 +78,19 @@ export class CanceledError extends GoTaskQError {
 export class InvalidArgumentError extends GoTaskQError {
   constructor(message: string) {
     super("invalid_argument", message);
+  }
+}
+
+/**
+ * A payload, request body or message over its size limit (HTTP 413, gRPC RESOURCE_EXHAUSTED);
+ * the message states the limit.
+ */
+export class PayloadTooLargeError extends GoTaskQError {
+  readonly limitBytes: number;
+
+  constructor(message: string, limitBytes: number) {
+    super("resource_exhausted", message);
+    this.limitBytes = limitBytes;
   }
 }
 

@@ -50,6 +50,19 @@ describe("task validation", () => {
     );
   });
 
+  it("refuses a payload over the limit as too large (413 / RESOURCE_EXHAUSTED), not as invalid", () => {
+    const payload = { s: "x".repeat(2_000) };
+    expect(() => validateSubmission({ function_key: "a", payload }, limits)).toThrow(
+      expect.objectContaining({
+        name: "PayloadTooLargeError",
+        code: "resource_exhausted",
+        limitBytes: 1_000,
+        message:
+          "payload is 2008 bytes; the limit is 1000 bytes (JSON-encoded); send a smaller payload",
+      }),
+    );
+  });
+
   it("turns run_at into a delay", () => {
     expect(
       validateSubmission({ function_key: "a", run_at: "2026-11-27T12:00:05Z" }, limits).delay_ms,

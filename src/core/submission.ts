@@ -1,5 +1,5 @@
 import { type BackoffPolicy, MAX_DELAY_MS, parseBackoff } from "./backoff.js";
-import { InvalidArgumentError } from "./errors.js";
+import { InvalidArgumentError, PayloadTooLargeError } from "./errors.js";
 import { assertJsonDepth } from "./json-guard.js";
 
 // A task submission as every entry point (library, CLI, REST, gRPC) receives it, and the single
@@ -171,8 +171,9 @@ export function validateSubmission(input: unknown, limits: SubmissionLimits): Va
   assertJsonDepth(payload, "payload");
   const bytes = Buffer.byteLength(JSON.stringify(payload) ?? "null");
   if (bytes > limits.maxPayloadBytes) {
-    throw new InvalidArgumentError(
-      `payload is ${bytes} bytes; the limit is ${limits.maxPayloadBytes} bytes`,
+    throw new PayloadTooLargeError(
+      `payload is ${bytes} bytes; the limit is ${limits.maxPayloadBytes} bytes (JSON-encoded); send a smaller payload`,
+      limits.maxPayloadBytes,
     );
   }
   const idem = v.idempotency_key;

@@ -11,10 +11,12 @@ export interface BestEffortWriterOptions {
   /** Buffered events and log lines that start a flush at once (fewer wait for the interval); default 500. */
   batchSize?: number;
   /**
-   * Most events and log lines one flush takes; default 5,000. A flush takes everything buffered
-   * up to this cap, not just `batchSize`: a producer that submits batches of 1,000 records
-   * 1,000 events at a time, and a writer taking 500 per flush fell behind until its buffer
-   * overflowed. Never below `batchSize`.
+   * Most events and log lines one flush takes while the writer keeps up; default 5,000. A flush
+   * takes everything buffered up to this cap, not just `batchSize`: a producer that submits
+   * batches of 1,000 records 1,000 events at a time, and a writer taking 500 per flush fell
+   * behind until its buffer overflowed. Once more than this is buffered (the writer is behind),
+   * a flush takes the whole buffer: larger batches (one transaction each on SQLite) instead of
+   * falling further behind. Never below `batchSize`.
    */
   maxFlushItems?: number;
   /** Longest wait before a partial batch is written; default 100 ms. */

@@ -140,7 +140,7 @@ function heartbeat(workerId: string, seenAt: number): WorkerHeartbeat {
 }
 
 describe("BestEffortWriter", () => {
-  it("flushes at once when a batch is full, taking up to maxFlushItems, and a partial batch after the interval", async () => {
+  it("flushes at once when a batch is full, taking up to maxFlushItems (the whole backlog once behind), and a partial batch after the interval", async () => {
     const { store, writer } = await setup({
       batchSize: 50,
       maxFlushItems: 100,
@@ -150,19 +150,29 @@ describe("BestEffortWriter", () => {
     const ids = Array.from({ length: 230 }, () => taskId());
     for (const [i, id] of ids.entries()) writer.record(submitted(id, T0 + i));
     await vi.waitFor(() => expect(writer.stats().written).toBe(230), { timeout: 5_000 });
-    // 100 and 100 at once (at least a batch was buffered), the last 30 after the interval.
-    expect(store.recordBatches).toEqual([100, 100, 30]);
-    expect((await store.list({ limit: 500 })).tasks).toHaveLength(230);
+    // All 230 were buffered before the first flush ran: more than maxFlushItems, so the writer
+    // is behind and takes the whole backlog at once.
+    expect(store.recordBatches).toEqual([230]);
+    const more = Array.from({ length: 130 }, () => taskId());
+    for (const [i, id] of more.entries()) {
+      writer.record(submitted(id, T0 + i));
+      // Keeping up: each full batch goes out before the next is recorded.
+      if ((i + 1) % 50 === 0) await vi.waitFor(() => expect(writer.stats().pending).toBe(0));
+    }
+    await vi.waitFor(() => expect(writer.stats().written).toBe(360), { timeout: 5_000 });
+    // 50 and 50 at once (a batch was buffered), the last 30 after the interval.
+    expect(store.recordBatches).toEqual([230, 50, 50, 30]);
+    expect((await store.list({ limit: 500 })).tasks).toHaveLength(360);
 
     const started = Date.now();
     writer.record(submitted(taskId(), T0));
     expect(writer.stats().pending).toBe(1);
-    await vi.waitFor(() => expect(writer.stats().written).toBe(231), {
+    await vi.waitFor(() => expect(writer.stats().written).toBe(361), {
       timeout: 5_000,
       interval: 5,
     });
     expect(Date.now() - started).toBeGreaterThanOrEqual(70);
-    expect(writer.stats()).toEqual({ written: 231, dropped: 0, pending: 0, failures: 0 });
+    expect(writer.stats()).toEqual({ written: 361, dropped: 0, pending: 0, failures: 0 });
   });
 
   it("keeps up with a producer that records a thousand events per batch, dropping none", async () => {

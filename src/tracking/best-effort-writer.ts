@@ -16,7 +16,8 @@ import { WriteProblemReporter } from "./write-problem-reporter.js";
 // - flushes run in the background, one at a time (a task's events reach the store in the order
 //   they were recorded): at once when `batchSize` items are buffered, else after
 //   `flushIntervalMs`; each takes everything buffered, up to `maxFlushItems`, so the writer
-//   keeps up with a producer that records thousands of events at a time;
+//   keeps up with a producer that records thousands of events at a time, and the whole buffer
+//   once it is behind (batches, and SQLite transactions, sized to the backlog);
 // - a failed flush is retried with capped, jittered backoff for as long as the store is
 //   unavailable; what was buffered meanwhile is written once it returns;
 // - a batch the store refuses (reached, but rejects the data: error code other than
@@ -41,6 +42,7 @@ export class BestEffortWriter implements TrackingSink, Service {
   readonly #store: TrackingStore;
   readonly #batchSize: number;
   readonly #maxFlushItems: number;
+  readonly #maxBufferItems: number;
   readonly #intervalMs: number;
   readonly #retryBaseMs: number;
   readonly #retryMaxMs: number;
@@ -67,6 +69,7 @@ export class BestEffortWriter implements TrackingSink, Service {
     this.#store = store;
     this.#batchSize = o.batchSize;
     this.#maxFlushItems = o.maxFlushItems;
+    this.#maxBufferItems = o.maxBufferItems;
     this.#intervalMs = o.flushIntervalMs;
     this.#retryBaseMs = o.retryBaseMs;
     this.#retryMaxMs = o.retryMaxMs;
@@ -185,7 +188,9 @@ export class BestEffortWriter implements TrackingSink, Service {
   }
 
   async #flushOnce(): Promise<void> {
-    const batch = this.#buffer.take(this.#maxFlushItems);
+    // Behind (more buffered than one flush takes): the whole backlog goes in this one.
+    const behind = this.#buffer.items > this.#maxFlushItems;
+    const batch = this.#buffer.take(behind ? this.#maxBufferItems : this.#maxFlushItems);
     this.#inFlight = batch.events.length + batch.logs.length + batch.heartbeats.length;
     let failure: unknown;
     // Once the store is found unavailable, the remaining parts go back untried.

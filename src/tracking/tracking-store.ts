@@ -25,7 +25,7 @@ import type { TaskStatus } from "../core/status.js";
 // `internal` when it was reached but refused the data (the writer drops the refused item),
 // `invalid_argument` for a bad query (limit, cursor).
 //
-// Internal: reshape freely. Implementations: sql (SQLite, PostgreSQL), none.
+// Internal: reshape freely. Implementations: sql (SQLite, PostgreSQL), redis, none.
 // (updates and throughput were added for the dashboard, issue 7.)
 
 export interface TaskErrorInfo {

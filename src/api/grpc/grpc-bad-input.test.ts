@@ -130,3 +130,29 @@ describe("gRPC bad input", () => {
     expect(await client.call("ListQueues", {}, key)).toBeDefined();
   });
 });
+
+describe("gRPC payload limit below the message limit", () => {
+  let small: GrpcStack;
+  let smallClient: StockClient;
+
+  beforeAll(async () => {
+    small = await startStack({ maxMessageBytes: LIMIT, maxPayloadBytes: 1_000 });
+    smallClient = new StockClient(small.address);
+  });
+
+  afterAll(async () => {
+    smallClient?.close();
+    await small?.close();
+  });
+
+  it("refuses a payload over the producer's limit with RESOURCE_EXHAUSTED and the limit", async () => {
+    const failure = await smallClient.failure(
+      "SubmitTask",
+      { function_key: "demo.echo", payload_json: JSON.stringify({ s: "x".repeat(2_000) }) },
+      key,
+    );
+    expect(failure.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(failure.details).toMatch(/payload is 2008 bytes; the limit is 1000 bytes/);
+    expect(await small.enqueued()).toBe(0);
+  });
+});

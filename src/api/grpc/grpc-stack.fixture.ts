@@ -24,6 +24,8 @@ export const FULL_KEY = "test-full-access-key";
 export interface StackOptions {
   worker?: boolean;
   maxMessageBytes?: number;
+  /** The producer's payload limit (default: its own). */
+  maxPayloadBytes?: number;
   rateLimiter?: TokenBucketLimiter;
 }
 
@@ -48,7 +50,13 @@ export async function startStack(options: StackOptions = {}): Promise<GrpcStack>
   const writer = new BestEffortWriter(tracking, { logger, flushIntervalMs: 10 });
   await writer.start();
   const registry = demoTasks();
-  const producer = new Producer({ broker, tracking: writer, logger, registry });
+  const producer = new Producer({
+    broker,
+    tracking: writer,
+    logger,
+    registry,
+    ...(options.maxPayloadBytes !== undefined ? { maxPayloadBytes: options.maxPayloadBytes } : {}),
+  });
   const service = new TaskService({
     producer,
     broker,

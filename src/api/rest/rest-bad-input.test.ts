@@ -215,3 +215,27 @@ describe("REST bad-input matrix", () => {
     expect(await enqueued(s)).toBe(1);
   });
 });
+
+describe("REST payload limit below the body limit", () => {
+  // A broker with a 1 MiB message limit leaves the producer 1 MiB − the envelope reserve for the
+  // payload, under the 1 MiB body limit: a body between the two is read, then refused as too
+  // large (413, like the body limit), not as malformed (400).
+  let s: ApiStack;
+  beforeAll(async () => {
+    s = await startApiStack({ maxPayloadBytes: 1_048_576 - 4_096 });
+  });
+  afterAll(() => s.cleanup());
+
+  it("answers 413 with the limit for a payload over it, and enqueues nothing", async () => {
+    const r = await s.call("/v1/tasks", {
+      body: { function_key: "demo.echo", payload: { s: "x".repeat(1_046_000) } },
+    });
+    expect(r.status).toBe(413);
+    expect(r.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+    expect(r.json).toMatchObject({ status: 413, type: "urn:gotaskq:problem:content_too_large" });
+    expect(String(r.json.detail)).toBe(
+      "payload is 1046008 bytes; the limit is 1044480 bytes (JSON-encoded); send a smaller payload",
+    );
+    expect(await enqueued(s)).toBe(0);
+  });
+});

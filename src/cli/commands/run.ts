@@ -238,7 +238,8 @@ export function registerRun(program: Command): void {
       ),
   ).action(async (opts: RunOptions) => {
     const registry = opts.tasks ? await loadTaskModule(opts.tasks) : undefined;
-    const session = new CliSession(flagsOf(opts));
+    // The API alone: its event loop serves requests, so SQLite tracking writes go to a thread.
+    const session = new CliSession(flagsOf(opts), { sqliteWriteThread: true });
     const api = await startApi(session, registry, []);
     stopOnSignals(session, [api]);
     process.stdout.write(

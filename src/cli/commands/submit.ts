@@ -1,9 +1,10 @@
 import type { Command } from "commander";
-import type { TaskService } from "../../api/task-service.js";
+import type { TaskOperations } from "../../api/task-operations.js";
+import { GoTaskQError } from "../../core/errors.js";
 import { parseJsonSafe } from "../../core/json-guard.js";
 import { sleep } from "../../core/lifecycle.js";
 import { isFinalStatus } from "../../core/status.js";
-import type { TaskRecord, TrackingStore } from "../../tracking/tracking-store.js";
+import type { TaskRecord } from "../../tracking/tracking-store.js";
 import { intOption } from "../options.js";
 import { CliError, EXIT_TASK_NOT_SUCCESSFUL, printJson } from "../output.js";
 import type { CliSession } from "../session.js";
@@ -36,7 +37,7 @@ async function parsePayload(arg: string | undefined): Promise<unknown> {
  * knows the keys live workers announce in their heartbeats; with no live worker it cannot tell,
  * so it accepts.
  */
-async function checkFunctionKey(service: TaskService, key: string): Promise<void> {
+async function checkFunctionKey(service: TaskOperations, key: string): Promise<void> {
   const known = (await service.functions().catch(() => [])).map((f) => f.key);
   if (known.length === 0 || known.includes(key)) return;
   throw new CliError(
@@ -44,15 +45,25 @@ async function checkFunctionKey(service: TaskService, key: string): Promise<void
   );
 }
 
+/** Not tracked yet (tracking lags behind submission) reads as "keep waiting". */
+async function tracked(service: TaskOperations, id: string): Promise<TaskRecord | undefined> {
+  try {
+    return await service.get(id);
+  } catch (error) {
+    if (error instanceof GoTaskQError && error.code === "not_found") return undefined;
+    throw error;
+  }
+}
+
 async function waitForFinal(
-  store: TrackingStore,
+  service: TaskOperations,
   id: string,
   timeoutMs: number,
 ): Promise<TaskRecord> {
   const deadline = Date.now() + timeoutMs;
   let last: TaskRecord | undefined;
   while (Date.now() < deadline) {
-    last = await store.get(id);
+    last = await tracked(service, id);
     if (last && isFinalStatus(last.status)) return last;
     await sleep(100);
   }
@@ -81,12 +92,11 @@ export function registerSubmit(program: Command, session: () => CliSession): voi
     .option("--allow-unknown", "enqueue even if no live worker registers the function key")
     .option("--json", "print JSON")
     .action(async (functionKey: string, json: string | undefined, opts) => {
-      const s = session();
       const payload = await parsePayload(json);
-      const store = await s.tracking();
-      if (!opts.allowUnknown) await checkFunctionKey(await s.service(), functionKey);
-      const producer = await s.producer();
-      const accepted = await producer.submit({
+      // Local backends or a remote server (GOTASKQ_API_URL): the same operations either way.
+      const service = await session().service();
+      if (!opts.allowUnknown) await checkFunctionKey(service, functionKey);
+      const accepted = await service.submit({
         function_key: functionKey,
         payload,
         ...(opts.queue !== undefined ? { queue: opts.queue } : {}),
@@ -100,7 +110,7 @@ export function registerSubmit(program: Command, session: () => CliSession): voi
         else process.stdout.write(`${accepted.id}\n`);
         return;
       }
-      const record = await waitForFinal(store, accepted.id, opts.waitTimeoutMs ?? 120_000);
+      const record = await waitForFinal(service, accepted.id, opts.waitTimeoutMs ?? 120_000);
       if (opts.json) printJson(record);
       else printRecord(record);
       if (record.status !== "SUCCESS") process.exitCode = EXIT_TASK_NOT_SUCCESSFUL;

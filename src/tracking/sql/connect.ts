@@ -23,20 +23,28 @@ const USAGE =
   "use sqlite://relative/path.db, sqlite:///absolute/path.db, sqlite::memory: or postgres://user@host:5432/db[?schema=name]";
 
 export type SqlTarget =
-  | { kind: "sqlite"; filename: string }
+  /** `writeThread` undefined: the URL does not say (the opener's default applies). */
+  | { kind: "sqlite"; filename: string; writeThread?: boolean }
   | { kind: "postgres"; connectionString: string; schema: string };
 
 export function parseTrackingUrl(url: string, options: { schema?: string } = {}): SqlTarget {
   if (url === "sqlite::memory:" || url === "sqlite://:memory:") {
-    return { kind: "sqlite", filename: ":memory:" };
+    return { kind: "sqlite", filename: ":memory:", writeThread: false };
   }
   if (url.startsWith("sqlite://")) {
     // A query string (e.g. a broker option copied over) is not part of the file name.
-    const filename = url.slice("sqlite://".length).split("?")[0] ?? "";
+    const [filename = "", query = ""] = url.slice("sqlite://".length).split("?");
     if (filename === "") {
       throw new InvalidArgumentError(`tracking URL ${url} names no file; ${USAGE}`);
     }
-    return { kind: "sqlite", filename };
+    const thread = new URLSearchParams(query).get("write_thread");
+    if (thread === null) return { kind: "sqlite", filename };
+    if (thread !== "on" && thread !== "off") {
+      throw new InvalidArgumentError(
+        `tracking URL option write_thread must be on or off (got ${JSON.stringify(thread)})`,
+      );
+    }
+    return { kind: "sqlite", filename, writeThread: thread === "on" };
   }
   if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
     let parsed: URL;

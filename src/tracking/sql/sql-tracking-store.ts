@@ -1,3 +1,4 @@
+import path from "node:path";
 import type { Kysely } from "kysely";
 import { UnavailableError } from "../../core/errors.js";
 import type {
@@ -28,26 +29,37 @@ import {
 import { appendLogLines, recordEvents, upsertHeartbeats } from "./record.js";
 import type { SqlKind, TrackingDatabase } from "./schema.js";
 import { retryWhileBusy, type SqliteFile } from "./sqlite-file.js";
+import { SqliteWriteThread } from "./sqlite-write-thread.js";
 import { SqliteWrites } from "./sqlite-writes.js";
 
 // The TrackingStore over SQLite or PostgreSQL: one implementation, the engine differences kept in
 // connect.ts (connections), sqlite-file.ts and sqlite-dialect.ts (locking, waiting for other
 // processes), sqlite-writes.ts (events and log lines through statements prepared once; the merge
-// SQL is the same, from merge.ts) and the first migration (one column type). Every method
-// translates driver errors once, at this boundary.
+// SQL is the same, from merge.ts), sqlite-write-thread.ts (those writes run on a worker thread
+// for a database file, off the event loop) and the first migration (one column type). Every
+// method translates driver errors once, at this boundary.
+
+interface SqliteEventWrites {
+  recordEvents(events: readonly TaskEvent[]): Promise<void>;
+  appendLogLines(lines: readonly TaskLogLine[]): Promise<void>;
+  close?(): Promise<void>;
+}
 
 export class SqlTrackingStore implements TrackingStore {
   readonly kind: SqlKind;
   readonly #db: Kysely<TrackingDatabase>;
   readonly #file: SqliteFile | undefined;
-  readonly #sqliteWrites: SqliteWrites | undefined;
+  readonly #sqliteWrites: SqliteEventWrites | undefined;
   readonly #schema: string | undefined;
   #closed: Promise<void> | undefined;
 
-  constructor(connection: SqlConnection, options: { kind: SqlKind; schema?: string }) {
+  constructor(
+    connection: SqlConnection,
+    options: { kind: SqlKind; schema?: string; writeThread?: boolean },
+  ) {
     this.#db = connection.db;
     this.#file = connection.file;
-    this.#sqliteWrites = connection.file ? new SqliteWrites(connection.file) : undefined;
+    this.#sqliteWrites = sqliteWritesFor(connection.file, options.writeThread ?? false);
     this.kind = options.kind;
     this.#schema = options.schema;
   }
@@ -124,14 +136,34 @@ export class SqlTrackingStore implements TrackingStore {
   /** Idempotent; waits for the queries in flight, then releases the connections. */
   close(): Promise<void> {
     // Kysely destroys only a driver it initialised; the SQLite file is closed either way.
-    this.#closed ??= this.#db.destroy().finally(() => this.#file?.close());
+    // The write thread first: it commits what it was sent before the file closes.
+    this.#closed ??= Promise.resolve(this.#sqliteWrites?.close?.())
+      .catch(() => undefined)
+      .then(() => this.#db.destroy())
+      .finally(() => this.#file?.close());
     return this.#closed;
   }
 }
 
 /**
+ * A file's writes go to a thread when asked (`?write_thread=on`, or the opener's default); a
+ * memory database exists only on this thread's connection.
+ */
+function sqliteWritesFor(
+  file: SqliteFile | undefined,
+  writeThread: boolean,
+): SqliteEventWrites | undefined {
+  if (!file) return undefined;
+  const name = file.database.name;
+  if (name === ":memory:" || name === "" || !writeThread) return new SqliteWrites(file);
+  return new SqliteWriteThread(path.resolve(name));
+}
+
+/**
  * Opens the SQLite or PostgreSQL tracking store named by `url`:
- * `sqlite://relative/path.db`, `sqlite:///absolute/path.db`, `sqlite::memory:` or
+ * `sqlite://relative/path.db`, `sqlite:///absolute/path.db` (`?write_thread=on|off` overrides
+ * `options.writeThread`, default off: see sqlite-write-thread.ts for when a thread pays),
+ * `sqlite::memory:` or
  * `postgres://…` / `postgresql://…`. For PostgreSQL, `options.schema` (or `?schema=` in the URL)
  * names the schema holding the tables (default `public`); `migrate()` creates it when missing.
  * Connections are lazy, so this succeeds while the server is down; call `migrate()` before the
@@ -139,14 +171,16 @@ export class SqlTrackingStore implements TrackingStore {
  */
 export async function openSqlTrackingStore(
   url: string,
-  options: { schema?: string } = {},
+  options: { schema?: string; writeThread?: boolean } = {},
 ): Promise<TrackingStore> {
   const target = parseTrackingUrl(url, options);
   try {
     const connection = await connectSql(target);
     return new SqlTrackingStore(connection, {
       kind: target.kind,
-      ...(target.kind === "postgres" ? { schema: target.schema } : {}),
+      ...(target.kind === "postgres"
+        ? { schema: target.schema }
+        : { writeThread: target.writeThread ?? options.writeThread ?? false }),
     });
   } catch (error) {
     throw toTrackingError(target.kind, "open", error);

@@ -52,6 +52,25 @@ describe("SQLite tracking store", () => {
     expect(fs.existsSync(path.join(root, "nested", "dir", "rel.db"))).toBe(true);
   });
 
+  it("writes on the event loop's thread with ?write_thread=off, and refuses other values", async () => {
+    const file = path.join(root, "inline", "tracking.db");
+    const store = await openSqlTrackingStore(`sqlite://${file}?write_thread=off`);
+    try {
+      await store.migrate();
+      const id = taskId();
+      await store.record([submitted(id, T0)]);
+      expect(await store.get(id)).toMatchObject({ status: "PENDING" });
+    } finally {
+      await store.close();
+    }
+    await expect(openSqlTrackingStore(`sqlite://${file}?write_thread=maybe`)).rejects.toMatchObject(
+      {
+        code: "invalid_argument",
+        message: expect.stringContaining("write_thread must be on or off"),
+      },
+    );
+  });
+
   it("refuses URLs it cannot open, saying which forms work", async () => {
     await expect(openSqlTrackingStore("mysql://x")).rejects.toMatchObject({
       code: "invalid_argument",

@@ -1,0 +1,201 @@
+import { randomBytes } from "node:crypto";
+import {
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+} from "@aws-sdk/client-sqs";
+import type { ControlChannel, ControlCommand, Subscription } from "../broker.js";
+import { checkCommand, invokeCallback } from "../validation.js";
+import type { SqsContext } from "./context.js";
+import { isQueueMissing, toDomainError } from "./sdk.js";
+
+// Cancellation without SNS. Two parts, both plain SQS:
+// - Live fan-out: every control subscriber owns an inbox queue (c_<random>) that it long-polls;
+//   `broadcast` finds the inboxes by name prefix (ListQueues) and sends the command to each.
+//   A subscriber deletes its inbox when it closes.
+// - Replay: SQS cannot read messages without taking them, so a journal queue could not be read
+//   by many subscribers at once. What SQS lists consistently to everyone is queue names: each
+//   revocation is recorded as an empty marker queue r_<time>_<task id>, and a new subscriber lists
+//   the markers and replays those within retention (default 30 days); expired markers are
+//   deleted by whoever lists them. Cancels are rare, so a queue per cancel costs little.
+// Order closes the race between a cancel and a starting subscriber: the subscriber creates its
+// inbox before listing markers, and `broadcast` writes the marker before listing inboxes, so
+// either the inbox is found or the marker is. (ListQueues is eventually consistent on AWS: a
+// subscriber starting within a second or so of the cancel may miss it; the emulator has no lag.)
+
+const INBOX_WAIT_S = 20;
+
+export class SqsControlChannel implements ControlChannel {
+  private readonly subscriptions = new Set<InboxSubscription>();
+
+  constructor(private readonly ctx: SqsContext) {}
+
+  async broadcast(command: ControlCommand): Promise<void> {
+    checkCommand(command);
+    this.ctx.ensureOpen();
+    const names = this.ctx.topology.names;
+    const body = JSON.stringify({ type: command.type, taskId: command.taskId, at: command.at });
+    await this.ctx.track(
+      (async () => {
+        try {
+          await this.ctx.clients.calls.send(
+            new CreateQueueCommand({ QueueName: names.revocation(command.taskId, command.at) }),
+          );
+        } catch (error) {
+          throw toDomainError(error, `recording the revocation of ${command.taskId}`);
+        }
+        const inboxes = await this.ctx.topology.list(names.controlPrefix);
+        await Promise.all(
+          inboxes.map(async ({ url, name }) => {
+            try {
+              await this.ctx.clients.calls.send(
+                new SendMessageCommand({ QueueUrl: url, MessageBody: body }),
+              );
+            } catch (error) {
+              // An inbox deleted since the listing belonged to a subscriber that closed.
+              if (!isQueueMissing(error))
+                throw toDomainError(error, `sending a revocation to ${name}`);
+            }
+          }),
+        );
+      })(),
+    );
+  }
+
+  async subscribe(handler: (command: ControlCommand) => void): Promise<Subscription> {
+    this.ctx.ensureOpen();
+    const names = this.ctx.topology.names;
+    const inboxName = names.control(randomBytes(8).toString("hex"));
+    let url: string;
+    try {
+      const out = await this.ctx.clients.calls.send(
+        new CreateQueueCommand({
+          QueueName: inboxName,
+          Attributes: { MessageRetentionPeriod: "86400" },
+        }),
+      );
+      url = out.QueueUrl ?? "";
+    } catch (error) {
+      throw toDomainError(error, "creating the control inbox");
+    }
+    const subscription = new InboxSubscription(this.ctx, inboxName, url, handler, () =>
+      this.subscriptions.delete(subscription),
+    );
+    try {
+      await this.replay(handler);
+    } catch (error) {
+      await subscription.close();
+      throw error;
+    }
+    this.subscriptions.add(subscription);
+    subscription.start();
+    return subscription;
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.subscriptions].map((s) => s.close()));
+  }
+
+  private async replay(handler: (command: ControlCommand) => void): Promise<void> {
+    const names = this.ctx.topology.names;
+    const horizon = this.ctx.now() - this.ctx.options.revocationRetentionMs;
+    const markers = await this.ctx.topology.list(names.revocationPrefix);
+    const live: ControlCommand[] = [];
+    const expired: string[] = [];
+    for (const marker of markers) {
+      const parsed = names.parseRevocation(marker.name);
+      if (!parsed) continue;
+      if (parsed.at < horizon) expired.push(marker.url);
+      else live.push({ type: "revoke", taskId: parsed.taskId, at: parsed.at });
+    }
+    live.sort((a, b) => a.at - b.at);
+    for (const command of live) invokeCallback(handler, command);
+    for (const url of expired) {
+      void this.ctx.clients.calls
+        .send(new DeleteQueueCommand({ QueueUrl: url }))
+        .catch(() => undefined);
+    }
+  }
+}
+
+class InboxSubscription implements Subscription {
+  private active = true;
+  private readonly abort = new AbortController();
+  private loop: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly ctx: SqsContext,
+    private readonly name: string,
+    private url: string,
+    private readonly handler: (command: ControlCommand) => void,
+    private readonly onClose: () => void,
+  ) {}
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  async close(): Promise<void> {
+    if (!this.active) return;
+    this.active = false;
+    this.abort.abort();
+    this.onClose();
+    await this.loop;
+    await this.ctx.clients.calls
+      .send(new DeleteQueueCommand({ QueueUrl: this.url }))
+      .catch(() => undefined);
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.active) {
+      try {
+        const out = await this.ctx.clients.polls.send(
+          new ReceiveMessageCommand({
+            QueueUrl: this.url,
+            MaxNumberOfMessages: 10,
+            WaitTimeSeconds: INBOX_WAIT_S,
+            VisibilityTimeout: 30,
+          }),
+          { abortSignal: this.abort.signal },
+        );
+        failures = 0;
+        for (const message of out.Messages ?? []) {
+          const command = parse(message.Body);
+          if (command) invokeCallback(this.handler, command);
+          void this.ctx.deletes.add(this.url, message.ReceiptHandle ?? "").catch(() => undefined);
+        }
+      } catch (error) {
+        if (!this.active) return;
+        failures++;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(5_000, 200 * 2 ** Math.min(failures, 5)));
+          this.abort.signal.addEventListener("abort", () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        // The inbox vanished (deleted, or an emulator restarted): make it again.
+        if (isQueueMissing(error) && this.active) {
+          const out = await this.ctx.clients.calls
+            .send(new CreateQueueCommand({ QueueName: this.name }))
+            .catch(() => undefined);
+          if (out?.QueueUrl) this.url = out.QueueUrl;
+        }
+      }
+    }
+  }
+}
+
+function parse(body: string | undefined): ControlCommand | undefined {
+  try {
+    const value = JSON.parse(body ?? "") as Partial<ControlCommand>;
+    if (value.type === "revoke" && typeof value.taskId === "string" && Number.isFinite(value.at)) {
+      return { type: "revoke", taskId: value.taskId, at: value.at as number };
+    }
+  } catch {
+    // a foreign message in our inbox: ignore it
+  }
+  return undefined;
+}

@@ -1,0 +1,350 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deleteKeys, testPrefix, trackingKeys } from "../../../test/support/redis-keys.js";
+import { SERVICES, serviceAvailable } from "../../../test/support/services.js";
+import { openTracking } from "../../backends/open.js";
+import { TASK_STATUSES } from "../../core/status.js";
+import { allPages, seededRandom, submitted, T0, taskId } from "../conformance/fixtures.case.js";
+import { openSqlTrackingStore } from "../sql/sql-tracking-store.js";
+import type { TaskEvent, ThroughputBucket, TrackingStore } from "../tracking-store.js";
+import { openRedisTrackingStore } from "./open-redis-tracking-store.js";
+import { parseRedisTrackingUrl } from "./redis-tracking-options.js";
+import type { RedisTrackingStore } from "./redis-tracking-store.js";
+
+// What the conformance suite does not pin for Redis: the same records as the SQL store on random
+// histories (the merge is written twice, in SQL and in Lua), retention by expiry, the scan budget
+// of filtered lists and text search, and the URL options.
+
+const available = await serviceAvailable("redis");
+const url = SERVICES.redis.url;
+const run = testPrefix("beh");
+let stores = 0;
+
+function open(query = "retention=0", options = {}): RedisTrackingStore {
+  stores += 1;
+  return openRedisTrackingStore(`${url}?prefix=${run}-${stores}&${query}`, options);
+}
+
+/** A random event of a task among `ids`: any run, attempt and status, any subset of fields. */
+function randomEvent(ids: readonly string[], random: () => number): TaskEvent {
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+  const maybe = <T>(value: T): T | undefined => (random() < 0.5 ? value : undefined);
+  const at = T0 + Math.floor(random() * 10_000);
+  const event: TaskEvent = {
+    taskId: pick(ids),
+    run: pick([0, 0, 0, 1]),
+    attempt: pick([0, 0, 1, 2]),
+    status: pick(TASK_STATUSES),
+    at,
+  };
+  const fields: Partial<TaskEvent> = {
+    functionKey: maybe(pick(["Email.Send", "report.build", "x"])),
+    queue: maybe(pick(["default", "mail"])),
+    priority: maybe(pick([1, 5, 9])),
+    payload: maybe(pick([{ n: 1 }, null, "text", [1, 2]])),
+    maxRetries: maybe(3),
+    timeoutMs: maybe(30_000),
+    metadata: maybe({ tenant: pick(["a", "b"]) }),
+    idempotencyKey: maybe(pick(["", "k1"])),
+    createdAt: maybe(T0 + Math.floor(random() * 1_000)),
+    startedAt: maybe(at - 5),
+    completedAt: maybe(at),
+    durationMs: maybe(5),
+    result: maybe(pick([{ ok: true }, null, 0])),
+    error: maybe({ message: pick(["Boom", "Größe"]), type: "Error" }),
+    workerId: maybe(pick(["w1", "w2"])),
+    deliveryCount: maybe(pick([1, 2])),
+    runAt: maybe(at + 1_000),
+    deadLetterReason: maybe("poison"),
+  };
+  for (const [key, value] of Object.entries(fields)) {
+    if (value !== undefined) (event as unknown as Record<string, unknown>)[key] = value;
+  }
+  return event;
+}
+
+afterAll(async () => {
+  if (available) await deleteKeys(url, trackingKeys(`${run}*`));
+});
+
+describe.skipIf(!available)("Redis tracking store behaviour", () => {
+  it("converges to exactly the SQL store's records on random out-of-order histories", async () => {
+    const redis = open();
+    const sql = await openSqlTrackingStore("sqlite::memory:");
+    try {
+      await Promise.all([redis.migrate(), sql.migrate()]);
+      let compared = 0;
+      for (const seed of [1, 2, 3, 4, 5]) {
+        const random = seededRandom(seed);
+        const ids = Array.from({ length: 12 }, () => taskId());
+        for (let batch = 0; batch < 40; batch += 1) {
+          const events = Array.from({ length: 1 + Math.floor(random() * 4) }, () =>
+            randomEvent(ids, random),
+          );
+          await Promise.all([redis.record(events), sql.record(events)]);
+        }
+        for (const id of ids)
+          expect(await redis.get(id), `seed ${seed}`).toEqual(await sql.get(id));
+        const order = async (store: TrackingStore, query: Parameters<TrackingStore["list"]>[0]) =>
+          (await allPages(store, { ...query, limit: 5 })).ids.filter((id) => ids.includes(id));
+        for (const query of [
+          {},
+          { status: ["SUCCESS" as const, "FAILURE" as const, "PENDING" as const] },
+          { functionKey: "report.build" },
+          { queue: "mail", since: T0 + 200, until: T0 + 5_000 },
+          { text: "größe" },
+          { text: "email" },
+        ]) {
+          expect(await order(redis, query), JSON.stringify(query)).toEqual(await order(sql, query));
+        }
+        // updates() in the same order, and throughput() with the same counts: the per-minute
+        // counters (minute buckets from a minute start) and the exact scan (any other query).
+        const changes = async (store: TrackingStore) =>
+          (await store.updates({ updatedSince: T0 + 3_000, limit: 500 }))
+            .filter((t) => ids.includes(t.id))
+            .map((t) => [t.id, t.updatedAt]);
+        const expected = await changes(sql);
+        expect(await changes(redis), `seed ${seed}`).toEqual(expected);
+        compared += expected.length;
+        const sorted = (buckets: ThroughputBucket[]) =>
+          [...buckets].sort((x, y) => x.queue.localeCompare(y.queue) || x.start - y.start);
+        for (const query of [
+          { since: T0 - 60_000, bucketMs: 60_000 },
+          { since: T0 + 2_500, bucketMs: 1_000 },
+        ]) {
+          const buckets = sorted(await sql.throughput(query));
+          expect(sorted(await redis.throughput(query)), JSON.stringify(query)).toEqual(buckets);
+          compared += buckets.length;
+        }
+      }
+      // The histories do produce changes and finished tasks to compare (the test can fail).
+      expect(compared).toBeGreaterThan(50);
+    } finally {
+      await redis.close();
+      await sql.close();
+    }
+  });
+
+  it("continues a text search that spent its scan budget with a cursor, finding every match", async () => {
+    const store = open("retention=0", { scanBudget: 100 });
+    try {
+      await store.migrate();
+      const ids = Array.from({ length: 350 }, () => taskId());
+      const needles = new Set([ids[10], ids[200], ids[349]]);
+      await store.record(
+        ids.map((id, i) =>
+          submitted(id, T0 + i, { functionKey: needles.has(id) ? "find.Needle" : "other.task" }),
+        ),
+      );
+      const { ids: found, pages } = await allPages(store, { text: "NEEDLE", limit: 50 });
+      expect(found).toEqual([ids[349], ids[200], ids[10]]);
+      // 350 candidates at 100 per call: at least four calls, some answering no match yet.
+      expect(pages).toBeGreaterThanOrEqual(4);
+      const first = await store.list({ text: "needle", limit: 50 });
+      expect(first.nextCursor).toEqual(expect.any(String));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("expires tasks, their index entries, log lines and workers after the retention", async () => {
+    const store = open("retention=1s");
+    const admin = new Redis(url);
+    try {
+      await store.migrate();
+      const old = taskId();
+      const start = Date.now();
+      await store.record([submitted(old, start)]);
+      await store.appendLogs([{ taskId: old, attempt: 0, at: start, level: "info", message: "x" }]);
+      await store.heartbeat([
+        {
+          workerId: "w-old",
+          host: "h",
+          pid: 1,
+          queues: ["default"],
+          concurrency: 1,
+          running: 0,
+          functions: [],
+          version: "0",
+          startedAt: start,
+          seenAt: start,
+        },
+      ]);
+      const base = store.keyBase;
+      // Redis's own expiry is set (retention plus a grace for the sweep below).
+      expect(await admin.pttl(`${base}task:${old}`)).toBeGreaterThan(0);
+      expect(await store.get(old)).toBeDefined();
+      // Past the retention, reads no longer show it, even before anything removed it.
+      await sleep(Math.max(0, start + 1_100 - Date.now()));
+      expect(await store.get(old)).toBeUndefined();
+      expect((await store.list({})).tasks).toEqual([]);
+      expect(await store.logs(old)).toEqual([]);
+      expect(await store.workers({ seenSince: 0 })).toEqual([]);
+      // The next writes sweep it all away: hash, every index entry, log lines, the worker.
+      const fresh = taskId();
+      await store.record([submitted(fresh, Date.now())]);
+      await store.appendLogs([
+        { taskId: fresh, attempt: 0, at: Date.now(), level: "info", message: "y" },
+      ]);
+      await store.heartbeat([
+        {
+          workerId: "w-new",
+          host: "h",
+          pid: 2,
+          queues: ["default"],
+          concurrency: 1,
+          running: 0,
+          functions: [],
+          version: "0",
+          startedAt: Date.now(),
+          seenAt: Date.now(),
+        },
+      ]);
+      expect(await admin.exists(`${base}task:${old}`, `${base}log:${old}`, `${base}w:w-old`)).toBe(
+        0,
+      );
+      for (const index of ["time", "upd", "st:PENDING", "fn:demo.flaky", "q:default"]) {
+        const members = await admin.zrange(`${base}${index}`, 0, -1);
+        expect(members, index).toHaveLength(1);
+        expect(members[0]).toContain(fresh);
+      }
+      expect(await admin.zrange(`${base}age`, 0, -1)).toEqual([fresh]);
+      expect(await admin.zrange(`${base}workers`, 0, -1)).toEqual(["w-new"]);
+      // An event older than the retention is not stored at all.
+      const ancient = taskId();
+      await store.record([submitted(ancient, Date.now() - 60_000)]);
+      expect(await admin.exists(`${base}task:${ancient}`)).toBe(0);
+    } finally {
+      admin.disconnect();
+      await store.close();
+    }
+  });
+
+  it("upgrades a prefix written before updates() and throughput() existed (layout 1)", async () => {
+    const store = open();
+    const admin = new Redis(url);
+    try {
+      await store.migrate();
+      const [a, b] = [taskId(), taskId()];
+      await store.record([
+        submitted(a, T0, { queue: "mail" }),
+        submitted(b, T0 + 1),
+        { taskId: a, run: 0, attempt: 0, status: "SUCCESS", at: T0 + 5, completedAt: T0 + 5 },
+      ]);
+      // What layout 1 had: no update index, no counters.
+      const base = store.keyBase;
+      const counters = await admin.keys(`${base}tp:*`);
+      await admin.del(`${base}upd`, `${base}tpm`, ...counters);
+      await admin.set(`${base}schema`, "1");
+      expect(await store.updates({ updatedSince: T0 })).toEqual([]);
+      await store.migrate();
+      expect(await admin.get(`${base}schema`)).toBe("2");
+      expect((await store.updates({ updatedSince: T0 })).map((t) => t.id)).toEqual([b, a]);
+      expect(await store.throughput({ since: T0, bucketMs: 60_000 })).toEqual([
+        { queue: "mail", start: T0, succeeded: 1, failed: 0 },
+      ]);
+      // Migrating again changes nothing (the counters are not counted twice).
+      await store.migrate();
+      expect(await store.throughput({ since: T0, bucketMs: 60_000 })).toEqual([
+        { queue: "mail", start: T0, succeeded: 1, failed: 0 },
+      ]);
+    } finally {
+      admin.disconnect();
+      await store.close();
+    }
+  });
+
+  it("splits a batch of large payloads into several calls, each row whole", async () => {
+    const store = open();
+    try {
+      await store.migrate();
+      // 3 MB of payload each: the first three fill one call's 8 MB of values, the 4th goes next.
+      const ids = [taskId(), taskId(), taskId(), taskId()];
+      const big = (i: number) => `${i}${"x".repeat(3 * 1024 * 1024)}`;
+      await store.record(ids.map((id, i) => submitted(id, T0 + i, { payload: big(i) })));
+      for (const [i, id] of ids.entries()) {
+        expect((await store.get(id))?.payload).toBe(big(i));
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("keeps a task whose age index lags behind its latest event (purge checks the exact age)", async () => {
+    const store = open();
+    try {
+      await store.migrate();
+      const id = taskId();
+      // The second event moves the age by less than the slack: the index keeps T0.
+      await store.record([submitted(id, T0)]);
+      await store.record([{ taskId: id, run: 0, attempt: 0, status: "STARTED", at: T0 + 30_000 }]);
+      expect(await store.purge({ olderThan: T0 + 10_000 })).toEqual({
+        tasks: 0,
+        logs: 0,
+        workers: 0,
+      });
+      expect(await store.get(id)).toBeDefined();
+      expect(await store.purge({ olderThan: T0 + 30_001 })).toMatchObject({ tasks: 1 });
+      expect(await store.get(id)).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("is opened by openTracking from a redis:// URL and refuses bad options, saying what to change", async () => {
+    const prefix = `${run}-open`;
+    const store = await openTracking(`${url}?prefix=${prefix}&retention=12h&log_lines=50`);
+    try {
+      expect(store.kind).toBe("redis");
+      const id = taskId();
+      await store.appendLogs(
+        Array.from({ length: 60 }, (_, i) => ({
+          taskId: id,
+          attempt: 0,
+          at: Date.now() + i,
+          level: "info" as const,
+          message: `line ${i} | with a bar`,
+        })),
+      );
+      const lines = await store.logs(id);
+      expect(lines).toHaveLength(50);
+      expect(lines[0]?.message).toBe("line 10 | with a bar");
+    } finally {
+      await store.close();
+    }
+    await expect(openTracking(`${url}?prefix=bad{prefix}`)).rejects.toMatchObject({
+      code: "invalid_argument",
+      message: expect.stringContaining("prefix"),
+    });
+    await expect(openTracking(`${url}?retention=week`)).rejects.toMatchObject({
+      code: "invalid_argument",
+      message: expect.stringContaining("7d"),
+    });
+    expect(
+      parseRedisTrackingUrl("rediss://u:p@host:6380/2?prefix=a&retention=off&scan_budget=200"),
+    ).toEqual({
+      connectUrl: "rediss://u:p@host:6380/2",
+      options: { prefix: "a", retentionMs: 0, scanBudget: 200 },
+    });
+    expect(() => parseRedisTrackingUrl(`${url}?scan_budget=1`)).toThrow(/scan_budget/);
+  });
+});
+
+describe.skipIf(!available)("Redis tracking store on a second client", () => {
+  let store: RedisTrackingStore;
+  beforeAll(async () => {
+    store = open();
+    await store.migrate();
+  });
+  afterAll(() => store.close());
+
+  it("reports a closed store as unavailable", async () => {
+    const other = open();
+    await other.migrate();
+    await other.close();
+    await other.close();
+    await expect(other.get("x")).rejects.toMatchObject({ code: "unavailable" });
+    expect(await store.get("x")).toBeUndefined();
+  });
+});

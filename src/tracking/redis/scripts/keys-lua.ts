@@ -1,0 +1,137 @@
+import { SORT_DIGITS } from "../task-hash.js";
+
+// The key layout, and the Lua functions several scripts share. Every key starts with the base
+// `{<prefix>}:t:` (redis-keys.ts); the scripts build the names from ARGV[1] = base, so one call
+// reaches any task's keys. All keys share the hash tag, so on Redis Cluster they live in one slot
+// and KEYS[1] (the time index, always passed) routes the call there.
+//
+//   task:<id>         hash   the task's columns (task-hash.ts)
+//   time              zset   every task; member "<sort_at, 13 digits>:<id>", score 0
+//   st:<STATUS>       zset   same members, the tasks in that status
+//   fn:<function key> zset   same members, the tasks of that function
+//   q:<queue>         zset   same members, the tasks of that queue
+//   upd               zset   member "<updated_at, 13 digits>:<id>", score 0: updates(), oldest first
+//   age               zset   member id, score max(updated_at, run_at) (up to AGE_SLACK early): retention, purge
+//   tp:<minute>       hash   finished tasks whose completed_at is in that minute (epoch ms of its
+//                            start): field "s<queue>" (SUCCESS) / "f<queue>" (FAILURE) → count
+//   tpm               zset   the minutes that have a tp: hash (member and score = the minute)
+//   log:<id>          zset   log lines: score = time, member "<seq, 12 hex>|attempt|level|message"
+//   logage            zset   member id, score = the time of that task's oldest kept line
+//   logseq            string the counter behind the log members' insertion order
+//   w:<worker id>     string the worker's latest heartbeat (JSON)
+//   workers           zset   member worker id, score = seen_at
+//
+// Index members all have score 0, so a zset orders them by their bytes (memcmp): time first
+// (fixed-width digits), the id breaking ties, which is the SQL store's (sort_at, id) order.
+// ZRANGE … BYLEX REV walks it newest first, and a cursor is simply the last member returned.
+
+/** The width of the throughput counters' buckets (tp:<minute>). */
+export const THROUGHPUT_MINUTE_MS = 60_000;
+
+export const SHARED_LUA = `
+local base = ARGV[1]
+local SORT_DIGITS = ${SORT_DIGITS}
+
+local function num(text) return tonumber(text) end
+-- Times and scores as integer text: Lua's default number formatting rounds to 14 digits.
+local function int(n) return string.format("%d", n) end
+local SORT_MAX = ${10 ** SORT_DIGITS - 1}
+-- A time as an index member's prefix: fixed width, clamped (task-hash.ts paddedSortAt).
+local function pad(ms)
+  local n = num(ms)
+  if n < 0 then n = 0 elseif n > SORT_MAX then n = SORT_MAX end
+  return string.format("%0" .. SORT_DIGITS .. "d", n)
+end
+
+local function unindex(id, sa, st, fk, q, ua)
+  local m = sa .. ":" .. id
+  redis.call("ZREM", base .. "time", m)
+  if ua then redis.call("ZREM", base .. "upd", pad(ua) .. ":" .. id) end
+  if st then redis.call("ZREM", base .. "st:" .. st, m) end
+  if fk then redis.call("ZREM", base .. "fn:" .. fk, m) end
+  if q then redis.call("ZREM", base .. "q:" .. q, m) end
+end
+
+-- Removes a task's hash and its index entries, unless its exact age (latest event, or due time
+-- when later) is at or after cutoff: the "age" entry may lag by up to AGE_SLACK
+-- (record-script.ts), so it is moved to the exact age instead. Returns true when removed. (A hash
+-- that Redis already expired on its own leaves its index entries to the list script, which
+-- drops entries whose hash is gone as it meets them.)
+local function remove_task(id, cutoff)
+  local key = base .. "task:" .. id
+  local f = redis.call("HMGET", key, "sa", "st", "fk", "q", "ua", "ra")
+  if not f[1] then
+    redis.call("ZREM", base .. "age", id)
+    return false
+  end
+  if cutoff then
+    local age = num(f[5])
+    if f[6] and num(f[6]) > age then age = num(f[6]) end
+    if age >= cutoff then
+      redis.call("ZADD", base .. "age", int(age), id)
+      redis.call("HSET", key, "ag", int(age))
+      return false
+    end
+  end
+  redis.call("ZREM", base .. "age", id)
+  unindex(id, f[1], f[2] or nil, f[3] or nil, f[4] or nil, f[5] or nil)
+  redis.call("DEL", key)
+  return true
+end
+
+-- Up to limit tasks aged before cutoff: returns how many were removed and whether more may wait.
+local function remove_tasks_before(cutoff, limit)
+  local ids = redis.call("ZRANGE", base .. "age", "-inf", "(" .. int(cutoff), "BYSCORE", "LIMIT", 0, limit)
+  local removed = 0
+  for _, id in ipairs(ids) do
+    if remove_task(id, cutoff) then removed = removed + 1 end
+  end
+  return removed, #ids == limit
+end
+
+-- Log lines written before cutoff, for up to limit tasks: lines removed, and whether more may wait.
+local function remove_lines_before(cutoff, limit)
+  local ids = redis.call("ZRANGE", base .. "logage", "-inf", "(" .. int(cutoff), "BYSCORE", "LIMIT", 0, limit)
+  local removed = 0
+  for _, id in ipairs(ids) do
+    local key = base .. "log:" .. id
+    removed = removed + redis.call("ZREMRANGEBYSCORE", key, "-inf", "(" .. int(cutoff))
+    local first = redis.call("ZRANGE", key, 0, 0, "WITHSCORES")
+    if first[2] then
+      redis.call("ZADD", base .. "logage", first[2], id)
+    else
+      redis.call("ZREM", base .. "logage", id)
+    end
+  end
+  return removed, #ids == limit
+end
+
+-- Throughput minutes that ended before cutoff, up to limit: how many, and whether more may wait.
+-- (A finished task's completed_at is at most its updated_at, so such a minute only counts tasks
+-- past the retention, bar one whose run_at is later still.)
+local function remove_minutes_before(cutoff, limit)
+  local minutes = redis.call("ZRANGE", base .. "tpm", "-inf", "(" .. int(cutoff - ${THROUGHPUT_MINUTE_MS}), "BYSCORE", "LIMIT", 0, limit)
+  for _, minute in ipairs(minutes) do
+    redis.call("DEL", base .. "tp:" .. minute)
+    redis.call("ZREM", base .. "tpm", minute)
+  end
+  return #minutes, #minutes == limit
+end
+
+-- Workers last seen before cutoff, up to limit: how many, and whether more may wait.
+local function remove_workers_before(cutoff, limit)
+  local ids = redis.call("ZRANGE", base .. "workers", "-inf", "(" .. int(cutoff), "BYSCORE", "LIMIT", 0, limit)
+  for _, id in ipairs(ids) do
+    redis.call("DEL", base .. "w:" .. id)
+    redis.call("ZREM", base .. "workers", id)
+  end
+  return #ids, #ids == limit
+end
+
+`;
+
+/** How far a task's "age" index entry may lag behind its exact age (record-script.ts). */
+export const AGE_SLACK_MS = 60_000;
+
+/** How many expired entries each write script removes along the way (bounded work per call). */
+export const SWEEP_PER_CALL = 100;

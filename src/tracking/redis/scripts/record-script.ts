@@ -1,0 +1,326 @@
+import { statusRank } from "../../../core/status.js";
+import {
+  ATTEMPT_FIELDS,
+  CARRIED_FIELDS,
+  DESCRIPTIVE_FIELDS,
+  FIELD_CODE_BASE,
+  FIELDS,
+  VERSION_FIELDS,
+} from "../task-hash.js";
+import { AGE_SLACK_MS, SHARED_LUA, SWEEP_PER_CALL, THROUGHPUT_MINUTE_MS } from "./keys-lua.js";
+
+// The monotonic merge of a write batch with what is stored, as one script call (per 1,000 tasks:
+// a writer flush of up to 5,000 items is at most 5 calls, sent together in one round trip, so no
+// single call holds a Redis shared with the broker for more than a few ms): the batch's rows
+// (already collapsed to one per task in JS with sql/merge.ts's mergeTaskValues) are merged with
+// the stored hashes by the same rules as the SQL store's ON CONFLICT DO UPDATE (sql/merge.ts),
+// and the indexes follow, atomically: no other writer can interleave, so writers in several
+// processes converge without reading first, exactly like the SQL upsert.
+//
+// KEYS[1]  the time index ({<prefix>}:t:time): routes the call on Redis Cluster
+// ARGV[1]  key base, "{<prefix>}:t:"
+// ARGV[2]  now, epoch ms (the writer's clock): what the retention counts from
+// ARGV[3]  retention in ms; 0 = keep until purged
+// ARGV[4]  grace in ms: a hash's own Redis expiry comes this long after its retention ends, so
+//          the sweep below (which needs the hash to find its index entries) normally runs first
+// ARGV[5]  the rows, as one string of values separated by NUL (no stored text holds one,
+//          rows.ts): per row the task id, the codes of the fields it carries (one letter per
+//          field, task-hash.ts pushRowArgs), then those fields' values; a field not carried is
+//          NULL. One argument instead of ~15 per row: each argument costs the client an encoding
+//          and Redis a parse and a Lua string, and splitting here is cheaper than both.
+// Returns the number of rows merged.
+//
+// Along the way it removes up to ${SWEEP_PER_CALL} tasks past their retention (bounded work per
+// call), and a row whose merged age is already past the retention is not stored at all.
+
+const luaList = (fields: readonly string[]) => `{${fields.map((f) => `"${f}"`).join(", ")}}`;
+const position = (field: string) => FIELDS.indexOf(field as (typeof FIELDS)[number]) + 1;
+const positions = (fields: readonly string[]) => `{${fields.map(position).join(", ")}}`;
+
+export const RECORD_LUA = `${SHARED_LUA}
+local now = num(ARGV[2])
+local retention = num(ARGV[3])
+local grace = num(ARGV[4])
+local FIELDS = ${luaList(FIELDS)}
+local NF = #FIELDS
+-- The hash also holds "ag", the age its "age" zset entry (and its own expiry) were set for.
+local READ = ${luaList([...FIELDS, "ag"])}
+local AG = NF + 1
+local AGE_SLACK = ${AGE_SLACK_MS}
+local CODE_BASE = ${FIELD_CODE_BASE}
+local ATTEMPT = ${positions(ATTEMPT_FIELDS)}
+-- What each field position belongs to: 1 descriptive, 2 version, 3 attempt, 4 carried, 5 other.
+local GROUP = {}
+for _, f in ipairs(${positions(DESCRIPTIVE_FIELDS)}) do GROUP[f] = 1 end
+for _, f in ipairs(${positions(VERSION_FIELDS)}) do GROUP[f] = 2 end
+for _, f in ipairs(ATTEMPT) do GROUP[f] = 3 end
+for _, f in ipairs(${positions(CARRIED_FIELDS)}) do GROUP[f] = 4 end
+local FK, FL, Q, CA, ST, R, A, RA, CD, E, SA, UA = ${["fk", "fl", "q", "ca", "st", "r", "a", "ra", "cd", "e", "sa", "ua"].map(position).join(", ")}
+local FINAL_RANK = ${statusRank("SUCCESS")}
+
+local function rank(status)
+  if status == "PENDING" then return 0 elseif status == "STARTED" then return 1 end
+  return FINAL_RANK
+end
+
+-- false (HMGET's missing) and nil both mean NULL.
+local function age_of(ua, ra)
+  local age = num(ua)
+  if ra then
+    local due = num(ra)
+    if due > age then age = due end
+  end
+  return age
+end
+
+-- Index changes of the whole batch, applied at the end with one command per index key: one
+-- ZADD of 1,000 members costs far less than 1,000 ZADDs from Lua.
+local additions, removals = {}, {}
+local function later_add(key, score, member)
+  local list = additions[key]
+  if not list then
+    list = {}
+    additions[key] = list
+  end
+  list[#list + 1] = score
+  list[#list + 1] = member
+end
+local function later_remove(key, member)
+  local list = removals[key]
+  if not list then
+    list = {}
+    removals[key] = list
+  end
+  list[#list + 1] = member
+end
+-- Throughput counter changes of the batch: minute → field → delta, applied at the end with one
+-- HINCRBY per (minute, queue, outcome) however many tasks share it.
+local counts = {}
+local MINUTE = ${THROUGHPUT_MINUTE_MS}
+-- What a task state adds to the counters: its minute and field, or nil when it adds nothing
+-- (the SQL store's throughput: status SUCCESS or FAILURE, completed_at and queue known).
+local function counted(st, cd, q)
+  if not cd or not q or (st ~= "SUCCESS" and st ~= "FAILURE") then return nil end
+  local t = num(cd)
+  local field = (st == "SUCCESS" and "s" or "f") .. q
+  return int(t - t % MINUTE), field
+end
+local function count(minute, field, delta)
+  local fields = counts[minute]
+  if not fields then
+    fields = {}
+    counts[minute] = fields
+  end
+  fields[field] = (fields[field] or 0) + delta
+end
+-- The counters follow the task's state: when the state's contribution changed (the task
+-- finished, learnt its queue or completed time, or a requeue started a new run), the old one is
+-- taken back and the new one added, so they always equal a count over the current records.
+local function recount(old_st, old_cd, old_q, new_st, new_cd, new_q)
+  local om, of = counted(old_st, old_cd, old_q)
+  local nm, nf = counted(new_st, new_cd, new_q)
+  if om == nm and of == nf then return end
+  if om then count(om, of, -1) end
+  if nm then count(nm, nf, 1) end
+end
+
+-- unpack() passes at most a few thousand values on Lua's C stack: even-sized slices.
+local function in_slices(command, key, args)
+  for k = 1, #args, 4000 do
+    redis.call(command, key, unpack(args, k, math.min(k + 3999, #args)))
+  end
+end
+
+local cutoff = nil
+if retention > 0 then
+  cutoff = now - retention
+  remove_tasks_before(cutoff, ${SWEEP_PER_CALL})
+  remove_minutes_before(cutoff, ${SWEEP_PER_CALL})
+end
+
+local data = ARGV[5]
+local size = #data
+local pos = 1
+-- The next value of data (an empty one between two separators, or at the very end, is "").
+local function take_value()
+  local sep = string.find(data, "\0", pos, true)
+  local value
+  if sep then
+    value = string.sub(data, pos, sep - 1)
+    pos = sep + 1
+  else
+    value = string.sub(data, pos)
+    pos = size + 2
+  end
+  return value
+end
+
+local rows = 0
+while pos <= size do
+  local id = take_value()
+  local codes = { string.byte(take_value(), 1, -1) }
+  local inc = {}
+  for k = 1, #codes do
+    codes[k] = codes[k] - CODE_BASE
+    inc[codes[k]] = take_value()
+  end
+  rows = rows + 1
+
+  local key = base .. "task:" .. id
+  local got = redis.call("HMGET", key, unpack(READ))
+  local old_st = got[ST]
+  local sets, dels = {}, {}
+  local o_st, o_sa, o_ua, o_ra, o_fk, o_q, o_cd
+
+  if not old_st then
+    -- A new task: the row as it came (sql/merge.ts's merge with nothing stored).
+    for k = 1, #codes do
+      local f = codes[k]
+      sets[#sets + 1] = FIELDS[f]
+      sets[#sets + 1] = inc[f]
+    end
+    o_st, o_sa, o_ua, o_ra, o_fk, o_q = inc[ST], inc[SA], inc[UA], inc[RA], inc[FK], inc[Q]
+    o_cd = inc[CD]
+  else
+    -- sql/merge.ts mergeTaskValues, written as the changes to apply to the stored hash.
+    local cmp = 0
+    local sr, ir = num(got[R] or "0"), num(inc[R] or "0")
+    local sa, ia = num(got[A] or "0"), num(inc[A] or "0")
+    if ir ~= sr then cmp = (ir > sr) and 1 or -1
+    elseif ia ~= sa then cmp = (ia > sa) and 1 or -1 end
+    local wins
+    if cmp ~= 0 then wins = cmp > 0
+    else
+      local ri, rs = rank(inc[ST]), rank(old_st)
+      if ri ~= rs then wins = ri > rs else wins = rs < FINAL_RANK end
+    end
+    local incoming_error = inc[E] ~= nil and (wins or not got[E])
+    o_cd = got[CD] or nil
+    for k = 1, #codes do
+      local f = codes[k]
+      local g = GROUP[f]
+      local take
+      -- fl follows fk: absent means "same as fk", so it is taken exactly when fk is.
+      if f == FL then take = not got[FK]
+      elseif g == 1 then take = not got[f]
+      elseif g == 2 then take = wins
+      elseif g == 3 then take = cmp > 0 or (cmp == 0 and (wins or not got[f]))
+      elseif g == 4 then take = incoming_error
+      else take = false end
+      if take and inc[f] ~= got[f] then
+        sets[#sets + 1] = FIELDS[f]
+        sets[#sets + 1] = inc[f]
+        if f == CD then o_cd = inc[f] end
+      end
+    end
+    if wins then
+      -- Version fields absent from the row are 0 (r, a): clear what the stored one had.
+      if not inc[R] and got[R] then dels[#dels + 1] = "r" end
+      if not inc[A] and got[A] then dels[#dels + 1] = "a" end
+    end
+    if cmp > 0 then
+      -- A newer attempt or run: the previous attempt's facts go, even those it does not carry.
+      for _, f in ipairs(ATTEMPT) do
+        if got[f] and not inc[f] then
+          dels[#dels + 1] = FIELDS[f]
+          if f == CD then o_cd = nil end
+        end
+      end
+    end
+    o_st = wins and inc[ST] or old_st
+    -- A row with created_at has sort_at = created_at (rows.ts, merge.ts keep that true).
+    o_sa = got[SA]
+    if not got[CA] and (inc[CA] or num(inc[SA]) < num(got[SA])) then o_sa = inc[SA] end
+    if o_sa ~= got[SA] then
+      sets[#sets + 1] = "sa"
+      sets[#sets + 1] = o_sa
+    end
+    o_ua = got[UA]
+    if num(inc[UA]) > num(got[UA]) then
+      o_ua = inc[UA]
+      sets[#sets + 1] = "ua"
+      sets[#sets + 1] = o_ua
+    end
+    o_ra = got[RA] or nil
+    if cmp > 0 then o_ra = inc[RA]
+    elseif cmp == 0 and inc[RA] and (wins or not got[RA]) then o_ra = inc[RA] end
+    o_fk, o_q = got[FK] or inc[FK], got[Q] or inc[Q]
+  end
+
+  local age = age_of(o_ua, o_ra)
+  if cutoff and age < cutoff then
+    -- Already past the retention: what is stored goes, nothing new is kept.
+    if old_st then
+      remove_task(id)
+      recount(old_st, got[CD], got[Q], nil, nil, nil)
+    end
+  else
+    if old_st then recount(old_st, got[CD], got[Q], o_st, o_cd, o_q)
+    else recount(nil, nil, nil, o_st, o_cd, o_q) end
+    -- The update index: the member moves when the latest event time moved.
+    if not old_st then
+      later_add(base .. "upd", 0, pad(o_ua) .. ":" .. id)
+    elseif o_ua ~= got[UA] then
+      later_remove(base .. "upd", pad(got[UA]) .. ":" .. id)
+      later_add(base .. "upd", 0, pad(o_ua) .. ":" .. id)
+    end
+    -- The age index and the expiry move only when the age moved on by more than AGE_SLACK: a
+    -- task's later events (ms to minutes after its submission) then cost no extra commands. An
+    -- entry is thus up to AGE_SLACK early, which remove_tasks_before corrects: it checks the
+    -- hash's exact age before removing anything. The grace keeps the expiry behind the age.
+    local new_age = not old_st or age > num(got[AG] or "0") + AGE_SLACK
+    if new_age then
+      local ag = int(age)
+      sets[#sets + 1] = "ag"
+      sets[#sets + 1] = ag
+      later_add(base .. "age", ag, id)
+    end
+    if #sets > 0 then redis.call("HSET", key, unpack(sets)) end
+    if #dels > 0 then redis.call("HDEL", key, unpack(dels)) end
+    if new_age and retention > 0 then redis.call("PEXPIREAT", key, int(age + retention + grace)) end
+
+    local m = o_sa .. ":" .. id
+    if not old_st or got[SA] ~= o_sa then
+      if old_st then
+        local old_m = got[SA] .. ":" .. id
+        later_remove(base .. "time", old_m)
+        later_remove(base .. "st:" .. old_st, old_m)
+        if got[FK] then later_remove(base .. "fn:" .. got[FK], old_m) end
+        if got[Q] then later_remove(base .. "q:" .. got[Q], old_m) end
+      end
+      later_add(base .. "time", 0, m)
+      later_add(base .. "st:" .. o_st, 0, m)
+      if o_fk then later_add(base .. "fn:" .. o_fk, 0, m) end
+      if o_q then later_add(base .. "q:" .. o_q, 0, m) end
+    else
+      if old_st ~= o_st then
+        later_remove(base .. "st:" .. old_st, m)
+        later_add(base .. "st:" .. o_st, 0, m)
+      end
+      -- Descriptive: only ever filled in, never changed.
+      if not got[FK] and o_fk then later_add(base .. "fn:" .. o_fk, 0, m) end
+      if not got[Q] and o_q then later_add(base .. "q:" .. o_q, 0, m) end
+    end
+  end
+end
+
+-- Removals first: a task that changed index moved between keys (or members), never within one.
+for key, members in pairs(removals) do in_slices("ZREM", key, members) end
+for key, pairs_ in pairs(additions) do in_slices("ZADD", key, pairs_) end
+for minute, fields in pairs(counts) do
+  local key = base .. "tp:" .. minute
+  local added = false
+  for field, delta in pairs(fields) do
+    if delta ~= 0 then
+      redis.call("HINCRBY", key, field, delta)
+      if delta > 0 then added = true end
+    end
+  end
+  if added then
+    redis.call("ZADD", base .. "tpm", minute, minute)
+    -- The same expiry from every writer with the same retention (a new key has none: no GT).
+    if retention > 0 then redis.call("PEXPIREAT", key, int(num(minute) + MINUTE + retention + grace)) end
+  end
+end
+return rows
+`;
