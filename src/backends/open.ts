@@ -10,11 +10,6 @@ import type { TrackingStore } from "../tracking/tracking-store.js";
 // asked for, so a process carries only the client libraries it uses (a SQLite worker never
 // loads the AWS SDK, and the reverse).
 
-const PLANNED: Record<string, string> = {
-  "amqp:": "RabbitMQ",
-  "amqps:": "RabbitMQ",
-};
-
 /** `sqlite://rel/path.db` is relative to the working directory, `sqlite:///abs/path.db` absolute. */
 export function sqlitePath(url: string): string {
   const rest = url.replace(/^sqlite:\/\//, "").split("?")[0] ?? "";
@@ -39,6 +34,11 @@ export async function openBroker(url: string): Promise<Broker> {
     const { createMemoryBroker } = await import("../broker/memory/memory-broker.js");
     return createMemoryBroker();
   }
+  if (scheme === "amqp:" || scheme === "amqps:") {
+    // Connects lazily (and again after a loss); URL options in src/broker/rabbitmq/options.ts.
+    const { openRabbitBroker } = await import("../broker/rabbitmq/rabbitmq-broker.js");
+    return openRabbitBroker(url);
+  }
   if (scheme === "sqs:") {
     const { openSqsBroker, parseSqsUrl } = await import("../broker/sqs/sqs-broker.js");
     return openSqsBroker(parseSqsUrl(url));
@@ -50,14 +50,8 @@ export async function openBroker(url: string): Promise<Broker> {
     );
     return openRedisBroker(redisBrokerOptionsFromUrl(url));
   }
-  const planned = PLANNED[scheme];
-  if (planned) {
-    throw new InvalidArgumentError(
-      `the ${planned} broker (${scheme}//) is not available in this version yet; use sqlite:// or memory://`,
-    );
-  }
   throw new InvalidArgumentError(
-    `GOTASKQ_BROKER_URL ${JSON.stringify(url)} has an unknown scheme; use e.g. sqlite://.gotaskq/broker.db`,
+    `GOTASKQ_BROKER_URL ${JSON.stringify(url)} has an unknown scheme; use sqlite://, amqp(s)://, redis(s)://, sqs:// or memory:// (e.g. sqlite://.gotaskq/broker.db)`,
   );
 }
 

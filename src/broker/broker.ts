@@ -60,6 +60,11 @@ export interface BrokerLimits {
   maxDelayMs: number;
   /** Number of distinct priority levels honoured (10 = all of 0–9). */
   priorities: number;
+  /**
+   * Longest a delivery may stay unsettled, extensions or not, before the broker takes it back
+   * (RabbitMQ's consumer_timeout). Absent: no bound (leases are extended while a task runs).
+   */
+  maxHoldMs?: number;
 }
 
 export interface OutgoingMessage {

@@ -24,7 +24,8 @@ export function demoTasks(): TaskRegistry {
         type: "object",
         properties: { ms: { type: "integer", minimum: 0, maximum: 86_400_000 } },
       },
-      timeoutMs: 3_600_000,
+      // 20 minutes: below RabbitMQ's default consumer_timeout (30 min), which a worker refuses to exceed.
+      timeoutMs: 1_200_000,
       handler: async (payload, ctx) => {
         const ms = (field(payload, "ms") as number | undefined) ?? 1_000;
         ctx.log.info(`sleeping ${ms} ms`);

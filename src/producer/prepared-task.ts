@@ -35,7 +35,7 @@ export interface PreparedTask {
 
 export interface PrepareContext {
   now: number;
-  broker: { kind: string; limits: { maxMessageBytes: number } };
+  broker: { kind: string; limits: { maxMessageBytes: number; maxHoldMs?: number } };
   /** The function's registry options, when the producer knows the registry. */
   defaults?: Readonly<TaskOptions>;
 }
@@ -47,6 +47,12 @@ export function prepareTask(valid: ValidSubmission, ctx: PrepareContext): Prepar
   if (body.byteLength > maxMessageBytes) {
     throw new InvalidArgumentError(
       `the task encodes to ${body.byteLength} bytes; the ${ctx.broker.kind} broker accepts at most ${maxMessageBytes} (shrink the payload or metadata)`,
+    );
+  }
+  const { maxHoldMs } = ctx.broker.limits;
+  if (maxHoldMs !== undefined && valid.timeout_ms !== undefined && valid.timeout_ms >= maxHoldMs) {
+    throw new InvalidArgumentError(
+      `timeout_ms ${valid.timeout_ms} is not below the ${ctx.broker.kind} broker's limit of ${maxHoldMs} ms for holding a task (RabbitMQ consumer_timeout): the broker would take the task back while it runs. Lower timeout_ms, or raise consumer_timeout on the broker and consumer_timeout_ms in GOTASKQ_BROKER_URL`,
     );
   }
   const runAt = valid.delay_ms > 0 ? ctx.now + valid.delay_ms : undefined;

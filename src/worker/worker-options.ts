@@ -126,16 +126,40 @@ export function defaultWorkerId(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
 }
 
+/**
+ * Refuses task timeouts the broker cannot honour: a task held longer than the broker's
+ * `maxHoldMs` (RabbitMQ consumer_timeout) is taken back while it runs (RabbitMQ closes the
+ * channel with PRECONDITION_FAILED), so it would run twice and its outcome would be lost.
+ */
+function checkHoldLimit(options: WorkerOptions, numbers: Record<NumericOption, number>): void {
+  const limit = options.broker.limits.maxHoldMs;
+  if (limit === undefined) return;
+  const timeouts: Array<[string, number]> = [["worker option timeoutMs", numbers.timeoutMs]];
+  for (const key of options.registry.keys()) {
+    const own = options.registry.get(key)?.options.timeoutMs;
+    if (own !== undefined) timeouts.push([`timeoutMs of function ${key}`, own]);
+  }
+  for (const [what, timeoutMs] of timeouts) {
+    if (timeoutMs + numbers.graceMs >= limit) {
+      throw new InvalidArgumentError(
+        `${what} (${timeoutMs} ms) plus graceMs (${numbers.graceMs} ms) must stay below the ${options.broker.kind} broker's limit of ${limit} ms for holding a task (RabbitMQ consumer_timeout), or the broker takes the task back while it runs. Lower the timeout, or raise consumer_timeout on the broker and consumer_timeout_ms in GOTASKQ_BROKER_URL`,
+      );
+    }
+  }
+}
+
 export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOptions {
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
   const logger = options.logger ?? createLogger();
+  const numbers = numericOptions(options);
+  checkHoldLimit(options, numbers);
   return {
     broker: options.broker,
     registry: options.registry,
     tracking: guardedSink(options.tracking ?? noTracking, logger),
     logger,
     queues: checkedQueues(options.queues),
-    ...numericOptions(options),
+    ...numbers,
     backoff:
       typeof backoff === "function" ? backoff : parseBackoff(backoff, "worker option backoff"),
     workerId: options.workerId ?? defaultWorkerId(),
