@@ -122,8 +122,11 @@ export class Execution {
       event.startedAt = attempt.startedAt;
       deps.tracking.record(event);
     }
-    const fields = { delivery_count: delivery.deliveryCount };
-    logLifecycle(deps.logger, "info", "started", envelope, fields, "task started");
+    // Checked here too so no fields object is built per task when info lines are dropped.
+    if (deps.logger.isLevelEnabled("info")) {
+      const fields = { delivery_count: delivery.deliveryCount };
+      logLifecycle(deps.logger, "info", "started", envelope, fields, "task started");
+    }
     return deps.leases.hold(delivery);
   }
 

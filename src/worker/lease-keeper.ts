@@ -22,10 +22,14 @@ interface Held extends HeldLease {
   dueAt: number;
   /** One extension at a time: a slow broker must not pile up extension calls. */
   extending: boolean;
+  /** Its slot in `held`, or -1 once released (a second release is a no-op). */
+  slot: number;
 }
 
 export class LeaseKeeper {
-  private readonly held = new Set<Held>();
+  // An array with swap-remove, each entry knowing its slot, rather than a Set: every task adds
+  // and removes one entry, and a Set hashes each fresh object on its first insertion.
+  private readonly held: Held[] = [];
   private readonly everyMs: number;
   private readonly tickMs: number;
   private timer: NodeJS.Timeout | undefined;
@@ -40,8 +44,13 @@ export class LeaseKeeper {
 
   /** Extends `delivery`'s lease every leaseMs/3 until `release`. */
   hold(delivery: Delivery): HeldLease {
-    const held: Held = { delivery, dueAt: performance.now() + this.everyMs, extending: false };
-    this.held.add(held);
+    const held: Held = {
+      delivery,
+      dueAt: performance.now() + this.everyMs,
+      extending: false,
+      slot: this.held.length,
+    };
+    this.held.push(held);
     if (this.timer === undefined) {
       this.timer = setInterval(this.tick, this.tickMs);
       // The consume subscription keeps the process alive; the lease timer alone must not.
@@ -52,8 +61,15 @@ export class LeaseKeeper {
 
   /** Stops extending; the timer stops with the last held delivery. */
   release(lease: HeldLease): void {
-    this.held.delete(lease as Held);
-    if (this.held.size === 0 && this.timer !== undefined) {
+    const held = lease as Held;
+    if (held.slot < 0) return;
+    const last = this.held.pop() as Held;
+    if (last !== held) {
+      this.held[held.slot] = last;
+      last.slot = held.slot;
+    }
+    held.slot = -1;
+    if (this.held.length === 0 && this.timer !== undefined) {
       clearInterval(this.timer);
       this.timer = undefined;
     }

@@ -64,14 +64,11 @@ export async function settleSuccess(
     event.result = jsonResult(result);
     deps.tracking.record(event);
   }
-  logLifecycle(
-    deps.logger,
-    "info",
-    "succeeded",
-    envelope,
-    { duration_ms: durationMs },
-    "task succeeded",
-  );
+  // Checked here too so no fields object is built per task when info lines are dropped.
+  if (deps.logger.isLevelEnabled("info")) {
+    const fields = { duration_ms: durationMs };
+    logLifecycle(deps.logger, "info", "succeeded", envelope, fields, "task succeeded");
+  }
 }
 
 export async function settleCanceled(
