@@ -88,29 +88,39 @@ export class Execution {
     }
   }
 
-  /** Runs the handler and settles the delivery. Never throws. */
-  async run(): Promise<void> {
+  /**
+   * Runs the handler and settles the delivery; the returned promise never rejects. A then-chain,
+   * not an async function: an async frame suspended across the handler and the ack cost about
+   * 800 bytes per task (sampling heap profiler), these three closures a fraction of that.
+   */
+  run(): Promise<void> {
     const { delivery, envelope, task } = this.ref;
     const attempt: Attempt = { delivery, envelope, task, startedAt: this.deps.now() };
     const lease = this.begin(attempt);
     const timer = this.startTimeout(attempt);
-    try {
-      const outcome = await this.outcome(attempt);
-      if (outcome.kind === "released" || this.released) return;
-      this.settling = true;
-      if (outcome.kind === "success")
-        return await settleSuccess(this.deps, attempt, outcome.result);
-      await settleFailure(this.deps, attempt, this.effectiveError(outcome));
-    } catch (error) {
-      this.deps.logger.error(
-        { event: "worker_error", task_id: attempt.envelope.id, err: error },
-        "unexpected error settling a task",
-      );
-    } finally {
+    // Only once the delivery is settled (or settling failed): the lease and the timers go.
+    const finish = () => {
       clearTimeout(timer);
       clearTimeout(this.graceTimer);
       this.deps.leases.release(lease);
-    }
+    };
+    return this.outcome(attempt)
+      .then((outcome) => this.settle(attempt, outcome))
+      .then(finish, (error: unknown) => {
+        finish();
+        this.deps.logger.error(
+          { event: "worker_error", task_id: attempt.envelope.id, err: error },
+          "unexpected error settling a task",
+        );
+      });
+  }
+
+  /** Settles by the outcome; nothing to do when the delivery was released at shutdown. */
+  private settle(attempt: Attempt, outcome: Outcome): Promise<void> | undefined {
+    if (outcome.kind === "released" || this.released) return undefined;
+    this.settling = true;
+    if (outcome.kind === "success") return settleSuccess(this.deps, attempt, outcome.result);
+    return settleFailure(this.deps, attempt, this.effectiveError(outcome));
   }
 
   /** Records STARTED, logs it and starts keeping the lease. */

@@ -47,13 +47,19 @@ function settled(): boolean {
   return true;
 }
 
-export async function settleSuccess(
-  deps: SettleDeps,
-  attempt: Attempt,
-  result: unknown,
-): Promise<void> {
+// A then-chain, not an async function, for the same reason as settleSafely: every successful
+// task passes here, and an async frame suspended across the ack cost about 600 bytes per task
+// (measured with the sampling heap profiler), a closure and one promise a fraction of that.
+// Same order as always: the ack first, then tracking and the log line only once it succeeded;
+// anything thrown after the ack rejects the returned promise like the async function did.
+export function settleSuccess(deps: SettleDeps, attempt: Attempt, result: unknown): Promise<void> {
   const { delivery, envelope } = attempt;
-  if (!(await settleSafely(deps, "ack", envelope.id, () => delivery.ack()))) return;
+  return settleSafely(deps, "ack", envelope.id, () => delivery.ack()).then((acked) => {
+    if (acked) recordSuccess(deps, attempt, result);
+  });
+}
+
+function recordSuccess(deps: SettleDeps, attempt: Attempt, result: unknown): void {
   const completedAt = deps.now();
   const durationMs = completedAt - attempt.startedAt;
   if (deps.tracking.enabled !== false) {
@@ -67,7 +73,7 @@ export async function settleSuccess(
   // Checked here too so no fields object is built per task when info lines are dropped.
   if (deps.logger.isLevelEnabled("info")) {
     const fields = { duration_ms: durationMs };
-    logLifecycle(deps.logger, "info", "succeeded", envelope, fields, "task succeeded");
+    logLifecycle(deps.logger, "info", "succeeded", attempt.envelope, fields, "task succeeded");
   }
 }
 

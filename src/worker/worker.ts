@@ -184,31 +184,53 @@ export class Worker implements Service {
       return;
     }
     this.held++;
-    void this.dispatch(delivery);
+    this.dispatch(delivery);
   }
 
-  /** Screens, runs and settles one delivery. Never rejects. */
-  private async dispatch(delivery: Delivery): Promise<void> {
+  /**
+   * Screens, runs and settles one delivery; never throws, and `held` drops once it is settled.
+   * A then-chain, not an async function: an async frame suspended across the whole run cost
+   * about 550 bytes per task (sampling heap profiler), two closures a fraction of that.
+   */
+  private dispatch(delivery: Delivery): void {
     let execution: Execution | undefined;
+    let done: Promise<void>;
     try {
       const screened = screen(this.deps, delivery);
       if (screened.kind === "settled") {
-        await screened.done;
+        done = screened.done;
       } else {
         execution = new Execution(this.deps, screened.attempt);
         this.executions.add(execution);
-        await execution.run();
+        done = execution.run();
       }
     } catch (err) {
-      this.deps.logger.error(
-        { event: "worker_error", task_id: delivery.id, err },
-        "unexpected error handling a delivery",
-      );
-    } finally {
-      if (execution !== undefined) this.executions.delete(execution);
-      this.held--;
-      if (this.held === 0) this.notifyIdle();
+      // Slot first: a logger that throws must not leak it (waiters resume only after this).
+      this.dispatched(execution);
+      this.dispatchFailed(delivery, err);
+      return;
     }
+    done.then(
+      () => this.dispatched(execution),
+      (err: unknown) => {
+        this.dispatched(execution);
+        this.dispatchFailed(delivery, err);
+      },
+    );
+  }
+
+  private dispatchFailed(delivery: Delivery, err: unknown): void {
+    this.deps.logger.error(
+      { event: "worker_error", task_id: delivery.id, err },
+      "unexpected error handling a delivery",
+    );
+  }
+
+  /** The delivery is settled (or given up on): its slot is free. */
+  private dispatched(execution: Execution | undefined): void {
+    if (execution !== undefined) this.executions.delete(execution);
+    this.held--;
+    if (this.held === 0) this.notifyIdle();
   }
 
   private onControl(command: { type: string; taskId: string; at: number }): void {
