@@ -26,6 +26,11 @@ export type SettleOp =
   | { kind: "release" }
   | { kind: "extendLease"; ms: number };
 
+// The argument-free operations, shared by every delivery instead of one object per settle call
+// (every task is acked once). Frozen: an adapter reads an op, it never changes it.
+const ACK: { readonly kind: "ack" } = Object.freeze({ kind: "ack" });
+const RELEASE: { readonly kind: "release" } = Object.freeze({ kind: "release" });
+
 export abstract class GuardedDelivery implements Delivery {
   abstract readonly id: string;
   abstract readonly queue: string;
@@ -43,7 +48,7 @@ export abstract class GuardedDelivery implements Delivery {
   protected abstract slotFreed(): void;
 
   ack(): Promise<void> {
-    return this.settle({ kind: "ack" });
+    return this.settle(ACK);
   }
 
   retry(nextBody: Uint8Array, delayMs: number): Promise<void> {
@@ -60,7 +65,7 @@ export abstract class GuardedDelivery implements Delivery {
   }
 
   release(): Promise<void> {
-    return this.settle({ kind: "release" });
+    return this.settle(RELEASE);
   }
 
   extendLease(ms: number): Promise<void> {
