@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
-import path from "node:path";
+import { readFile } from "node:fs/promises";
 import { GoTaskQError, InvalidArgumentError, NotFoundError } from "../../core/errors.js";
+import { writeSecretFile } from "../secret-file.js";
 import { isScope, parseScopes, type Scope } from "./scopes.js";
 
 // The API keys file (GOTASKQ_API_KEYS_FILE, written by `gotaskq keys`): JSON holding, per key,
@@ -107,22 +107,8 @@ async function readKeys(file: string): Promise<ApiKeyRecord[]> {
 }
 
 async function writeKeys(file: string, keys: ApiKeyRecord[]): Promise<void> {
-  await mkdir(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
-  const temp = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
   const doc: KeysFile = { version: 1, keys };
-  const handle = await open(temp, "wx", 0o600);
-  try {
-    await handle.writeFile(`${JSON.stringify(doc, null, 2)}\n`, "utf8");
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
+  await writeSecretFile(file, doc);
 }
 
 /** Creates a key; returns it (shown once, never stored) and its record. Names are unique. */

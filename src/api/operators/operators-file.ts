@@ -1,8 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
-import path from "node:path";
+import { readFile } from "node:fs/promises";
 import { GoTaskQError, InvalidArgumentError, NotFoundError } from "../../core/errors.js";
+import { writeSecretFile } from "../secret-file.js";
 import {
   checkPasswordStrength,
   hashPassword,
@@ -125,22 +124,8 @@ async function readOperators(file: string): Promise<OperatorRecord[]> {
 }
 
 async function writeOperators(file: string, operators: OperatorRecord[]): Promise<void> {
-  await mkdir(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
-  const temp = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
   const doc: OperatorsFile = { version: 1, operators };
-  const handle = await open(temp, "wx", 0o600);
-  try {
-    await handle.writeFile(`${JSON.stringify(doc, null, 2)}\n`, "utf8");
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
+  await writeSecretFile(file, doc);
 }
 
 function info({ hash: _hash, ...rest }: OperatorRecord): OperatorInfo {
