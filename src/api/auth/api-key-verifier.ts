@@ -1,7 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
-import { statSync } from "node:fs";
 import { GoTaskQError } from "../../core/errors.js";
 import type { Logger } from "../../logging/logger.js";
+import { WatchedFile } from "../watched-file.js";
 import { type ApiKeyRecord, digestKey, readKeysFileSync } from "./keys-file.js";
 import { type Principal, SCOPES, type Scope } from "./scopes.js";
 
@@ -35,15 +35,6 @@ export interface ApiKeyVerifierOptions {
   logger?: Logger;
 }
 
-function fileVersion(file: string): string {
-  try {
-    const s = statSync(file);
-    return `${s.ino}:${s.size}:${s.mtimeMs}`;
-  } catch {
-    return "missing";
-  }
-}
-
 function fileEntries(records: readonly ApiKeyRecord[]): Entry[] {
   return records
     .filter((r) => r.revoked_at === undefined)
@@ -54,18 +45,10 @@ function fileEntries(records: readonly ApiKeyRecord[]): Entry[] {
 }
 
 export class ApiKeyVerifier {
-  readonly #keysFile: string | undefined;
   readonly #plaintext: Entry[];
-  readonly #recheckMs: number;
-  readonly #logger: Logger | undefined;
-  #fileEntries: Entry[] = [];
-  #version = "missing";
-  #checkedAt = 0;
+  #file: WatchedFile<Entry[]> | undefined;
 
   private constructor(options: ApiKeyVerifierOptions) {
-    this.#keysFile = options.keysFile;
-    this.#recheckMs = options.recheckIntervalMs ?? 100;
-    this.#logger = options.logger;
     const all = new Set<Scope>(SCOPES);
     this.#plaintext = (options.plaintextKeys ?? [])
       .filter((k) => k.length > 0)
@@ -79,17 +62,24 @@ export class ApiKeyVerifier {
   /** Reads the keys file (a missing one holds no keys yet); throws when it does not parse. */
   static async load(options: ApiKeyVerifierOptions): Promise<ApiKeyVerifier> {
     const verifier = new ApiKeyVerifier(options);
-    if (options.keysFile !== undefined) {
-      verifier.#version = fileVersion(options.keysFile);
-      verifier.#fileEntries = fileEntries(readKeysFileSync(options.keysFile));
-      verifier.#checkedAt = Date.now();
+    const { keysFile, logger } = options;
+    if (keysFile !== undefined) {
+      verifier.#file = new WatchedFile(keysFile, (f) => fileEntries(readKeysFileSync(f)), {
+        recheckMs: options.recheckIntervalMs ?? 100,
+        empty: [],
+        onError: (error) =>
+          logger?.error(
+            { err: error, keys_file: keysFile },
+            "API keys file unreadable; its keys are refused until it is fixed",
+          ),
+      });
     }
     return verifier;
   }
 
   /** Number of usable keys (not revoked), for start-up banners. */
   get size(): number {
-    return this.#plaintext.length + this.#fileEntries.length;
+    return this.#plaintext.length + (this.#file?.current.length ?? 0);
   }
 
   /** The principal of a valid key; throws unauthenticated for a missing or unknown key. */
@@ -98,37 +88,17 @@ export class ApiKeyVerifier {
       throw new GoTaskQError("unauthenticated", MISSING);
     }
     if (presented.length > MAX_KEY_LENGTH) throw new GoTaskQError("unauthenticated", INVALID);
-    this.#refresh();
+    const fromFile = this.#file?.current ?? [];
     const digest = digestKey(presented);
     let found: Principal | undefined;
     for (const entry of this.#plaintext) {
       if (timingSafeEqual(digest, entry.digest)) found = entry.principal;
     }
-    for (const entry of this.#fileEntries) {
+    for (const entry of fromFile) {
       if (timingSafeEqual(digest, entry.digest)) found = entry.principal;
     }
     if (!found) throw new GoTaskQError("unauthenticated", INVALID);
     return found;
-  }
-
-  #refresh(): void {
-    const file = this.#keysFile;
-    if (file === undefined) return;
-    const now = Date.now();
-    if (now - this.#checkedAt < this.#recheckMs) return;
-    this.#checkedAt = now;
-    const version = fileVersion(file);
-    if (version === this.#version) return;
-    this.#version = version;
-    try {
-      this.#fileEntries = fileEntries(readKeysFileSync(file));
-    } catch (error) {
-      this.#fileEntries = []; // fail closed: a revoked key must not survive a broken file
-      this.#logger?.error(
-        { err: error, keys_file: file },
-        "API keys file unreadable; its keys are refused until it is fixed",
-      );
-    }
   }
 }
 

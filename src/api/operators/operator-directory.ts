@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { statSync } from "node:fs";
 import type { Logger } from "../../logging/logger.js";
+import { WatchedFile } from "../watched-file.js";
 import { type OperatorRecord, type OperatorRole, readOperatorsFileSync } from "./operators-file.js";
 import { hashPassword, type PasswordHash, verifyPassword } from "./password-hash.js";
 
@@ -27,34 +27,21 @@ export interface OperatorDirectoryOptions {
   logger?: Logger;
 }
 
-function fileVersion(file: string): string {
-  try {
-    const s = statSync(file);
-    return `${s.ino}:${s.size}:${s.mtimeMs}`;
-  } catch {
-    return "missing";
-  }
-}
-
 export class OperatorDirectory {
-  readonly #file: string | undefined;
-  readonly #recheckMs: number;
-  readonly #logger: Logger | undefined;
   readonly #memory = new Map<string, OperatorRecord>();
-  #fromFile = new Map<string, OperatorRecord>();
-  #version = "missing";
-  #checkedAt = 0;
+  #file: WatchedFile<Map<string, OperatorRecord>> | undefined;
   #dummy!: PasswordHash;
 
-  private constructor(options: OperatorDirectoryOptions) {
-    this.#file = options.file;
-    this.#recheckMs = options.recheckIntervalMs ?? 100;
-    this.#logger = options.logger;
+  private constructor() {}
+
+  /** Operators of the file now (empty without a file). */
+  get #fromFile(): Map<string, OperatorRecord> {
+    return this.#file?.current ?? NOBODY;
   }
 
   /** Reads the file (a missing one holds nobody yet; a broken one throws) and hashes `inMemory`. */
   static async load(options: OperatorDirectoryOptions): Promise<OperatorDirectory> {
-    const directory = new OperatorDirectory(options);
+    const directory = new OperatorDirectory();
     directory.#dummy = await hashPassword(randomBytes(16).toString("hex"));
     for (const o of options.inMemory ?? []) {
       directory.#memory.set(o.name, {
@@ -64,24 +51,29 @@ export class OperatorDirectory {
         created_at: new Date().toISOString(),
       });
     }
-    if (options.file !== undefined) {
-      directory.#version = fileVersion(options.file);
-      directory.#fromFile = byName(readOperatorsFileSync(options.file));
-      directory.#checkedAt = Date.now();
+    const { file, logger } = options;
+    if (file !== undefined) {
+      directory.#file = new WatchedFile(file, (f) => byName(readOperatorsFileSync(f)), {
+        recheckMs: options.recheckIntervalMs ?? 100,
+        empty: NOBODY,
+        onError: (error) =>
+          logger?.error(
+            { err: error, operators_file: file },
+            "operators file unreadable; its operators cannot log in until it is fixed",
+          ),
+      });
     }
     return directory;
   }
 
   /** The operator now: undefined once removed (its sessions then end). */
   lookup(name: string): Operator | undefined {
-    this.#refresh();
     const record = this.#memory.get(name) ?? this.#fromFile.get(name);
     return record ? { name: record.name, role: record.role } : undefined;
   }
 
   /** The operator when the password matches; undefined for an unknown name or a wrong password. */
   async verify(name: string, password: string): Promise<Operator | undefined> {
-    this.#refresh();
     const record = this.#memory.get(name) ?? this.#fromFile.get(name);
     const matches = await verifyPassword(password, record?.hash ?? this.#dummy);
     return record && matches ? { name: record.name, role: record.role } : undefined;
@@ -89,31 +81,12 @@ export class OperatorDirectory {
 
   /** Operators known (file and memory), for start-up banners. */
   get size(): number {
-    this.#refresh();
     const names = new Set([...this.#memory.keys(), ...this.#fromFile.keys()]);
     return names.size;
   }
-
-  #refresh(): void {
-    const file = this.#file;
-    if (file === undefined) return;
-    const now = Date.now();
-    if (now - this.#checkedAt < this.#recheckMs) return;
-    this.#checkedAt = now;
-    const version = fileVersion(file);
-    if (version === this.#version) return;
-    this.#version = version;
-    try {
-      this.#fromFile = byName(readOperatorsFileSync(file));
-    } catch (error) {
-      this.#fromFile = new Map(); // fail closed: a removed operator must not survive a broken file
-      this.#logger?.error(
-        { err: error, operators_file: file },
-        "operators file unreadable; its operators cannot log in until it is fixed",
-      );
-    }
-  }
 }
+
+const NOBODY: Map<string, OperatorRecord> = new Map();
 
 function byName(records: readonly OperatorRecord[]): Map<string, OperatorRecord> {
   return new Map(records.map((r) => [r.name, r]));
