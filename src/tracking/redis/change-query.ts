@@ -2,20 +2,23 @@ import { dbText, rowToRecord } from "../sql/rows.js";
 import { timeBound } from "../task-query.js";
 import type { TaskRecord, TaskUpdatesQuery, ThroughputBucket } from "../tracking-store.js";
 import { THROUGHPUT_MINUTE_MS } from "./scripts/keys-lua.js";
-import { hashToValues, paddedSortAt, pairsToHash } from "./task-hash.js";
+import { hashToValues, pairsToHash } from "./task-hash.js";
 
 // updates() and throughput() queries as script arguments, and their replies as results
 // (scripts/change-scripts.ts).
 
-/** The `upd` index bound where an updates() page starts. */
-export function updatesLowerBound(query: TaskUpdatesQuery): string {
+/**
+ * Where an updates() page starts in the `upd` index: [updated_at, ""] to start at that time, or
+ * [updated_at, id] to start strictly after that position.
+ */
+export function updatesStart(query: TaskUpdatesQuery): [number, string] {
   const since = timeBound("updatedSince", query.updatedSince);
   if (query.after) {
     const afterAt = timeBound("after.updatedAt", query.after.updatedAt);
-    // Every member at or after `since` is past an `after` older than it: the bound is the later one.
-    if (afterAt >= since) return `(${paddedSortAt(afterAt)}:${dbText(query.after.id)}`;
+    // Every entry at or after `since` is past an `after` older than it: the start is the later one.
+    if (afterAt >= since) return [afterAt, dbText(query.after.id)];
   }
-  return `[${paddedSortAt(since)}`;
+  return [since, ""];
 }
 
 /** The reply { id, HGETALL, id, HGETALL, … } as records. */

@@ -6,7 +6,7 @@ import type { ScriptArg } from "./lua-script.js";
 import { hashToValues, NULL_ARG, paddedSortAt, pairsToHash, SORT_DIGITS } from "./task-hash.js";
 
 // A TaskQuery as the list script's arguments (scripts/list-script.ts), and its reply as a page.
-// The cursor is the last index member the script returned or examined ("<sort_at>:<id>"),
+// The cursor is the last index position the script returned or examined ("<sort_at>:<id>"),
 // wrapped so that a cursor of another store (or a typo) is refused instead of misread.
 
 const CURSOR_TAG = "r1";
@@ -42,21 +42,26 @@ export function listArgs(
   options: { cutoff: number; scanBudget: number },
 ): ScriptArg[] {
   const limit = listLimit(query.limit);
-  // Upper bound, exclusive: the cursor or `until`, whichever is lower. Both start with 13 digits,
-  // so comparing the strings compares the times first.
-  let upper = "+";
-  if (query.until !== undefined) upper = `(${paddedSortAt(timeBound("until", query.until))}`;
+  // Upper bound, exclusive: the cursor position (sort_at, id) or `until` (below that sort_at),
+  // whichever is lower.
+  let upper = "";
+  let upperId = "";
+  if (query.until !== undefined) upper = paddedSortAt(timeBound("until", query.until));
   if (query.cursor !== undefined) {
-    const after = `(${decodeCursor(query.cursor)}`;
-    if (upper === "+" || after < upper) upper = after;
+    const position = decodeCursor(query.cursor);
+    const at = position.slice(0, SORT_DIGITS);
+    if (upper === "" || at < upper) {
+      upper = at;
+      upperId = position.slice(SORT_DIGITS + 1);
+    }
   }
-  const lower =
-    query.since !== undefined ? `[${paddedSortAt(timeBound("since", query.since))}` : "-";
+  const lower = query.since !== undefined ? String(timeBound("since", query.since)) : "-inf";
   return [
     options.cutoff,
     limit,
     options.scanBudget,
     upper,
+    upperId,
     lower,
     query.functionKey !== undefined ? dbText(query.functionKey) : NULL_ARG,
     query.queue !== undefined ? dbText(query.queue) : NULL_ARG,

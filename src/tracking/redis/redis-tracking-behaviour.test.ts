@@ -221,39 +221,81 @@ describe.skipIf(!available)("Redis tracking store behaviour", () => {
     }
   });
 
-  it("upgrades a prefix written before updates() and throughput() existed (layout 1)", async () => {
-    const store = open();
-    const admin = new Redis(url);
-    try {
-      await store.migrate();
-      const [a, b] = [taskId(), taskId()];
-      await store.record([
-        submitted(a, T0, { queue: "mail" }),
-        submitted(b, T0 + 1),
-        { taskId: a, run: 0, attempt: 0, status: "SUCCESS", at: T0 + 5, completedAt: T0 + 5 },
-      ]);
-      // What layout 1 had: no update index, no counters.
-      const base = store.keyBase;
+  /**
+   * Rewrites the indexes the store wrote as an earlier layout had them: members
+   * "<13-digit time>:<id>" with score 0 (layout 2), and layout 1 also without the update index
+   * and the throughput counters.
+   */
+  async function writeAsLayout(store: RedisTrackingStore, admin: Redis, layout: 1 | 2) {
+    const base = store.keyBase;
+    const indexes = [
+      "time",
+      "upd",
+      ...TASK_STATUSES.map((s) => `st:${s}`),
+      "fn:Email.Send",
+      "fn:x",
+      "q:mail",
+      "q:default",
+    ].map((k) => `${base}${k}`);
+    for (const key of indexes) {
+      const entries = await admin.zrange(key, 0, -1, "WITHSCORES");
+      if (entries.length === 0) continue;
+      await admin.del(key);
+      const members: (string | number)[] = [];
+      for (let i = 0; i < entries.length; i += 2) {
+        members.push(0, `${String(entries[i + 1]).padStart(13, "0")}:${entries[i]}`);
+      }
+      await admin.zadd(key, ...members);
+    }
+    if (layout === 1) {
       const counters = await admin.keys(`${base}tp:*`);
       await admin.del(`${base}upd`, `${base}tpm`, ...counters);
-      await admin.set(`${base}schema`, "1");
-      expect(await store.updates({ updatedSince: T0 })).toEqual([]);
-      await store.migrate();
-      expect(await admin.get(`${base}schema`)).toBe("2");
-      expect((await store.updates({ updatedSince: T0 })).map((t) => t.id)).toEqual([b, a]);
-      expect(await store.throughput({ since: T0, bucketMs: 60_000 })).toEqual([
-        { queue: "mail", start: T0, succeeded: 1, failed: 0 },
-      ]);
-      // Migrating again changes nothing (the counters are not counted twice).
-      await store.migrate();
-      expect(await store.throughput({ since: T0, bucketMs: 60_000 })).toEqual([
-        { queue: "mail", start: T0, succeeded: 1, failed: 0 },
-      ]);
-    } finally {
-      admin.disconnect();
-      await store.close();
     }
-  });
+    await admin.set(`${base}schema`, String(layout));
+  }
+
+  for (const layout of [1, 2] as const) {
+    it(`upgrades a prefix of layout ${layout} (time spelt out in index members${layout === 1 ? ", no update index or counters" : ""})`, async () => {
+      const store = open();
+      const admin = new Redis(url);
+      try {
+        await store.migrate();
+        const [a, b, c] = [taskId(), taskId(), taskId()];
+        await store.record([
+          submitted(a, T0, { queue: "mail", functionKey: "Email.Send" }),
+          submitted(b, T0 + 1, { functionKey: "x" }),
+          submitted(c, T0 + 2, { functionKey: "x" }),
+          { taskId: a, run: 0, attempt: 0, status: "SUCCESS", at: T0 + 5, completedAt: T0 + 5 },
+        ]);
+        const before = (await store.list({})).tasks;
+        await writeAsLayout(store, admin, layout);
+        await store.migrate();
+        expect(await admin.get(`${store.keyBase}schema`)).toBe("3");
+        expect((await store.list({})).tasks).toEqual(before);
+        expect(before.map((t) => t.id)).toEqual([c, b, a]);
+        expect((await allPages(store, { status: ["SUCCESS"] })).ids).toEqual([a]);
+        expect((await allPages(store, { functionKey: "x", limit: 1 })).ids).toEqual([c, b]);
+        expect((await allPages(store, { queue: "mail" })).ids).toEqual([a]);
+        expect((await store.updates({ updatedSince: T0 })).map((t) => t.id)).toEqual([b, c, a]);
+        expect(await store.throughput({ since: T0, bucketMs: 60_000 })).toEqual([
+          { queue: "mail", start: T0, succeeded: 1, failed: 0 },
+        ]);
+        // Migrating again changes nothing (the counters are not counted twice).
+        await store.migrate();
+        expect(await store.throughput({ since: T0, bucketMs: 60_000 })).toEqual([
+          { queue: "mail", start: T0, succeeded: 1, failed: 0 },
+        ]);
+        // And the upgraded indexes take new writes as usual.
+        await store.record([
+          { taskId: b, run: 0, attempt: 0, status: "FAILURE", at: T0 + 9, completedAt: T0 + 9 },
+        ]);
+        expect((await allPages(store, { status: ["FAILURE"] })).ids).toEqual([b]);
+      } finally {
+        admin.disconnect();
+        await store.close();
+      }
+    });
+  }
 
   it("splits a batch of large payloads into several calls, each row whole", async () => {
     const store = open();

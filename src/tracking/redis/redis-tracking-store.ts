@@ -29,8 +29,8 @@ import {
   addMinute,
   BucketSums,
   countersAnswer,
-  updatesLowerBound,
   updatesRecords,
+  updatesStart,
 } from "./change-query.js";
 import { toRedisTrackingError } from "./errors.js";
 import { listArgs, listPage } from "./list-query.js";
@@ -45,7 +45,7 @@ import { THROUGHPUT_MINUTE_MS } from "./scripts/keys-lua.js";
 import { LIST_LUA } from "./scripts/list-script.js";
 import { RECORD_LUA } from "./scripts/record-script.js";
 import { APPEND_LOGS_LUA, HEARTBEAT_LUA, PURGE_LUA } from "./scripts/side-scripts.js";
-import { hashToValues, paddedSortAt, pushRowArgs, taskAge, VALUE_SEPARATOR } from "./task-hash.js";
+import { hashToValues, pushRowArgs, taskAge, VALUE_SEPARATOR } from "./task-hash.js";
 
 // The TrackingStore on Redis (7.0 or later) through ioredis. The record model and the merge are
 // the SQL store's (sql/rows.ts, sql/merge.ts), so both converge to the same records; what is
@@ -80,8 +80,11 @@ const PURGE_PER_CALL = 1_000;
 const UPDATES_BUDGET = 5_000;
 /** Index entries per call of the exact throughput scan. */
 const FINISHED_PER_CALL = 2_000;
-/** 2: the `upd` index and the throughput counters (layout 1, without them, is upgraded). */
-const SCHEMA_VERSION = "2";
+/**
+ * 3: indexes of member id, score time (layout 2 spelt the time out in the member; layout 1 also
+ * had no `upd` index and no throughput counters). Both are upgraded (scripts/change-scripts.ts).
+ */
+const SCHEMA_VERSION = "3";
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -198,7 +201,7 @@ export class RedisTrackingStore implements TrackingStore {
       const key = `${this.#base}schema`;
       await this.#client.set(key, SCHEMA_VERSION, "NX");
       let stored = await this.#client.get(key);
-      if (stored === "1") {
+      if (stored === "1" || stored === "2") {
         await this.#script(SCRIPTS.upgrade, [this.#options.retentionMs, EXPIRY_GRACE_MS]);
         stored = await this.#client.get(key);
       }
@@ -331,11 +334,12 @@ export class RedisTrackingStore implements TrackingStore {
   updates(query: TaskUpdatesQuery): Promise<TaskRecord[]> {
     return this.#guard("updates", async () => {
       const limit = listLimit(query.limit);
-      const lower = updatesLowerBound(query);
+      const [start, startId] = updatesStart(query);
       const reply = await this.#script(SCRIPTS.updates, [
         this.#cutoff(),
         limit,
-        lower,
+        start,
+        startId,
         UPDATES_BUDGET,
       ]);
       return updatesRecords(reply);
@@ -363,12 +367,14 @@ export class RedisTrackingStore implements TrackingStore {
         return sums.result();
       }
       // Any other bucket width or start: the exact scan of every task changed since `since`.
-      let lower = `[${paddedSortAt(since)}`;
+      let start: ScriptArg = since;
+      let startId = "";
       for (;;) {
         const [last, ...found] = (await this.#script(SCRIPTS.finished, [
           this.#cutoff(),
           since,
-          lower,
+          start,
+          startId,
           FINISHED_PER_CALL,
         ])) as string[];
         for (let i = 0; i + 2 < found.length; i += 3) {
@@ -377,7 +383,10 @@ export class RedisTrackingStore implements TrackingStore {
           sums.add(found[i + 1] as string, completed, success ? 1 : 0, success ? 0 : 1);
         }
         if (!last) return sums.result();
-        lower = `(${last}`;
+        // The last position examined, "<updated_at>:<id>": the next chunk starts after it.
+        const colon = last.indexOf(":");
+        start = last.slice(0, colon);
+        startId = last.slice(colon + 1);
       }
     });
   }

@@ -6,11 +6,11 @@ import { SORT_DIGITS } from "../task-hash.js";
 // and KEYS[1] (the time index, always passed) routes the call there.
 //
 //   task:<id>         hash   the task's columns (task-hash.ts)
-//   time              zset   every task; member "<sort_at, 13 digits>:<id>", score 0
-//   st:<STATUS>       zset   same members, the tasks in that status
-//   fn:<function key> zset   same members, the tasks of that function
-//   q:<queue>         zset   same members, the tasks of that queue
-//   upd               zset   member "<updated_at, 13 digits>:<id>", score 0: updates(), oldest first
+//   time              zset   every task: member = id, score = sort_at
+//   st:<STATUS>       zset   the tasks in that status: member = id, score = sort_at
+//   fn:<function key> zset   the tasks of that function: member = id, score = sort_at
+//   q:<queue>         zset   the tasks of that queue: member = id, score = sort_at
+//   upd               zset   member = id, score = updated_at: updates(), oldest first
 //   age               zset   member id, score max(updated_at, run_at) (up to AGE_SLACK early): retention, purge
 //   tp:<minute>       hash   finished tasks whose completed_at is in that minute (epoch ms of its
 //                            start): field "s<queue>" (SUCCESS) / "f<queue>" (FAILURE) → count
@@ -20,10 +20,14 @@ import { SORT_DIGITS } from "../task-hash.js";
 //   logseq            string the counter behind the log members' insertion order
 //   w:<worker id>     string the worker's latest heartbeat (JSON)
 //   workers           zset   member worker id, score = seen_at
+//   schema            string the layout of these keys (redis-tracking-store.ts SCHEMA_VERSION)
 //
-// Index members all have score 0, so a zset orders them by their bytes (memcmp): time first
-// (fixed-width digits), the id breaking ties, which is the SQL store's (sort_at, id) order.
-// ZRANGE … BYLEX REV walks it newest first, and a cursor is simply the last member returned.
+// Every index is member = task id, score = a time (epoch ms, exact in a double): a zset orders
+// equal scores by member bytes, so an index is in (time, id) order, the SQL store's (sort_at, id).
+// Against members that spell the time out ("<13 digits>:<id>", layout 2) this makes an entry
+// cheaper to add and to find, and a changed time an update in place (ZADD) rather than ZREM +
+// ZADD; the price is that a position (a cursor, a chunk boundary) is a (score, id) pair, which
+// count_before / count_after below turn into a rank to walk from.
 
 /** The width of the throughput counters' buckets (tp:<minute>). */
 export const THROUGHPUT_MINUTE_MS = 60_000;
@@ -43,13 +47,57 @@ local function pad(ms)
   return string.format("%0" .. SORT_DIGITS .. "d", n)
 end
 
-local function unindex(id, sa, st, fk, q, ua)
-  local m = sa .. ":" .. id
-  redis.call("ZREM", base .. "time", m)
-  if ua then redis.call("ZREM", base .. "upd", pad(ua) .. ":" .. id) end
-  if st then redis.call("ZREM", base .. "st:" .. st, m) end
-  if fk then redis.call("ZREM", base .. "fn:" .. fk, m) end
-  if q then redis.call("ZREM", base .. "q:" .. q, m) end
+local function unindex(id, st, fk, q)
+  redis.call("ZREM", base .. "time", id)
+  redis.call("ZREM", base .. "upd", id)
+  if st then redis.call("ZREM", base .. "st:" .. st, id) end
+  if fk then redis.call("ZREM", base .. "fn:" .. fk, id) end
+  if q then redis.call("ZREM", base .. "q:" .. q, id) end
+end
+
+-- Byte order (memcmp), as Redis orders members of equal score: Lua's < uses strcoll.
+local function bytes_after(a, b)
+  if a == b then return false end
+  for k = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, k), string.byte(b, k)
+    if x ~= y then return x > y end
+  end
+  return #a > #b
+end
+
+-- How many members of an index sort before the position (score, id), ascending (with through,
+-- the member at the position too): the rank an oldest-first walk starts from. With id "",
+-- before every member of that score. O(log n), unless id is no longer in the index with that
+-- score: then its score's members are compared one by one (a few, bar a batch that shares a
+-- millisecond).
+local function count_before(key, score, id, through)
+  if id ~= "" then
+    local s = redis.call("ZSCORE", key, id)
+    if s and num(s) == num(score) then
+      return redis.call("ZRANK", key, id) + (through and 1 or 0)
+    end
+  end
+  local n = redis.call("ZCOUNT", key, "-inf", "(" .. score)
+  if id ~= "" then
+    for _, m in ipairs(redis.call("ZRANGE", key, score, score, "BYSCORE")) do
+      if bytes_after(id, m) then n = n + 1 end
+    end
+  end
+  return n
+end
+
+-- How many members sort at or after the position (score, id): the rank a newest-first walk
+-- (ZRANGE … REV by rank) starts from to stay strictly below it. With id "", every member of
+-- that score counts (an exclusive upper time bound, as until is).
+local function count_after(key, score, id)
+  if id == "" then return redis.call("ZCOUNT", key, score, "+inf") end
+  local s = redis.call("ZSCORE", key, id)
+  if s and num(s) == num(score) then return redis.call("ZREVRANK", key, id) + 1 end
+  local n = redis.call("ZCOUNT", key, "(" .. score, "+inf")
+  for _, m in ipairs(redis.call("ZRANGE", key, score, score, "BYSCORE")) do
+    if not bytes_after(id, m) then n = n + 1 end
+  end
+  return n
 end
 
 -- Removes a task's hash and its index entries, unless its exact age (latest event, or due time
@@ -59,14 +107,14 @@ end
 -- drops entries whose hash is gone as it meets them.)
 local function remove_task(id, cutoff)
   local key = base .. "task:" .. id
-  local f = redis.call("HMGET", key, "sa", "st", "fk", "q", "ua", "ra")
+  local f = redis.call("HMGET", key, "st", "fk", "q", "ua", "ra")
   if not f[1] then
     redis.call("ZREM", base .. "age", id)
     return false
   end
   if cutoff then
-    local age = num(f[5])
-    if f[6] and num(f[6]) > age then age = num(f[6]) end
+    local age = num(f[4])
+    if f[5] and num(f[5]) > age then age = num(f[5]) end
     if age >= cutoff then
       redis.call("ZADD", base .. "age", int(age), id)
       redis.call("HSET", key, "ag", int(age))
@@ -74,7 +122,7 @@ local function remove_task(id, cutoff)
     end
   end
   redis.call("ZREM", base .. "age", id)
-  unindex(id, f[1], f[2] or nil, f[3] or nil, f[4] or nil, f[5] or nil)
+  unindex(id, f[1], f[2] or nil, f[3] or nil)
   redis.call("DEL", key)
   return true
 end

@@ -169,9 +169,11 @@ local function take_value()
 end
 
 local rows = 0
--- inc (field position → incoming value) and sets (HSET's arguments) are reused from row to row:
--- a fresh table per row costs an allocation and several rehashes as it grows.
-local inc, codes, sets, nsets = {}, {}, {}, 0
+-- inc (field position → incoming value), sets (HSET's arguments) and dels (HDEL's) are reused
+-- from row to row: a fresh table per row costs an allocation and several rehashes as it grows.
+local inc, codes, sets, nsets, dels = {}, {}, {}, 0, {}
+-- What a new task has stored: nothing.
+local NONE = {}
 local function set(field, value)
   sets[nsets + 1] = field
   sets[nsets + 2] = value
@@ -189,9 +191,12 @@ while pos <= size do
   rows = rows + 1
 
   local key = base .. "task:" .. id
-  local got = redis.call("HMGET", key, unpack(READ))
-  local old_st = got[ST]
-  local dels = {}
+  -- Most rows are a new task (the producer's PENDING) or the next step of one: a one-field
+  -- probe first, since HMGET of every field costs several times more and a new task needs none.
+  local old_st = redis.call("HGET", key, "st")
+  local got = NONE
+  if old_st then got = redis.call("HMGET", key, unpack(READ)) end
+  local ndels = 0
   local o_st, o_sa, o_ua, o_ra, o_fk, o_q, o_cd
 
   if not old_st then
@@ -235,14 +240,15 @@ while pos <= size do
     end
     if wins then
       -- Version fields absent from the row are 0 (r, a): clear what the stored one had.
-      if not inc[R] and got[R] then dels[#dels + 1] = "r" end
-      if not inc[A] and got[A] then dels[#dels + 1] = "a" end
+      if not inc[R] and got[R] then ndels = ndels + 1; dels[ndels] = "r" end
+      if not inc[A] and got[A] then ndels = ndels + 1; dels[ndels] = "a" end
     end
     if cmp > 0 then
       -- A newer attempt or run: the previous attempt's facts go, even those it does not carry.
       for _, f in ipairs(ATTEMPT) do
         if got[f] and not inc[f] then
-          dels[#dels + 1] = FIELDS[f]
+          ndels = ndels + 1
+          dels[ndels] = FIELDS[f]
           if f == CD then o_cd = nil end
         end
       end
@@ -275,13 +281,8 @@ while pos <= size do
   else
     if old_st then recount(old_st, got[CD], got[Q], o_st, o_cd, o_q)
     else recount(nil, nil, nil, o_st, o_cd, o_q) end
-    -- The update index: the member moves when the latest event time moved.
-    if not old_st then
-      later_add(K_UPD, 0, pad(o_ua) .. ":" .. id)
-    elseif o_ua ~= got[UA] then
-      later_remove(K_UPD, pad(got[UA]) .. ":" .. id)
-      later_add(K_UPD, 0, pad(o_ua) .. ":" .. id)
-    end
+    -- The update index: an update in place when the latest event time moved.
+    if not old_st or o_ua ~= got[UA] then later_add(K_UPD, o_ua, id) end
     -- The age index and the expiry move only when the age moved on by more than AGE_SLACK: a
     -- task's later events (ms to minutes after its submission) then cost no extra commands. An
     -- entry is thus up to AGE_SLACK early, which remove_tasks_before corrects: it checks the
@@ -293,35 +294,24 @@ while pos <= size do
       later_add(K_AGE, ag, id)
     end
     if nsets > 0 then redis.call("HSET", key, unpack(sets, 1, nsets)) end
-    if #dels > 0 then redis.call("HDEL", key, unpack(dels)) end
+    if ndels > 0 then redis.call("HDEL", key, unpack(dels, 1, ndels)) end
     if new_age and retention > 0 then redis.call("PEXPIREAT", key, int(age + retention + grace)) end
 
-    local m = o_sa .. ":" .. id
-    if not old_st or got[SA] ~= o_sa then
-      if old_st then
-        local old_m = got[SA] .. ":" .. id
-        later_remove(K_TIME, old_m)
-        later_remove(index_key("st:", old_st), old_m)
-        if got[FK] then later_remove(index_key("fn:", got[FK]), old_m) end
-        if got[Q] then later_remove(index_key("q:", got[Q]), old_m) end
-      end
-      later_add(K_TIME, 0, m)
-      later_add(index_key("st:", o_st), 0, m)
-      if o_fk then later_add(index_key("fn:", o_fk), 0, m) end
-      if o_q then later_add(index_key("q:", o_q), 0, m) end
-    else
-      if old_st ~= o_st then
-        later_remove(index_key("st:", old_st), m)
-        later_add(index_key("st:", o_st), 0, m)
-      end
-      -- Descriptive: only ever filled in, never changed.
-      if not got[FK] and o_fk then later_add(index_key("fn:", o_fk), 0, m) end
-      if not got[Q] and o_q then later_add(index_key("q:", o_q), 0, m) end
+    -- The filter indexes (member id, score sort_at): a changed sort_at is an update in place
+    -- of each; only a changed status moves the task between keys.
+    local moved = old_st and got[SA] ~= o_sa
+    if not old_st or moved or old_st ~= o_st then
+      if old_st and old_st ~= o_st then later_remove(index_key("st:", old_st), id) end
+      later_add(index_key("st:", o_st), o_sa, id)
     end
+    if not old_st or moved then later_add(K_TIME, o_sa, id) end
+    -- Descriptive: only ever filled in, never changed.
+    if o_fk and (moved or not got[FK]) then later_add(index_key("fn:", o_fk), o_sa, id) end
+    if o_q and (moved or not got[Q]) then later_add(index_key("q:", o_q), o_sa, id) end
   end
 end
 
--- Removals first: a task that changed index moved between keys (or members), never within one.
+-- Removals first: a task that changed status moved between keys, never within one.
 for key, members in pairs(removals) do in_slices("ZREM", key, members) end
 for key, pairs_ in pairs(additions) do in_slices("ZADD", key, pairs_) end
 for minute, fields in pairs(counts) do
