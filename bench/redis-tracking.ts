@@ -3,6 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { Redis } from "ioredis";
+import { openBroker } from "../src/backends/open.js";
+import type { Broker } from "../src/broker/broker.js";
 import { openSqliteBroker } from "../src/broker/sqlite/sqlite-broker.js";
 import { newTaskId } from "../src/core/ids.js";
 import { silentLogger } from "../src/logging/logger.js";
@@ -25,6 +27,11 @@ import { startPrivateRedis } from "../test/support/redis-server.js";
 // 2. What tracking costs a worker: a backlog drained from the embedded SQLite broker
 //    (concurrency 100) with tracking off, on Redis, and on SQLite, each on a fresh broker, in
 //    this one process, one after the other.
+// 3. The floor: what the record model's own Redis commands cost per task when sent as plainly
+//    as possible (pipelined, no script, no merge logic), beside the Redis Streams broker's own
+//    Redis work per task. With broker and store on one Redis, that process can do at most
+//    1 / (broker + tracking) tasks per second: this bounds what tracking can cost whatever the
+//    store's code does.
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 100_000);
 const FUNCTION_KEY = "bench.noop";
@@ -182,9 +189,8 @@ async function storePhase(store: TrackingStore, admin: Redis): Promise<string[]>
   return rows;
 }
 
-/** Drains a backlog of TASKS from a fresh SQLite broker; returns tasks/s and CPU per task. */
-async function drain(dir: string, sink: TrackingSink, admin: Redis | undefined): Promise<Measured> {
-  const broker = openSqliteBroker({ path: path.join(dir, `broker-${newTaskId()}.db`) });
+/** Submits TASKS no-op tasks to the broker in batches of 1,000, as the queue benchmark does. */
+async function enqueue(broker: Broker): Promise<void> {
   const producer = new Producer({ broker, logger: silentLogger() });
   for (let i = 0; i < TASKS; i += 1_000) {
     const batch = Array.from({ length: Math.min(1_000, TASKS - i) }, (_, k) => ({
@@ -194,6 +200,10 @@ async function drain(dir: string, sink: TrackingSink, admin: Redis | undefined):
     }));
     for (const r of await producer.submitBatch(batch)) if (!r.ok) throw r.error;
   }
+}
+
+/** Drains TASKS no-op tasks from the broker (concurrency 100) into the sink. */
+async function drainBroker(broker: Broker, sink: TrackingSink): Promise<void> {
   let handled = 0;
   let done: () => void = () => {};
   const all = new Promise<void>((resolve) => {
@@ -211,14 +221,169 @@ async function drain(dir: string, sink: TrackingSink, admin: Redis | undefined):
     queues: ["bench"],
     concurrency: 100,
   });
-  const m = await measure(admin, async () => {
-    await worker.start();
-    await all;
-    await worker.onIdle();
-  });
+  await worker.start();
+  await all;
+  await worker.onIdle();
   await worker.stop();
+}
+
+/** Drains a backlog of TASKS from a fresh SQLite broker; returns tasks/s and CPU per task. */
+async function drain(dir: string, sink: TrackingSink, admin: Redis | undefined): Promise<Measured> {
+  const broker = openSqliteBroker({ path: path.join(dir, `broker-${newTaskId()}.db`) });
+  await enqueue(broker);
+  const m = await measure(admin, () => drainBroker(broker, sink));
   await broker.close();
   return m;
+}
+
+/**
+ * Redis CPU per task of the plainest form of the record model's writes: per task, pipelined in
+ * batches of 1,000, the submission (a probe for an existing record, HSET of the record, ZADD to
+ * the time, status, function, queue and update indexes) and then the completion (HMGET of the
+ * fields a merge compares, HSET of the outcome, the status move ZREM + ZADD, ZADD to the update
+ * index). No script, no merge logic, no expiry, counters or log lines.
+ */
+async function floorCost(admin: Redis): Promise<{ submission: number; completion: number }> {
+  const ids = Array.from({ length: TASKS }, () => newTaskId());
+  const now = Date.now();
+  const k = (id: string) => `floor:task:${id}`;
+  const phase = async (add: (p: ReturnType<Redis["pipeline"]>, id: string, at: number) => void) => {
+    const m = await measure(admin, async () => {
+      for (let i = 0; i < TASKS; i += 1_000) {
+        const pipeline = admin.pipeline();
+        for (let j = i; j < Math.min(i + 1_000, TASKS); j += 1)
+          add(pipeline, ids[j] as string, now + j);
+        await pipeline.exec();
+      }
+    });
+    return m.redisCpuUs / TASKS;
+  };
+  const submission = await phase((p, id, at) => {
+    p.hget(k(id), "st");
+    p.hset(k(id), {
+      fk: FUNCTION_KEY,
+      q: "bench",
+      pr: 5,
+      p: '{"n":1}',
+      mr: 3,
+      to: 30_000,
+      md: "{}",
+      ca: at,
+      sa: at,
+      st: "PENDING",
+      ua: at,
+    });
+    p.zadd("floor:time", at, id);
+    p.zadd("floor:st:PENDING", at, id);
+    p.zadd(`floor:fn:${FUNCTION_KEY}`, at, id);
+    p.zadd("floor:q:bench", at, id);
+    p.zadd("floor:upd", at, id);
+  });
+  const completion = await phase((p, id, at) => {
+    p.hmget(k(id), "st", "r", "a", "sa", "ua", "ra", "cd", "e", "fk", "q", "ca", "sd");
+    p.hset(k(id), {
+      st: "SUCCESS",
+      sd: at + 1,
+      cd: at + 2,
+      du: 1,
+      re: "null",
+      w: "w-1",
+      dc: 1,
+      ua: at + 2,
+    });
+    p.zrem("floor:st:PENDING", id);
+    p.zadd("floor:st:SUCCESS", at, id);
+    p.zadd("floor:upd", at + 2, id);
+  });
+  return { submission, completion };
+}
+
+/** Phase 3: the broker's Redis work, the record model's floor and the store, per task. */
+async function floorPhase(url: string, admin: Redis): Promise<string[]> {
+  const broker = await openBroker(`${url}?prefix=floor-broker`);
+  const enqueued = await measure(admin, () => enqueue(broker));
+  const drained = await measure(admin, () => drainBroker(broker, noTracking));
+  await broker.close();
+  const floor = await floorCost(admin);
+  // The store itself, fed the same two steps directly (batches of 1,000, no writer, no log line).
+  const store = openRedisTrackingStore(`${url}?prefix=floor-store&retention=7d`);
+  await store.migrate();
+  const ids = Array.from({ length: TASKS }, () => newTaskId());
+  const now = Date.now();
+  const steps = async (events: (id: string, at: number) => TaskEvent[]) => {
+    const m = await measure(admin, async () => {
+      for (let i = 0; i < TASKS; i += 1_000) {
+        await store.record(ids.slice(i, i + 1_000).flatMap((id, k) => events(id, now + i + k)));
+      }
+    });
+    return m.redisCpuUs / TASKS;
+  };
+  const descriptive = {
+    functionKey: FUNCTION_KEY,
+    queue: "bench",
+    priority: 5,
+    payload: { n: 1 },
+    maxRetries: 3,
+    timeoutMs: 30_000,
+    metadata: {},
+  };
+  const stored = {
+    submission: await steps((id, at) => [
+      { ...descriptive, taskId: id, run: 0, attempt: 0, status: "PENDING", at, createdAt: at },
+    ]),
+    completion: await steps((id, at) => [
+      {
+        ...descriptive,
+        taskId: id,
+        run: 0,
+        attempt: 0,
+        status: "STARTED",
+        at: at + 1,
+        createdAt: at,
+        startedAt: at + 1,
+        workerId: "w-1",
+        deliveryCount: 1,
+      },
+      {
+        ...descriptive,
+        taskId: id,
+        run: 0,
+        attempt: 0,
+        status: "SUCCESS",
+        at: at + 2,
+        createdAt: at,
+        completedAt: at + 2,
+        durationMs: 1,
+        result: null,
+        workerId: "w-1",
+      },
+    ]),
+  };
+  await store.close();
+  const broker1 = enqueued.redisCpuUs / TASKS;
+  const broker2 = drained.redisCpuUs / TASKS;
+  const rate1 = (TASKS / enqueued.ms) * 1000;
+  const rate2 = (TASKS / drained.ms) * 1000;
+  const us = (n: number) => `${fmt(n, 1)} µs`;
+  // One Redis process doing broker + tracking work can serve at most 1 / (their sum) tasks/s.
+  const cap = (b: number, t: number, off: number) => {
+    const most = 1e6 / (b + t);
+    return `${fmt(most)}/s = ${fmt(Math.min(1, most / off) * 100)}%`;
+  };
+  return [
+    "## 3. The floor: Redis CPU per task of the broker and of the record model's own commands",
+    "",
+    "| per task | submission (enqueue) | completion (drain) |",
+    "| --- | --- | --- |",
+    `| Redis Streams broker, tracking off: tasks/s | ${fmt(rate1)}/s | ${fmt(rate2)}/s |`,
+    `| Redis Streams broker, tracking off: Redis CPU | ${us(broker1)} | ${us(broker2)} |`,
+    `| record model floor (plain pipelined commands): Redis CPU | ${us(floor.submission)} | ${us(floor.completion)} |`,
+    `| Redis tracking store (record(), batches of 1,000): Redis CPU | ${us(stored.submission)} | ${us(stored.completion)} |`,
+    `| most tasks/s one Redis serves with tracking at the floor, and its share of tracking off | ${cap(broker1, floor.submission, rate1)} | ${cap(broker2, floor.completion, rate2)} |`,
+    `| the same with the store | ${cap(broker1, stored.submission, rate1)} | ${cap(broker2, stored.completion, rate2)} |`,
+    "",
+    "The floor sends per task only what the issue's record model needs (submission: a probe, HSET of the record, ZADD to the time, status, function, queue and update indexes; completion: HMGET of the fields a merge compares, HSET of the outcome, the status move, the update index), pipelined, with no script and no merge logic. With broker and tracking store on one Redis, that process serves at most 1 / (broker + tracking CPU per task) tasks/s, whatever the store's code does; the share compares that with the tracking-off rate measured here (one client process, so the real queue benchmark, with producer and worker in processes of their own, runs faster still with tracking off).",
+  ];
 }
 
 async function main(): Promise<void> {
@@ -283,6 +448,9 @@ async function main(): Promise<void> {
     out.push(
       "Worker CPU: the process's user + system time over the drain / tasks. Redis CPU: the server's used_cpu over the same window / tasks. The drain starts from a backlog enqueued without tracking, so the worker's events (STARTED, SUCCESS) are what tracking costs here.",
     );
+    await admin.flushall();
+    out.push("");
+    out.push(...(await floorPhase(server.url, admin)));
   } finally {
     admin.disconnect();
     await server.cleanup();

@@ -167,11 +167,36 @@ local function take_value()
   end
   return value
 end
+-- Skips the next value, returning where it starts and ends: a value becomes a Lua string (an
+-- allocation and a hash) only when it is used.
+local function skip_value()
+  local from = pos
+  local sep = string.find(data, "\0", pos, true)
+  if sep then
+    pos = sep + 1
+    return from, sep - 1
+  end
+  pos = size + 2
+  return from, size
+end
 
 local rows = 0
 -- inc (field position → incoming value), sets (HSET's arguments) and dels (HDEL's) are reused
 -- from row to row: a fresh table per row costs an allocation and several rehashes as it grows.
 local inc, codes, sets, nsets, dels = {}, {}, {}, 0, {}
+-- Descriptive values are read lazily: a task's later events carry them again (workers send
+-- them in case the submission's event was lost), but a stored task already has them. Until
+-- read, inc[f] is LAZY and from_at / to_at say where the value is.
+local LAZY = true
+local from_at, to_at = {}, {}
+local function value(f)
+  local v = inc[f]
+  if v == LAZY then
+    v = string.sub(data, from_at[f], to_at[f])
+    inc[f] = v
+  end
+  return v
+end
 -- What a new task has stored: nothing.
 local NONE = {}
 local function set(field, value)
@@ -185,8 +210,14 @@ while pos <= size do
   codes = { string.byte(take_value(), 1, -1) }
   nsets = 0
   for k = 1, #codes do
-    codes[k] = codes[k] - CODE_BASE
-    inc[codes[k]] = take_value()
+    local f = codes[k] - CODE_BASE
+    codes[k] = f
+    if GROUP[f] == 1 then
+      inc[f] = LAZY
+      from_at[f], to_at[f] = skip_value()
+    else
+      inc[f] = take_value()
+    end
   end
   rows = rows + 1
 
@@ -203,7 +234,7 @@ while pos <= size do
     -- A new task: the row as it came (sql/merge.ts's merge with nothing stored).
     for k = 1, #codes do
       local f = codes[k]
-      set(FIELDS[f], inc[f])
+      set(FIELDS[f], value(f))
     end
     o_st, o_sa, o_ua, o_ra, o_fk, o_q = inc[ST], inc[SA], inc[UA], inc[RA], inc[FK], inc[Q]
     o_cd = inc[CD]
@@ -233,7 +264,7 @@ while pos <= size do
       elseif g == 3 then take = cmp > 0 or (cmp == 0 and (wins or not got[f]))
       elseif g == 4 then take = incoming_error
       else take = false end
-      if take and inc[f] ~= got[f] then
+      if take and value(f) ~= got[f] then
         set(FIELDS[f], inc[f])
         if f == CD then o_cd = inc[f] end
       end
@@ -268,7 +299,7 @@ while pos <= size do
     o_ra = got[RA] or nil
     if cmp > 0 then o_ra = inc[RA]
     elseif cmp == 0 and inc[RA] and (wins or not got[RA]) then o_ra = inc[RA] end
-    o_fk, o_q = got[FK] or inc[FK], got[Q] or inc[Q]
+    o_fk, o_q = got[FK] or value(FK), got[Q] or value(Q)
   end
 
   local age = age_of(o_ua, o_ra)
