@@ -172,8 +172,8 @@ describe.skipIf(!available)("Redis tracking store behaviour", () => {
         },
       ]);
       const base = store.keyBase;
-      // Redis's own expiry is set (retention plus a grace for the sweep below).
-      expect(await admin.pttl(`${base}task:${old}`)).toBeGreaterThan(0);
+      // No Redis expiry on the task: the sweep of every write removes it with its index entries.
+      expect(await admin.pttl(`${base}task:${old}`)).toBe(-1);
       expect(await store.get(old)).toBeDefined();
       // Past the retention, reads no longer show it, even before anything removed it.
       await sleep(Math.max(0, start + 1_100 - Date.now()));
@@ -207,9 +207,8 @@ describe.skipIf(!available)("Redis tracking store behaviour", () => {
       for (const index of ["time", "upd", "st:PENDING", "fn:demo.flaky", "q:default"]) {
         const members = await admin.zrange(`${base}${index}`, 0, -1);
         expect(members, index).toHaveLength(1);
-        expect(members[0]).toContain(fresh);
+        expect(members).toEqual([fresh]);
       }
-      expect(await admin.zrange(`${base}age`, 0, -1)).toEqual([fresh]);
       expect(await admin.zrange(`${base}workers`, 0, -1)).toEqual(["w-new"]);
       // An event older than the retention is not stored at all.
       const ancient = taskId();
@@ -313,23 +312,47 @@ describe.skipIf(!available)("Redis tracking store behaviour", () => {
     }
   });
 
-  it("keeps a task whose age index lags behind its latest event (purge checks the exact age)", async () => {
+  it("keeps a task until its latest event and its due time are both past the cut-off", async () => {
     const store = open();
+    const admin = new Redis(url);
     try {
       await store.migrate();
-      const id = taskId();
-      // The second event moves the age by less than the slack: the index keeps T0.
-      await store.record([submitted(id, T0)]);
-      await store.record([{ taskId: id, run: 0, attempt: 0, status: "STARTED", at: T0 + 30_000 }]);
+      const [recent, delayed] = [taskId(), taskId()];
+      await store.record([submitted(recent, T0)]);
+      await store.record([
+        { taskId: recent, run: 0, attempt: 0, status: "STARTED", at: T0 + 30_000 },
+      ]);
+      // Submitted at T0, due an hour later (a delayed task, or a retry waiting).
+      await store.record([submitted(delayed, T0, { runAt: T0 + 3_600_000 })]);
       expect(await store.purge({ olderThan: T0 + 10_000 })).toEqual({
         tasks: 0,
         logs: 0,
         workers: 0,
       });
-      expect(await store.get(id)).toBeDefined();
+      expect(await store.get(recent)).toBeDefined();
+      expect(await store.get(delayed)).toBeDefined();
+      // The delayed task left the retention's walk of `upd` for `due`, so the next sweeps do
+      // not meet it again; it is still listed.
+      const base = store.keyBase;
+      expect(await admin.zscore(`${base}upd`, delayed)).toBeNull();
+      expect(Number(await admin.zscore(`${base}due`, delayed))).toBe(T0 + 3_600_000);
+      expect((await store.list({})).tasks.map((t) => t.id).sort()).toEqual(
+        [recent, delayed].sort(),
+      );
+      // Its next event brings it back to `upd` (and updates()).
+      await store.record([
+        { taskId: delayed, run: 0, attempt: 0, status: "STARTED", at: T0 + 3_600_001 },
+      ]);
+      expect(Number(await admin.zscore(`${base}upd`, delayed))).toBe(T0 + 3_600_001);
       expect(await store.purge({ olderThan: T0 + 30_001 })).toMatchObject({ tasks: 1 });
-      expect(await store.get(id)).toBeUndefined();
+      expect(await store.get(recent)).toBeUndefined();
+      expect(await store.purge({ olderThan: T0 + 3_600_002 })).toMatchObject({ tasks: 1 });
+      expect(await store.get(delayed)).toBeUndefined();
+      expect(await admin.zcard(`${base}due`)).toBe(0);
+      expect(await admin.zcard(`${base}upd`)).toBe(0);
+      expect(await admin.zcard(`${base}time`)).toBe(0);
     } finally {
+      admin.disconnect();
       await store.close();
     }
   });

@@ -5,10 +5,9 @@ import type { TaskValues } from "../sql/schema.js";
 // (sql/schema.ts, TaskValues), under two-letter field names: a field name is stored in every
 // hash, and at 100k+ tasks "function_key" instead of "fk" costs megabytes. A NULL column is an
 // absent field; so are `r` and `a` when 0. `id` lives in the key and `status_rank` is derived
-// from the status, so neither is stored. Two fields are not columns: `fl`, the function key
+// from the status, so neither is stored. One field is not a column: `fl`, the function key
 // lowercased in JS (Unicode-aware, unlike Lua's string.lower) for the text search, stored only
-// when it differs from `fk`; and `ag`, the age the task's retention entry was last set for
-// (record-script.ts).
+// when it differs from `fk`. (Layout 2 also had `ag`, the age its retention entry was set for.)
 //
 // The merge script (record-script.ts) receives each row sparsely (pushRowArgs) and groups the
 // fields the way sql/merge.ts does; both lists come from here.

@@ -108,15 +108,20 @@ while true do
   lower = "(" .. members[#members]
 end
 local rows, fns, queues = {}, {}, {}
-for k, id in ipairs(ids) do
-  local f = redis.call("HMGET", base .. "task:" .. id, "sa", "st", "fk", "q", "ua", "cd")
+for _, id in ipairs(ids) do
+  local key = base .. "task:" .. id
+  local f = redis.call("HMGET", key, "sa", "st", "fk", "q", "ua", "cd")
   if f[1] then
+    -- Layout 2 gave every task hash a Redis expiry and an "ag" field; layout 3 has neither.
+    redis.call("PERSIST", key)
+    redis.call("HDEL", key, "ag")
     rows[#rows + 1] = { id, f }
     if f[3] then fns[f[3]] = true end
     if f[4] then queues[f[4]] = true end
   end
 end
-local old = { base .. "time", base .. "upd" }
+-- Layout 2's retention index goes too: \`upd\` (and \`due\`, filled by the sweep) replace it.
+local old = { base .. "time", base .. "upd", base .. "age" }
 for _, status in ipairs({ "PENDING", "STARTED", "SUCCESS", "FAILURE", "CANCELED" }) do
   old[#old + 1] = base .. "st:" .. status
 end

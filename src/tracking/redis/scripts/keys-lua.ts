@@ -10,8 +10,10 @@ import { SORT_DIGITS } from "../task-hash.js";
 //   st:<STATUS>       zset   the tasks in that status: member = id, score = sort_at
 //   fn:<function key> zset   the tasks of that function: member = id, score = sort_at
 //   q:<queue>         zset   the tasks of that queue: member = id, score = sort_at
-//   upd               zset   member = id, score = updated_at: updates(), oldest first
-//   age               zset   member id, score max(updated_at, run_at) (up to AGE_SLACK early): retention, purge
+//   upd               zset   member = id, score = updated_at: updates(), oldest first, and the
+//                            retention sweep (a task's age is its updated_at…)
+//   due               zset   member = id, score = run_at, for tasks whose run_at is later than
+//                            their updated_at (delayed, or a retry waiting): …or that run_at
 //   tp:<minute>       hash   finished tasks whose completed_at is in that minute (epoch ms of its
 //                            start): field "s<queue>" (SUCCESS) / "f<queue>" (FAILURE) → count
 //   tpm               zset   the minutes that have a tp: hash (member and score = the minute)
@@ -50,6 +52,7 @@ end
 local function unindex(id, st, fk, q)
   redis.call("ZREM", base .. "time", id)
   redis.call("ZREM", base .. "upd", id)
+  redis.call("ZREM", base .. "due", id)
   if st then redis.call("ZREM", base .. "st:" .. st, id) end
   if fk then redis.call("ZREM", base .. "fn:" .. fk, id) end
   if q then redis.call("ZREM", base .. "q:" .. q, id) end
@@ -100,41 +103,48 @@ local function count_after(key, score, id)
   return n
 end
 
--- Removes a task's hash and its index entries, unless its exact age (latest event, or due time
--- when later) is at or after cutoff: the "age" entry may lag by up to AGE_SLACK
--- (record-script.ts), so it is moved to the exact age instead. Returns true when removed. (A hash
--- that Redis already expired on its own leaves its index entries to the list script, which
--- drops entries whose hash is gone as it meets them.)
+-- Removes a task's hash and its index entries, unless its age (latest event, or due time when
+-- later) is at or after cutoff. Returns true when removed. A task kept for its due time leaves
+-- the retention's walk of \`upd\` (which would otherwise meet it again on every sweep) and waits
+-- in \`due\`; its next event puts it back in \`upd\`. (Such a task is then missing from
+-- updates() pages that start before the retention cut-off, which no live reader asks for.)
 local function remove_task(id, cutoff)
   local key = base .. "task:" .. id
   local f = redis.call("HMGET", key, "st", "fk", "q", "ua", "ra")
   if not f[1] then
-    redis.call("ZREM", base .. "age", id)
+    unindex(id, nil, nil, nil)
     return false
   end
   if cutoff then
-    local age = num(f[4])
-    if f[5] and num(f[5]) > age then age = num(f[5]) end
-    if age >= cutoff then
-      redis.call("ZADD", base .. "age", int(age), id)
-      redis.call("HSET", key, "ag", int(age))
+    local ua = num(f[4])
+    local ra = f[5] and num(f[5]) or ua
+    if ra >= cutoff and ua < cutoff then
+      redis.call("ZADD", base .. "due", f[5], id)
+      redis.call("ZREM", base .. "upd", id)
+      return false
+    end
+    if ua >= cutoff or ra >= cutoff then
+      redis.call("ZREM", base .. "due", id)
       return false
     end
   end
-  redis.call("ZREM", base .. "age", id)
   unindex(id, f[1], f[2] or nil, f[3] or nil)
   redis.call("DEL", key)
   return true
 end
 
--- Up to limit tasks aged before cutoff: returns how many were removed and whether more may wait.
+-- Up to limit tasks (from each of \`upd\` and \`due\`) aged before cutoff: how many were removed,
+-- and whether more may wait.
 local function remove_tasks_before(cutoff, limit)
-  local ids = redis.call("ZRANGE", base .. "age", "-inf", "(" .. int(cutoff), "BYSCORE", "LIMIT", 0, limit)
-  local removed = 0
-  for _, id in ipairs(ids) do
-    if remove_task(id, cutoff) then removed = removed + 1 end
+  local removed, more = 0, false
+  for _, index in ipairs({ "upd", "due" }) do
+    local ids = redis.call("ZRANGE", base .. index, "-inf", "(" .. int(cutoff), "BYSCORE", "LIMIT", 0, limit)
+    for _, id in ipairs(ids) do
+      if remove_task(id, cutoff) then removed = removed + 1 end
+    end
+    if #ids == limit then more = true end
   end
-  return removed, #ids == limit
+  return removed, more
 end
 
 -- Log lines written before cutoff, for up to limit tasks: lines removed, and whether more may wait.
@@ -178,8 +188,12 @@ end
 
 `;
 
-/** How far a task's "age" index entry may lag behind its exact age (record-script.ts). */
-export const AGE_SLACK_MS = 60_000;
-
-/** How many expired entries each write script removes along the way (bounded work per call). */
+/** How many expired entries of each kind a write script removes along the way (bounded work per call). */
 export const SWEEP_PER_CALL = 100;
+
+/**
+ * Expired tasks a merge call removes along the way: as many as the rows it may add
+ * (redis-tracking-store.ts ROWS_PER_CALL), so under a steady load the sweep keeps pace with the
+ * writes and expired tasks never pile up.
+ */
+export const TASK_SWEEP_PER_CALL = 1_000;

@@ -7,7 +7,12 @@ import {
   FIELDS,
   VERSION_FIELDS,
 } from "../task-hash.js";
-import { AGE_SLACK_MS, SHARED_LUA, SWEEP_PER_CALL, THROUGHPUT_MINUTE_MS } from "./keys-lua.js";
+import {
+  SHARED_LUA,
+  SWEEP_PER_CALL,
+  TASK_SWEEP_PER_CALL,
+  THROUGHPUT_MINUTE_MS,
+} from "./keys-lua.js";
 
 // The monotonic merge of a write batch with what is stored, as one script call (per 1,000 tasks:
 // a writer flush of up to 5,000 items is at most 5 calls, sent together in one round trip, so no
@@ -21,8 +26,9 @@ import { AGE_SLACK_MS, SHARED_LUA, SWEEP_PER_CALL, THROUGHPUT_MINUTE_MS } from "
 // ARGV[1]  key base, "{<prefix>}:t:"
 // ARGV[2]  now, epoch ms (the writer's clock): what the retention counts from
 // ARGV[3]  retention in ms; 0 = keep until purged
-// ARGV[4]  grace in ms: a hash's own Redis expiry comes this long after its retention ends, so
-//          the sweep below (which needs the hash to find its index entries) normally runs first
+// ARGV[4]  grace in ms: a throughput counter's own Redis expiry comes this long after its
+//          retention ends (task hashes have none: the sweep below removes them with their
+//          index entries)
 // ARGV[5]  the rows, as one string of values separated by NUL (no stored text holds one,
 //          rows.ts): per row the task id, the codes of the fields it carries (one letter per
 //          field, task-hash.ts pushRowArgs), then those fields' values; a field not carried is
@@ -30,8 +36,9 @@ import { AGE_SLACK_MS, SHARED_LUA, SWEEP_PER_CALL, THROUGHPUT_MINUTE_MS } from "
 //          and Redis a parse and a Lua string, and splitting here is cheaper than both.
 // Returns the number of rows merged.
 //
-// Along the way it removes up to ${SWEEP_PER_CALL} tasks past their retention (bounded work per
-// call), and a row whose merged age is already past the retention is not stored at all.
+// Along the way it removes up to ${TASK_SWEEP_PER_CALL} tasks past their retention (as many as a call
+// may add, so the sweep keeps pace with the writes; bounded work per call), and a row whose
+// merged age is already past the retention is not stored at all.
 
 const luaList = (fields: readonly string[]) => `{${fields.map((f) => `"${f}"`).join(", ")}}`;
 const position = (field: string) => FIELDS.indexOf(field as (typeof FIELDS)[number]) + 1;
@@ -43,10 +50,7 @@ local retention = num(ARGV[3])
 local grace = num(ARGV[4])
 local FIELDS = ${luaList(FIELDS)}
 local NF = #FIELDS
--- The hash also holds "ag", the age its "age" zset entry (and its own expiry) were set for.
-local READ = ${luaList([...FIELDS, "ag"])}
-local AG = NF + 1
-local AGE_SLACK = ${AGE_SLACK_MS}
+local READ = FIELDS
 local CODE_BASE = ${FIELD_CODE_BASE}
 local ATTEMPT = ${positions(ATTEMPT_FIELDS)}
 -- What each field position belongs to: 1 descriptive, 2 version, 3 attempt, 4 carried, 5 other.
@@ -78,7 +82,7 @@ end
 local additions, removals = {}, {}
 -- Index key names, built once per call instead of once per row (a Lua concatenation allocates
 -- and hashes a new string every time).
-local K_TIME, K_UPD, K_AGE = base .. "time", base .. "upd", base .. "age"
+local K_TIME, K_UPD, K_TASK = base .. "time", base .. "upd", base .. "task:"
 local key_names = { ["st:"] = {}, ["fn:"] = {}, ["q:"] = {} }
 local function index_key(kind, name)
   local names = key_names[kind]
@@ -147,7 +151,7 @@ end
 local cutoff = nil
 if retention > 0 then
   cutoff = now - retention
-  remove_tasks_before(cutoff, ${SWEEP_PER_CALL})
+  remove_tasks_before(cutoff, ${TASK_SWEEP_PER_CALL})
   remove_minutes_before(cutoff, ${SWEEP_PER_CALL})
 end
 
@@ -221,7 +225,7 @@ while pos <= size do
   end
   rows = rows + 1
 
-  local key = base .. "task:" .. id
+  local key = K_TASK .. id
   -- Most rows are a new task (the producer's PENDING) or the next step of one: a one-field
   -- probe first, since HMGET of every field costs several times more and a new task needs none.
   local old_st = redis.call("HGET", key, "st")
@@ -314,19 +318,8 @@ while pos <= size do
     else recount(nil, nil, nil, o_st, o_cd, o_q) end
     -- The update index: an update in place when the latest event time moved.
     if not old_st or o_ua ~= got[UA] then later_add(K_UPD, o_ua, id) end
-    -- The age index and the expiry move only when the age moved on by more than AGE_SLACK: a
-    -- task's later events (ms to minutes after its submission) then cost no extra commands. An
-    -- entry is thus up to AGE_SLACK early, which remove_tasks_before corrects: it checks the
-    -- hash's exact age before removing anything. The grace keeps the expiry behind the age.
-    local new_age = not old_st or age > num(got[AG] or "0") + AGE_SLACK
-    if new_age then
-      local ag = int(age)
-      set("ag", ag)
-      later_add(K_AGE, ag, id)
-    end
     if nsets > 0 then redis.call("HSET", key, unpack(sets, 1, nsets)) end
     if ndels > 0 then redis.call("HDEL", key, unpack(dels, 1, ndels)) end
-    if new_age and retention > 0 then redis.call("PEXPIREAT", key, int(age + retention + grace)) end
 
     -- The filter indexes (member id, score sort_at): a changed sort_at is an update in place
     -- of each; only a changed status moves the task between keys.
