@@ -114,13 +114,21 @@ end
 -- HINCRBY per (minute, queue, outcome) however many tasks share it.
 local counts = {}
 local MINUTE = ${THROUGHPUT_MINUTE_MS}
--- What a task state adds to the counters: its minute and field, or nil when it adds nothing
--- (the SQL store's throughput: status SUCCESS or FAILURE, completed_at and queue known).
+-- What a task state adds to the counters: its minute (a number: formatted once per minute, at
+-- the end) and field (built once per queue and outcome), or nil when it adds nothing (the SQL
+-- store's throughput: status SUCCESS or FAILURE, completed_at and queue known).
+local field_names = { SUCCESS = {}, FAILURE = {} }
 local function counted(st, cd, q)
-  if not cd or not q or (st ~= "SUCCESS" and st ~= "FAILURE") then return nil end
+  if not cd or not q then return nil end
+  local names = field_names[st]
+  if not names then return nil end
+  local field = names[q]
+  if not field then
+    field = (st == "SUCCESS" and "s" or "f") .. q
+    names[q] = field
+  end
   local t = num(cd)
-  local field = (st == "SUCCESS" and "s" or "f") .. q
-  return int(t - t % MINUTE), field
+  return t - t % MINUTE, field
 end
 local function count(minute, field, delta)
   local fields = counts[minute]
@@ -226,11 +234,16 @@ while pos <= size do
   rows = rows + 1
 
   local key = K_TASK .. id
-  -- Most rows are a new task (the producer's PENDING) or the next step of one: a one-field
-  -- probe first, since HMGET of every field costs several times more and a new task needs none.
-  local old_st = redis.call("HGET", key, "st")
+  -- A submission (PENDING of a first attempt) is nearly always a new task: a one-field probe
+  -- first, since HMGET of every field costs several times more and a new task needs none. Any
+  -- other row nearly always follows a stored one: straight to the HMGET.
   local got = NONE
-  if old_st then got = redis.call("HMGET", key, unpack(READ)) end
+  if inc[ST] == "PENDING" and not inc[R] and not inc[A] then
+    if redis.call("EXISTS", key) == 1 then got = redis.call("HMGET", key, unpack(READ)) end
+  else
+    got = redis.call("HMGET", key, unpack(READ))
+  end
+  local old_st = got[ST]
   local ndels = 0
   local o_st, o_sa, o_ua, o_ra, o_fk, o_q, o_cd
 
@@ -338,7 +351,8 @@ end
 -- Removals first: a task that changed status moved between keys, never within one.
 for key, members in pairs(removals) do in_slices("ZREM", key, members) end
 for key, pairs_ in pairs(additions) do in_slices("ZADD", key, pairs_) end
-for minute, fields in pairs(counts) do
+for start, fields in pairs(counts) do
+  local minute = int(start)
   local key = base .. "tp:" .. minute
   local added = false
   for field, delta in pairs(fields) do
@@ -350,7 +364,7 @@ for minute, fields in pairs(counts) do
   if added then
     redis.call("ZADD", base .. "tpm", minute, minute)
     -- The same expiry from every writer with the same retention (a new key has none: no GT).
-    if retention > 0 then redis.call("PEXPIREAT", key, int(num(minute) + MINUTE + retention + grace)) end
+    if retention > 0 then redis.call("PEXPIREAT", key, int(start + MINUTE + retention + grace)) end
   end
 end
 return rows
