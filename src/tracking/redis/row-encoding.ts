@@ -1,0 +1,267 @@
+import { supersedes, type TaskStatus } from "../../core/status.js";
+import { dbText, jsonText, optInt, optText, time } from "../sql/rows.js";
+import type { TaskErrorInfo, TaskEvent } from "../tracking-store.js";
+import {
+  FIELD_CODE_BASE,
+  FIELDS,
+  LOWER_KEY_FIELD,
+  paddedSortAt,
+  VALUE_SEPARATOR,
+} from "./task-hash.js";
+
+// The rows arguments of the record script (scripts/record-script.ts), built straight from a write
+// batch's events. The result is byte for byte what the general path gives (each task's events
+// collapsed into one TaskValues with sql/rows.ts's eventToValues and sql/merge.ts's
+// mergeTaskValues, then task-hash.ts's pushRowArgs, joined with VALUE_SEPARATOR), for about a
+// quarter of its CPU: this runs in every producer and worker that tracks on Redis, and the general
+// path spent most of its time building and copying 27-field objects, encoding values the merge
+// then dropped, and looking fields up by column name.
+//
+// Here a task's row is one small builder holding its values already as the strings sent, by
+// position in FIELDS (so a value's code letter is its index); an event's value is converted only
+// where the merge takes it. The merge rules are mergeTaskValues's, applied value by value; the
+// defensive conversions are rows.ts's own functions. row-encoding.test.ts holds both paths to
+// the same bytes on generated batches: change a rule in sql/ and that test says what to change
+// here.
+
+/** How many rows, and how many characters of rows, one rows argument holds at most. */
+export interface RowLimits {
+  /** Rows per argument; a task's row is never split. */
+  rowsPerCall: number;
+  /** Characters (UTF-16 units) per argument, separators included: the argument closes at the row that reaches it. */
+  charsPerCall: number;
+}
+
+type Field = (typeof FIELDS)[number];
+const slot = (field: Field): number => FIELDS.indexOf(field);
+
+// Positions in FIELDS, by merge group (sql/merge.ts).
+const FK = slot("fk");
+const Q = slot("q");
+const PR = slot("pr");
+const P = slot("p");
+const MR = slot("mr");
+const TO = slot("to");
+const MD = slot("md");
+const IK = slot("ik");
+const CA = slot("ca");
+const ST = slot("st");
+const R = slot("r");
+const A = slot("a");
+const SD = slot("sd");
+const CD = slot("cd");
+const DU = slot("du");
+const RA = slot("ra");
+const RE = slot("re");
+const W = slot("w");
+const DC = slot("dc");
+const DL = slot("dl");
+const E = slot("e");
+const ES = slot("es");
+const FL = slot(LOWER_KEY_FIELD);
+const SA = slot("sa");
+const UA = slot("ua");
+
+/** The code letter of each position (pushRowArgs: FIELD_CODE_BASE + position + 1). */
+const CODES = FIELDS.map((_, i) => String.fromCharCode(FIELD_CODE_BASE + i + 1));
+/** Copied for every new row: a literal-built array stays packed, which `new Array(n)` does not. */
+const NO_VALUES: (string | null)[] = FIELDS.map(() => null);
+
+/** One task's row while the batch is read: what mergeTaskValues would hold so far. */
+class RowBuilder {
+  /**
+   * By position in FIELDS, as sent; null = not sent. The version fields, fl, sa and ua are
+   * written at the end (rowText) from the properties below, which the merge compares as numbers.
+   */
+  readonly values: (string | null)[] = NO_VALUES.slice();
+  status: TaskStatus;
+  run: number;
+  attempt: number;
+  sortAt: number;
+  updatedAt: number;
+
+  constructor(
+    readonly id: string,
+    status: TaskStatus,
+    run: number,
+    attempt: number,
+    sortAt: number,
+    updatedAt: number,
+  ) {
+    this.status = status;
+    this.run = run;
+    this.attempt = attempt;
+    this.sortAt = sortAt;
+    this.updatedAt = updatedAt;
+  }
+}
+
+function intText(value: number | undefined): string | null {
+  const n = optInt(value);
+  return n === null ? null : String(n);
+}
+
+/** The descriptive group: the first non-null value wins, so an event only fills gaps. */
+function fillDescriptive(values: (string | null)[], event: TaskEvent, createdAt: number | null) {
+  if (values[FK] === null) values[FK] = optText(event.functionKey);
+  if (values[Q] === null) values[Q] = optText(event.queue);
+  if (values[PR] === null) values[PR] = intText(event.priority);
+  // Checked before encoding (rows.ts's `known`): a worker's events all carry the payload, and
+  // only the first one's encoding is kept.
+  if (values[P] === null) values[P] = jsonText(event.payload);
+  if (values[MR] === null) values[MR] = intText(event.maxRetries);
+  if (values[TO] === null) values[TO] = intText(event.timeoutMs);
+  if (values[MD] === null) values[MD] = jsonText(event.metadata);
+  if (values[IK] === null) values[IK] = optText(event.idempotencyKey);
+  if (values[CA] === null && createdAt !== null) values[CA] = String(createdAt);
+}
+
+// How an event's attempt facts meet the row's (mergeTaskValues, ATTEMPT); an older attempt's
+// facts are not read at all.
+/** A newer attempt: its facts, the ones it lacks cleared. */
+const REPLACE = 0;
+/** The same attempt, the event wins: its facts first, the row's fill its gaps. */
+const OVER = 1;
+/** The same attempt, the row wins: the row's facts first, the event's fill its gaps. */
+const UNDER = 2;
+type Take = typeof REPLACE | typeof OVER | typeof UNDER;
+
+function put(values: (string | null)[], i: number, value: string | null, take: Take): void {
+  if (take === REPLACE || (take === OVER ? value !== null : values[i] === null)) values[i] = value;
+}
+
+function takeAttemptFacts(values: (string | null)[], event: TaskEvent, take: Take): void {
+  put(values, SD, intText(event.startedAt), take);
+  put(values, CD, intText(event.completedAt), take);
+  put(values, DU, intText(event.durationMs), take);
+  put(values, RA, intText(event.runAt), take);
+  put(values, RE, jsonText(event.result), take);
+  put(values, W, optText(event.workerId), take);
+  put(values, DC, intText(event.deliveryCount), take);
+  put(values, DL, optText(event.deadLetterReason), take);
+}
+
+/**
+ * The carried group (the last failure): the winner's error when it has one; a losing event's
+ * only when the row has none. error and error_search always move together.
+ */
+function takeError(values: (string | null)[], error: TaskErrorInfo | undefined, wins: boolean) {
+  if (wins) {
+    if (!error) return;
+    const text = jsonText(error);
+    if (text === null) return;
+    values[E] = text;
+    values[ES] = dbText(String(error.message).toLowerCase());
+  } else if (values[E] === null) {
+    values[E] = error ? jsonText(error) : null;
+    values[ES] = error ? dbText(String(error.message).toLowerCase()) : null;
+  }
+}
+
+function firstRow(id: string, event: TaskEvent): RowBuilder {
+  const at = time(event.at);
+  const createdAt = optInt(event.createdAt);
+  const row = new RowBuilder(
+    id,
+    event.status,
+    optInt(event.run) ?? 0,
+    optInt(event.attempt) ?? 0,
+    createdAt ?? at,
+    at,
+  );
+  fillDescriptive(row.values, event, createdAt);
+  takeAttemptFacts(row.values, event, REPLACE);
+  takeError(row.values, event.error, false);
+  return row;
+}
+
+/** -1, 0 or 1: how an event's (run, attempt) compares with the row's. */
+function compareAttempt(run: number, attempt: number, row: RowBuilder): number {
+  if (run !== row.run) return run > row.run ? 1 : -1;
+  if (attempt !== row.attempt) return attempt > row.attempt ? 1 : -1;
+  return 0;
+}
+
+function mergeEvent(row: RowBuilder, event: TaskEvent): void {
+  const values = row.values;
+  const at = time(event.at);
+  const createdAt = optInt(event.createdAt);
+  const run = optInt(event.run) ?? 0;
+  const attempt = optInt(event.attempt) ?? 0;
+  const wins = supersedes({ run, attempt, status: event.status }, row);
+  const order = compareAttempt(run, attempt, row);
+  // sort_at: created_at once known, else the earliest event time. Read before fillDescriptive
+  // sets created_at: the rule looks at the row as it was before this event.
+  if (values[CA] === null) row.sortAt = createdAt ?? Math.min(row.sortAt, at);
+  row.updatedAt = Math.max(row.updatedAt, at);
+  fillDescriptive(values, event, createdAt);
+  if (wins) {
+    row.status = event.status;
+    row.run = run;
+    row.attempt = attempt;
+  }
+  if (order >= 0) takeAttemptFacts(values, event, order > 0 ? REPLACE : wins ? OVER : UNDER);
+  takeError(values, event.error, wins);
+}
+
+/** The row's values joined: id, codes, values (pushRowArgs's layout). */
+function rowText(row: RowBuilder): string {
+  const values = row.values;
+  const key = values[FK] as string | null;
+  if (key !== null) {
+    // Stored only when it differs (a key already lowercase is searched as is).
+    const lower = key.toLowerCase();
+    values[FL] = lower === key ? null : lower;
+  }
+  values[ST] = row.status;
+  values[R] = row.run === 0 ? null : String(row.run);
+  values[A] = row.attempt === 0 ? null : String(row.attempt);
+  values[SA] = paddedSortAt(row.sortAt);
+  values[UA] = String(row.updatedAt);
+  let codes = "";
+  let tail = "";
+  for (let i = 0; i < values.length; i += 1) {
+    const value = values[i] as string | null;
+    if (value === null) continue;
+    codes += CODES[i];
+    tail += VALUE_SEPARATOR + value;
+  }
+  return row.id + VALUE_SEPARATOR + codes + tail;
+}
+
+/** One row per task, in the order of each task's first event. */
+function collapse(events: readonly TaskEvent[]): Iterable<RowBuilder> {
+  const byId = new Map<string, RowBuilder>();
+  for (const event of events) {
+    const id = dbText(event.taskId);
+    const row = byId.get(id);
+    if (row === undefined) byId.set(id, firstRow(id, event));
+    else mergeEvent(row, event);
+  }
+  return byId.values();
+}
+
+/**
+ * The record script's rows arguments for a batch, one per script call: values separated by
+ * VALUE_SEPARATOR, rows too. An argument closes after the row that reaches either limit.
+ */
+export function encodeRows(events: readonly TaskEvent[], limits: RowLimits): string[] {
+  const calls: string[] = [];
+  let rows = "";
+  let count = 0;
+  let chars = 0;
+  for (const row of collapse(events)) {
+    const text = rowText(row);
+    rows = count === 0 ? text : rows + VALUE_SEPARATOR + text;
+    count += 1;
+    chars += text.length + 1;
+    if (count >= limits.rowsPerCall || chars >= limits.charsPerCall) {
+      calls.push(rows);
+      rows = "";
+      count = 0;
+      chars = 0;
+    }
+  }
+  if (count > 0) calls.push(rows);
+  return calls;
+}
