@@ -204,12 +204,31 @@ function mergeEvent(row: RowBuilder, event: TaskEvent): void {
   takeError(values, event.error, wins);
 }
 
-/** The row's values joined: id, codes, values (pushRowArgs's layout). */
-function rowText(row: RowBuilder): string {
+/** The code letters of each set of fields sent, by bit mask of their positions. */
+const codesByMask = new Map<number, string>();
+/** Plenty for the few shapes of rows a process sends; bounds the cache whatever the events. */
+const MAX_CACHED_CODES = 4_096;
+
+function codesOf(mask: number): string {
+  let codes = codesByMask.get(mask);
+  if (codes === undefined) {
+    codes = "";
+    for (let i = 0; i < CODES.length; i += 1) if (mask & (1 << i)) codes += CODES[i];
+    if (codesByMask.size < MAX_CACHED_CODES) codesByMask.set(mask, codes);
+  }
+  return codes;
+}
+
+/**
+ * Appends the row's values to `out` in pushRowArgs's layout (id, codes, values), as pieces to
+ * join once per call: building one string per row would allocate a piece per value twice over.
+ * Returns the characters the row adds to its call, separators included.
+ */
+function pushRow(row: RowBuilder, out: string[]): number {
   const values = row.values;
   const key = values[FK] as string | null;
   if (key !== null) {
-    // Stored only when it differs (a key already lowercase is searched as is).
+    // Sent only when it differs (a key already lowercase is searched as is).
     const lower = key.toLowerCase();
     values[FL] = lower === key ? null : lower;
   }
@@ -218,15 +237,21 @@ function rowText(row: RowBuilder): string {
   values[A] = row.attempt === 0 ? null : String(row.attempt);
   values[SA] = paddedSortAt(row.sortAt);
   values[UA] = String(row.updatedAt);
-  let codes = "";
-  let tail = "";
+  // The codes come before the values they describe: a slot now, filled once the values are known.
+  const codesAt = out.length + 1;
+  out.push(row.id, "");
+  let chars = row.id.length + 1;
+  let mask = 0;
   for (let i = 0; i < values.length; i += 1) {
     const value = values[i] as string | null;
     if (value === null) continue;
-    codes += CODES[i];
-    tail += VALUE_SEPARATOR + value;
+    mask |= 1 << i;
+    out.push(value);
+    chars += value.length + 1;
   }
-  return row.id + VALUE_SEPARATOR + codes + tail;
+  const codes = codesOf(mask);
+  out[codesAt] = codes;
+  return chars + codes.length + 1;
 }
 
 /** One row per task, in the order of each task's first event. */
@@ -247,21 +272,19 @@ function collapse(events: readonly TaskEvent[]): Iterable<RowBuilder> {
  */
 export function encodeRows(events: readonly TaskEvent[], limits: RowLimits): string[] {
   const calls: string[] = [];
-  let rows = "";
-  let count = 0;
+  let parts: string[] = [];
+  let rows = 0;
   let chars = 0;
   for (const row of collapse(events)) {
-    const text = rowText(row);
-    rows = count === 0 ? text : rows + VALUE_SEPARATOR + text;
-    count += 1;
-    chars += text.length + 1;
-    if (count >= limits.rowsPerCall || chars >= limits.charsPerCall) {
-      calls.push(rows);
-      rows = "";
-      count = 0;
+    chars += pushRow(row, parts);
+    rows += 1;
+    if (rows >= limits.rowsPerCall || chars >= limits.charsPerCall) {
+      calls.push(parts.join(VALUE_SEPARATOR));
+      parts = [];
+      rows = 0;
       chars = 0;
     }
   }
-  if (count > 0) calls.push(rows);
+  if (rows > 0) calls.push(parts.join(VALUE_SEPARATOR));
   return calls;
 }
