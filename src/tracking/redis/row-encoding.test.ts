@@ -54,7 +54,23 @@ const FUNCTION_KEYS = [
   "ǅ.title",
 ];
 const NUMBERS = [0, 1, 3, -2, 2.9, -0.4, 30_000, NaN, Infinity, -Infinity, 1e21, 2 ** 53 + 2];
-const TIMES = [NOW - 5_000, NOW + 12.7, 0, -1_000, 1e14, NaN, Infinity, 99_999_999_999_999];
+const TIMES = [
+  NOW - 5_000,
+  NOW + 12.7,
+  NOW - 0.5,
+  0,
+  -1_000,
+  999,
+  1_000,
+  1_000_000_000_007,
+  999_999_999_999,
+  1e14,
+  99_999_999_999_999,
+  2 ** 53 + 2,
+  1e21,
+  NaN,
+  Infinity,
+];
 
 function jsonish(random: Random, largeChars: number): unknown {
   switch (random.int(14)) {
