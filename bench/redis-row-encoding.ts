@@ -4,15 +4,17 @@ import type { TaskEvent } from "../src/tracking/tracking-store.js";
 import { taskEvent } from "../src/worker/task-events.js";
 import { referenceRows } from "../test/support/redis-rows-reference.js";
 
-// Client CPU of the Redis tracking store's row encoding alone (no Redis): the rows arguments of a
-// write batch built by the general path (collapse with sql/merge.ts, then pushRowArgs) and by
-// row-encoding.ts, for 100k tasks (BENCH_TASKS) in flushes of 5,000 events (the writer's batch),
-// as a producer records them (one PENDING per task) and as a worker does (STARTED and SUCCESS of
-// the same attempt, both with the descriptive fields). µs per row, median of RUNS runs, each
-// after a warm-up. Run: tsc -p tsconfig.bench.json && node dist-bench/bench/redis-row-encoding.js
+// Client CPU of the Redis tracking store's row encoding alone (no Redis): the rows arguments of
+// write batches built by the general path (collapse with sql/merge.ts, then pushRowArgs:
+// test/support/redis-rows-reference.ts) and by row-encoding.ts, for 100k tasks (BENCH_TASKS) in
+// flushes of 5,000 events (the writer's batch), as a producer records them (one PENDING per task)
+// and as a worker does (STARTED and SUCCESS of the same attempt, both with the descriptive
+// fields). CPU µs per row, median of BENCH_RUNS runs.
+//
+//   npx tsc -p tsconfig.bench.json && node dist-bench/bench/redis-row-encoding.js
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 100_000);
-const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+const RUNS = Number(process.env.BENCH_RUNS ?? 11);
 /** BestEffortWriter's default batch. */
 const FLUSH_EVENTS = 5_000;
 /** What record() passes (redis-tracking-store.ts). */
@@ -105,10 +107,21 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
-function measure(encode: Encoder, batches: TaskEvent[][]): number {
+/**
+ * Medians of both encoders, their runs alternated (after a warm-up of each) so that a change in
+ * the machine's load during the measurement weighs on both alike.
+ */
+function measure(batches: TaskEvent[][]): { before: number; after: number } {
   const rows = rowCount(batches);
-  timeRun(encode, batches, rows);
-  return median(Array.from({ length: RUNS }, () => timeRun(encode, batches, rows)));
+  const before: number[] = [];
+  const after: number[] = [];
+  timeRun(referenceRows, batches, rows);
+  timeRun(encodeRows, batches, rows);
+  for (let run = 0; run < RUNS; run += 1) {
+    before.push(timeRun(referenceRows, batches, rows));
+    after.push(timeRun(encodeRows, batches, rows));
+  }
+  return { before: median(before), after: median(after) };
 }
 
 const cases: [string, TaskEvent[][]][] = [
@@ -125,8 +138,7 @@ for (const [name, batches] of cases) {
   if (a.length !== b.length || a.some((call, i) => call !== b[i])) {
     throw new Error(`${name}: the encoders disagree`);
   }
-  const before = measure(referenceRows, batches);
-  const after = measure(encodeRows, batches);
+  const { before, after } = measure(batches);
   console.log(
     `| ${name} | ${before.toFixed(2)} | ${after.toFixed(2)} | ${(before / after).toFixed(1)}× |`,
   );

@@ -104,17 +104,21 @@ function intText(value: number | undefined): string | null {
 
 /** "000" to "999": the milliseconds of a time's text. */
 const MILLIS_TEXT = Array.from({ length: 1_000 }, (_, ms) => String(ms).padStart(3, "0"));
-/** The second of the last time converted, and its text. */
+/** The last time converted, and its text; its second, and that second's text. */
+let lastTime = Number.NaN;
+let lastTimeText = "";
 let lastSecond = Number.NaN;
 let lastSecondText = "";
 
 /**
  * String(ms), cheaper for the times a batch is full of. V8 turns a number beyond 31 bits into
  * text by its general double-to-text path (about 150 ns, and a worker's row has three distinct
- * times); the times of one batch mostly fall in the same second, so that second's text is kept
- * and only the milliseconds are looked up.
+ * times). A row's times often repeat (sort_at is created_at, updated_at a SUCCESS's completedAt),
+ * and the times of one batch mostly fall in the same second: that second's text is kept, and only
+ * the milliseconds are looked up.
  */
 function timeText(ms: number): string {
+  if (ms === lastTime) return lastTimeText;
   // Below 1,000 the second would print without the zeros the milliseconds need.
   if (!Number.isSafeInteger(ms) || ms < 1_000) return String(ms);
   const second = Math.floor(ms / 1_000);
@@ -122,7 +126,9 @@ function timeText(ms: number): string {
     lastSecond = second;
     lastSecondText = String(second);
   }
-  return lastSecondText + MILLIS_TEXT[ms - second * 1_000];
+  lastTime = ms;
+  lastTimeText = lastSecondText + MILLIS_TEXT[ms - second * 1_000];
+  return lastTimeText;
 }
 
 function optTimeText(value: number | undefined): string | null {
