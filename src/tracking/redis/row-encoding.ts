@@ -72,29 +72,15 @@ const NO_VALUES: (string | null)[] = FIELDS.map(() => null);
 class RowBuilder {
   /**
    * By position in FIELDS, as sent; null = not sent. The version fields, fl, sa and ua are
-   * written at the end (rowText) from the properties below, which the merge compares as numbers.
+   * written at the end (pushRow) from the properties below, which the merge compares as numbers.
    */
   readonly values: (string | null)[] = NO_VALUES.slice();
-  status: TaskStatus;
-  run: number;
-  attempt: number;
-  sortAt: number;
-  updatedAt: number;
-
-  constructor(
-    readonly id: string,
-    status: TaskStatus,
-    run: number,
-    attempt: number,
-    sortAt: number,
-    updatedAt: number,
-  ) {
-    this.status = status;
-    this.run = run;
-    this.attempt = attempt;
-    this.sortAt = sortAt;
-    this.updatedAt = updatedAt;
-  }
+  id = "";
+  status: TaskStatus = "PENDING";
+  run = 0;
+  attempt = 0;
+  sortAt = 0;
+  updatedAt = 0;
 }
 
 function intText(value: number | undefined): string | null {
@@ -201,20 +187,21 @@ function takeError(values: (string | null)[], error: TaskErrorInfo | undefined, 
   }
 }
 
-function firstRow(id: string, event: TaskEvent): RowBuilder {
+/** Fills `row` from a task's first event (what eventToValues gives); returns it. */
+function startRow(row: RowBuilder, id: string, event: TaskEvent): RowBuilder {
+  const values = row.values;
+  for (let i = 0; i < values.length; i += 1) values[i] = null;
   const at = time(event.at);
   const createdAt = optInt(event.createdAt);
-  const row = new RowBuilder(
-    id,
-    event.status,
-    optInt(event.run) ?? 0,
-    optInt(event.attempt) ?? 0,
-    createdAt ?? at,
-    at,
-  );
-  fillDescriptive(row.values, event, createdAt);
-  takeAttemptFacts(row.values, event, REPLACE);
-  takeError(row.values, event.error, false);
+  row.id = id;
+  row.status = event.status;
+  row.run = optInt(event.run) ?? 0;
+  row.attempt = optInt(event.attempt) ?? 0;
+  row.sortAt = createdAt ?? at;
+  row.updatedAt = at;
+  fillDescriptive(values, event, createdAt);
+  takeAttemptFacts(values, event, REPLACE);
+  takeError(values, event.error, false);
   return row;
 }
 
@@ -297,17 +284,30 @@ function pushRow(row: RowBuilder, out: string[]): number {
   return chars + codes.length + 1;
 }
 
-/** One row per task, in the order of each task's first event. */
-function collapse(events: readonly TaskEvent[]): Iterable<RowBuilder> {
-  const byId = new Map<string, RowBuilder>();
+/**
+ * Each task's first event, or its row once a second event came, in the order of first events.
+ * Most tasks of a producer's batch have one event: they need no builder of their own.
+ */
+function collapse(events: readonly TaskEvent[]): Map<string, TaskEvent | RowBuilder> {
+  const byId = new Map<string, TaskEvent | RowBuilder>();
   for (const event of events) {
     const id = dbText(event.taskId);
-    const row = byId.get(id);
-    if (row === undefined) byId.set(id, firstRow(id, event));
-    else mergeEvent(row, event);
+    const seen = byId.get(id);
+    if (seen === undefined) {
+      byId.set(id, event);
+    } else if (seen instanceof RowBuilder) {
+      mergeEvent(seen, event);
+    } else {
+      const row = startRow(new RowBuilder(), id, seen);
+      mergeEvent(row, event);
+      byId.set(id, row);
+    }
   }
-  return byId.values();
+  return byId;
 }
+
+/** The row of a task seen once: filled, sent and forgotten before the next one. */
+const singleRow = new RowBuilder();
 
 /**
  * The record script's rows arguments for a batch, one per script call: values separated by
@@ -318,7 +318,9 @@ export function encodeRows(events: readonly TaskEvent[], limits: RowLimits): str
   let parts: string[] = [];
   let rows = 0;
   let chars = 0;
-  for (const row of collapse(events)) {
+  for (const entry of collapse(events).values()) {
+    const row =
+      entry instanceof RowBuilder ? entry : startRow(singleRow, dbText(entry.taskId), entry);
     chars += pushRow(row, parts);
     rows += 1;
     if (rows >= limits.rowsPerCall || chars >= limits.charsPerCall) {
