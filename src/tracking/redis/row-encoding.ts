@@ -13,13 +13,14 @@ import {
 // The rows arguments of the record script (scripts/record-script.ts), built straight from a write
 // batch's events. The result is byte for byte what the general path gives (each task's events
 // collapsed into one TaskValues with sql/rows.ts's eventToValues and sql/merge.ts's
-// mergeTaskValues, then task-hash.ts's pushRowArgs, joined with VALUE_SEPARATOR), for about a
-// quarter of its CPU: this runs in every producer and worker that tracks on Redis, and the general
-// path spent most of its time building and copying 27-field objects, encoding values the merge
-// then dropped, and looking fields up by column name.
+// mergeTaskValues, then task-hash.ts's pushRowArgs, joined with VALUE_SEPARATOR), for about half
+// its CPU (bench/redis-row-encoding.ts): this runs in every producer and worker that tracks on
+// Redis, and the general path spent its time building and copying 27-field objects, encoding
+// values the merge then dropped, looking fields up by column name and turning times into text.
 //
 // Here a task's row is one small builder holding its values already as the strings sent, by
-// position in FIELDS (so a value's code letter is its index); an event's value is converted only
+// position in FIELDS (so a value's code letter is its index), and a task seen once in the batch
+// (all of a producer's) shares one builder with the others. An event's value is converted only
 // where the merge takes it. The merge rules are mergeTaskValues's, applied value by value; the
 // defensive conversions are rows.ts's own functions. row-encoding.test.ts holds both paths to
 // the same bytes on generated batches: change a rule in sql/ and that test says what to change
@@ -29,7 +30,10 @@ import {
 export interface RowLimits {
   /** Rows per argument; a task's row is never split. */
   rowsPerCall: number;
-  /** Characters (UTF-16 units) per argument, separators included: the argument closes at the row that reaches it. */
+  /**
+   * Characters (UTF-16 units) per argument, separators included: the argument closes after the
+   * row that reaches it.
+   */
   charsPerCall: number;
 }
 
@@ -62,6 +66,13 @@ const ES = slot("es");
 const FL = slot(LOWER_KEY_FIELD);
 const SA = slot("sa");
 const UA = slot("ua");
+
+// A row's fields are a bit mask of their positions (codesOf).
+if (FIELDS.length > 31) {
+  throw new Error(
+    `row-encoding.ts keeps a row's fields in 31 bits, and FIELDS has ${FIELDS.length}`,
+  );
+}
 
 /** The code letter of each position (pushRowArgs: FIELD_CODE_BASE + position + 1). */
 const CODES = FIELDS.map((_, i) => String.fromCharCode(FIELD_CODE_BASE + i + 1));
@@ -125,7 +136,7 @@ function optTimeText(value: number | undefined): string | null {
 const SORT_MIN_FULL = 10 ** (SORT_DIGITS - 1);
 const SORT_MAX = 10 ** SORT_DIGITS - 1;
 
-/** paddedSortAt(ms) for an integer `ms`: a time that has all its digits needs no padding nor clamping. */
+/** paddedSortAt(ms) for an integer `ms`: a time with all its digits needs neither padding nor clamping. */
 function sortAtText(ms: number): string {
   return ms >= SORT_MIN_FULL && ms <= SORT_MAX ? timeText(ms) : paddedSortAt(ms);
 }
@@ -251,8 +262,8 @@ function codesOf(mask: number): string {
 
 /**
  * Appends the row's values to `out` in pushRowArgs's layout (id, codes, values), as pieces to
- * join once per call: building one string per row would allocate a piece per value twice over.
- * Returns the characters the row adds to its call, separators included.
+ * join later (encodeRows): building one string per row would allocate a piece per value twice
+ * over. Returns the characters the row adds to its call, separators included.
  */
 function pushRow(row: RowBuilder, out: string[]): number {
   const values = row.values;
@@ -306,9 +317,6 @@ function collapse(events: readonly TaskEvent[]): Map<string, TaskEvent | RowBuil
   return byId;
 }
 
-/** The row of a task seen once: filled, sent and forgotten before the next one. */
-const singleRow = new RowBuilder();
-
 /**
  * Pieces joined at a time. Joining a whole call's pieces at once (a 1,000-row call has 20,000)
  * grows their array past V8's large-object threshold, where every growth costs fresh pages: a
@@ -326,9 +334,10 @@ export function encodeRows(events: readonly TaskEvent[], limits: RowLimits): str
   let pieces: string[] = [];
   let rows = 0;
   let chars = 0;
+  // The row of each task seen once: filled, sent and forgotten before the next one.
+  const single = new RowBuilder();
   for (const entry of collapse(events).values()) {
-    const row =
-      entry instanceof RowBuilder ? entry : startRow(singleRow, dbText(entry.taskId), entry);
+    const row = entry instanceof RowBuilder ? entry : startRow(single, dbText(entry.taskId), entry);
     chars += pushRow(row, pieces);
     rows += 1;
     const full = rows >= limits.rowsPerCall || chars >= limits.charsPerCall;
