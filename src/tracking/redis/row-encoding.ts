@@ -299,22 +299,28 @@ function pushRow(row: RowBuilder, out: string[]): number {
  * Each task's first event, or its row once a second event came, in the order of first events.
  * Most tasks of a producer's batch have one event: they need no builder of their own.
  */
-function collapse(events: readonly TaskEvent[]): Map<string, TaskEvent | RowBuilder> {
-  const byId = new Map<string, TaskEvent | RowBuilder>();
+function collapse(events: readonly TaskEvent[]): (TaskEvent | RowBuilder)[] {
+  const tasks: (TaskEvent | RowBuilder)[] = [];
+  /** Task id → its index in `tasks` (a second event replaces the entry there, not in the map). */
+  const indexOf = new Map<string, number>();
   for (const event of events) {
     const id = dbText(event.taskId);
-    const seen = byId.get(id);
-    if (seen === undefined) {
-      byId.set(id, event);
-    } else if (seen instanceof RowBuilder) {
+    const index = indexOf.get(id);
+    if (index === undefined) {
+      indexOf.set(id, tasks.length);
+      tasks.push(event);
+      continue;
+    }
+    const seen = tasks[index] as TaskEvent | RowBuilder;
+    if (seen instanceof RowBuilder) {
       mergeEvent(seen, event);
     } else {
       const row = startRow(new RowBuilder(), id, seen);
       mergeEvent(row, event);
-      byId.set(id, row);
+      tasks[index] = row;
     }
   }
-  return byId;
+  return tasks;
 }
 
 /**
@@ -336,7 +342,7 @@ export function encodeRows(events: readonly TaskEvent[], limits: RowLimits): str
   let chars = 0;
   // The row of each task seen once: filled, sent and forgotten before the next one.
   const single = new RowBuilder();
-  for (const entry of collapse(events).values()) {
+  for (const entry of collapse(events)) {
     const row = entry instanceof RowBuilder ? entry : startRow(single, dbText(entry.taskId), entry);
     chars += pushRow(row, pieces);
     rows += 1;
