@@ -15,13 +15,13 @@ import { referenceRows } from "../test/support/redis-rows-reference.js";
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 100_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 11);
-/** BestEffortWriter's default batch. */
+/** The most events one flush of the BestEffortWriter takes (maxFlushItems, default). */
 const FLUSH_EVENTS = 5_000;
 /** What record() passes (redis-tracking-store.ts). */
 const LIMITS: RowLimits = { rowsPerCall: 1_000, charsPerCall: 8 * 1024 * 1024 };
 const NOW = Date.now();
 
-function envelope(i: number): TaskEnvelope {
+function envelope(i: number, createdAt: number): TaskEnvelope {
   return {
     v: 1,
     id: `01J${String(i).padStart(23, "0")}`,
@@ -31,7 +31,7 @@ function envelope(i: number): TaskEnvelope {
     priority: 5,
     attempt: 0,
     run: 0,
-    created_at: new Date(NOW - 60_000 + i).toISOString(),
+    created_at: new Date(createdAt).toISOString(),
     metadata: {},
   };
 }
@@ -43,7 +43,8 @@ const LIMITS_OF_TASK = { maxRetries: 3, timeoutMs: 30_000 };
 
 function producerEvents(): TaskEvent[] {
   return Array.from({ length: TASKS }, (_, i) =>
-    taskEvent(envelope(i), "PENDING", NOW + i, LIMITS_OF_TASK),
+    // Submitted now: the envelope's creation time is the event's time.
+    taskEvent(envelope(i, NOW + i), "PENDING", NOW + i, LIMITS_OF_TASK),
   );
 }
 
@@ -51,7 +52,7 @@ function producerEvents(): TaskEvent[] {
 function workerEvents(): TaskEvent[] {
   const events: TaskEvent[] = [];
   const step = (i: number, status: TaskEvent["status"], at: number): TaskEvent => {
-    const event = taskEvent(envelope(i), status, at, LIMITS_OF_TASK);
+    const event = taskEvent(envelope(i, NOW - 60_000 + i), status, at, LIMITS_OF_TASK);
     event.workerId = "worker-1";
     event.deliveryCount = 1;
     event.startedAt = NOW + i;
