@@ -1,14 +1,8 @@
 import { supersedes, type TaskStatus } from "../../core/status.js";
 import { dbText, jsonText, optInt, optText, time } from "../sql/rows.js";
 import type { TaskErrorInfo, TaskEvent } from "../tracking-store.js";
-import {
-  FIELD_CODE_BASE,
-  FIELDS,
-  LOWER_KEY_FIELD,
-  paddedSortAt,
-  SORT_DIGITS,
-  VALUE_SEPARATOR,
-} from "./task-hash.js";
+import { FIELD_CODE_BASE, FIELDS, LOWER_KEY_FIELD, VALUE_SEPARATOR } from "./task-hash.js";
+import { sortAtText, timeText } from "./time-text.js";
 
 // The rows arguments of the record script (scripts/record-script.ts), built straight from a write
 // batch's events. The result is byte for byte what the general path gives (each task's events
@@ -99,46 +93,9 @@ function intText(value: number | undefined): string | null {
   return n === null ? null : String(n);
 }
 
-/** "000" to "999": the milliseconds of a time's text. */
-const MILLIS_TEXT = Array.from({ length: 1_000 }, (_, ms) => String(ms).padStart(3, "0"));
-/** The last time converted, and its text; its second, and that second's text. */
-let lastTime = Number.NaN;
-let lastTimeText = "";
-let lastSecond = Number.NaN;
-let lastSecondText = "";
-
-/**
- * String(ms), cheaper for the times a batch is full of. V8 turns a number beyond 31 bits into
- * text by its general double-to-text path (about 150 ns, and a worker's row has three distinct
- * times). A row's times often repeat (sort_at is created_at, updated_at a SUCCESS's completedAt),
- * and the times of one batch mostly fall in the same second: that second's text is kept, and only
- * the milliseconds are looked up.
- */
-function timeText(ms: number): string {
-  if (ms === lastTime) return lastTimeText;
-  // Below 1,000 the second would print without the zeros the milliseconds need.
-  if (!Number.isSafeInteger(ms) || ms < 1_000) return String(ms);
-  const second = Math.floor(ms / 1_000);
-  if (second !== lastSecond) {
-    lastSecond = second;
-    lastSecondText = String(second);
-  }
-  lastTime = ms;
-  lastTimeText = lastSecondText + MILLIS_TEXT[ms - second * 1_000];
-  return lastTimeText;
-}
-
 function optTimeText(value: number | undefined): string | null {
   const ms = optInt(value);
   return ms === null ? null : timeText(ms);
-}
-
-const SORT_MIN_FULL = 10 ** (SORT_DIGITS - 1);
-const SORT_MAX = 10 ** SORT_DIGITS - 1;
-
-/** paddedSortAt(ms) for an integer `ms`: a time with all its digits needs neither padding nor clamping. */
-function sortAtText(ms: number): string {
-  return ms >= SORT_MIN_FULL && ms <= SORT_MAX ? timeText(ms) : paddedSortAt(ms);
 }
 
 /** The descriptive group: the first non-null value wins, so an event only fills gaps. */
