@@ -1,16 +1,14 @@
 import type { Redis } from "ioredis";
 import { GoTaskQError, UnavailableError } from "../../core/errors.js";
-import { mergeTaskValues } from "../sql/merge.js";
 import {
   dbText,
-  eventToValues,
   heartbeatToRow,
   logLineToRow,
   rowToHeartbeat,
   rowToLogLine,
   rowToRecord,
 } from "../sql/rows.js";
-import type { TaskValues, WorkersTable } from "../sql/schema.js";
+import type { WorkersTable } from "../sql/schema.js";
 import { bucketWidth, listLimit, logLimit, timeBound } from "../task-query.js";
 import type {
   PurgeResult,
@@ -40,12 +38,13 @@ import {
   type ResolvedRedisTrackingOptions,
   resolveRedisTrackingOptions,
 } from "./redis-tracking-options.js";
+import { encodeRows } from "./row-encoding.js";
 import { FINISHED_LUA, UPDATES_LUA, UPGRADE_LUA } from "./scripts/change-scripts.js";
 import { THROUGHPUT_MINUTE_MS } from "./scripts/keys-lua.js";
 import { LIST_LUA } from "./scripts/list-script.js";
 import { RECORD_LUA } from "./scripts/record-script.js";
 import { APPEND_LOGS_LUA, HEARTBEAT_LUA, PURGE_LUA } from "./scripts/side-scripts.js";
-import { hashToValues, pushRowArgs, taskAge, VALUE_SEPARATOR } from "./task-hash.js";
+import { hashToValues, taskAge } from "./task-hash.js";
 
 // The TrackingStore on Redis (7.0 or later) through ioredis. The record model and the merge are
 // the SQL store's (sql/rows.ts, sql/merge.ts), so both converge to the same records; what is
@@ -90,18 +89,6 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
-}
-
-/** One row per task, merged in arrival order with the SQL store's JS merge. */
-function collapse(events: readonly TaskEvent[]): TaskValues[] {
-  const byId = new Map<string, TaskValues>();
-  for (const event of events) {
-    const id = dbText(event.taskId);
-    const earlier = byId.get(id);
-    const values = eventToValues(event, earlier);
-    byId.set(id, earlier ? mergeTaskValues(earlier, values) : values);
-  }
-  return [...byId.values()];
 }
 
 function parseVersion(info: string): number[] {
@@ -219,28 +206,15 @@ export class RedisTrackingStore implements TrackingStore {
     return this.#guard("record", async () => {
       const now = Date.now();
       const head = [now, this.#options.retentionMs, EXPIRY_GRACE_MS];
-      // A call per ROWS_PER_CALL rows or ROW_BYTES_PER_CALL characters of values, whichever
-      // comes first (large payloads); the calls go out together (one round trip), each is
-      // atomic, and a task's row is in one.
-      const calls: Promise<unknown>[] = [];
-      let values: string[] = [];
-      let rows = 0;
-      let length = 0;
-      const send = () => {
-        calls.push(this.#script(SCRIPTS.record, [...head, values.join(VALUE_SEPARATOR)]));
-        values = [];
-        rows = 0;
-        length = 0;
-      };
-      for (const row of collapse(events)) {
-        const start = values.length;
-        pushRowArgs(row, values);
-        for (let i = start; i < values.length; i += 1) length += (values[i] as string).length + 1;
-        rows += 1;
-        if (rows >= ROWS_PER_CALL || length >= ROW_BYTES_PER_CALL) send();
-      }
-      if (rows > 0) send();
-      await Promise.all(calls);
+      // One row per task, collapsed with the SQL store's merge rules (row-encoding.ts); a call
+      // per ROWS_PER_CALL rows or ROW_BYTES_PER_CALL characters of values, whichever comes first
+      // (large payloads). The calls go out together (one round trip), each is atomic, and a
+      // task's row is in one.
+      const rows = encodeRows(events, {
+        rowsPerCall: ROWS_PER_CALL,
+        charsPerCall: ROW_BYTES_PER_CALL,
+      });
+      await Promise.all(rows.map((part) => this.#script(SCRIPTS.record, [...head, part])));
     });
   }
 

@@ -99,6 +99,9 @@ export const VALUE_SEPARATOR = "\u0000";
  * each, FIELD_CODE_BASE + position in FIELDS), then those fields' values. Absent means NULL,
  * except `r` and `a` (absent = 0, the common case) and `fl` (absent = same as `fk`: a function
  * key already lowercase).
+ *
+ * record() sends rows built by row-encoding.ts, which gives exactly these bytes without going
+ * through TaskValues; row-encoding.test.ts compares the two, so a change here shows up there.
  */
 export function pushRowArgs(row: TaskValues, out: string[]): void {
   let codes = "";

@@ -20,20 +20,20 @@ export function dbText(value: string): string {
   return value.includes("\u0000") ? value.replaceAll("\u0000", "\uFFFD") : value;
 }
 
-function optText(value: string | undefined): string | null {
+export function optText(value: string | undefined): string | null {
   return value === undefined ? null : dbText(value);
 }
 
-function optInt(value: number | undefined): number | null {
+export function optInt(value: number | undefined): number | null {
   return value !== undefined && Number.isFinite(value) ? Math.trunc(value) : null;
 }
 
-function time(value: number): number {
+export function time(value: number): number {
   return Number.isFinite(value) ? Math.trunc(value) : Date.now();
 }
 
 /** JSON text, or NULL for undefined (not carried). */
-function jsonText(value: unknown): string | null {
+export function jsonText(value: unknown): string | null {
   if (value === undefined) return null;
   try {
     return JSON.stringify(value) ?? null;

@@ -17,7 +17,7 @@ import {
 // The monotonic merge of a write batch with what is stored, as one script call (per 1,000 tasks:
 // a writer flush of up to 5,000 items is at most 5 calls, sent together in one round trip, so no
 // single call holds a Redis shared with the broker for more than a few ms): the batch's rows
-// (already collapsed to one per task in JS with sql/merge.ts's mergeTaskValues) are merged with
+// (already collapsed to one per task in JS by sql/merge.ts's rules, row-encoding.ts) are merged with
 // the stored hashes by the same rules as the SQL store's ON CONFLICT DO UPDATE (sql/merge.ts),
 // and the indexes follow, atomically: no other writer can interleave, so writers in several
 // processes converge without reading first, exactly like the SQL upsert.
@@ -31,7 +31,7 @@ import {
 //          index entries)
 // ARGV[5]  the rows, as one string of values separated by NUL (no stored text holds one,
 //          rows.ts): per row the task id, the codes of the fields it carries (one letter per
-//          field, task-hash.ts pushRowArgs), then those fields' values; a field not carried is
+//          field, row-encoding.ts), then those fields' values; a field not carried is
 //          NULL. One argument instead of ~15 per row: each argument costs the client an encoding
 //          and Redis a parse and a Lua string, and splitting here is cheaper than both.
 // Returns the number of rows merged.
