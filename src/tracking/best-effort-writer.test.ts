@@ -175,6 +175,57 @@ describe("BestEffortWriter", () => {
     expect(writer.stats()).toEqual({ written: 361, dropped: 0, pending: 0, failures: 0 });
   });
 
+  it("holds a young STARTED back one flush, so a short task's STARTED and outcome are one batch", async () => {
+    const { store, writer } = await setup({ flushIntervalMs: 20, startedSettleMs: 60_000 });
+    await writer.start();
+    const id = taskId();
+    const at = Date.now();
+    writer.record({ taskId: id, run: 0, attempt: 0, status: "STARTED", at, startedAt: at });
+    // Flushes come and go; the STARTED waits for its task's next event.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(store.recordBatches).toEqual([]);
+    expect(writer.stats().pending).toBe(1);
+    writer.record({
+      taskId: id,
+      run: 0,
+      attempt: 0,
+      status: "SUCCESS",
+      at: at + 1,
+      completedAt: at + 1,
+    });
+    // A task's STARTED is held only while nothing of its task follows it in the flush.
+    await vi.waitFor(() => expect(writer.stats().written).toBe(2), { timeout: 2_000 });
+    expect(store.recordBatches).toEqual([2]);
+    expect(await store.get(id)).toMatchObject({
+      status: "SUCCESS",
+      startedAt: new Date(at).toISOString(),
+    });
+
+    // flush() (a CLI about to read the task back) writes a young STARTED at once.
+    const running = taskId();
+    writer.record({ taskId: running, run: 0, attempt: 0, status: "STARTED", at: Date.now() });
+    await writer.flush();
+    expect(await store.get(running)).toMatchObject({ status: "STARTED" });
+  });
+
+  it("writes a STARTED whose task runs on once it is older than the settle time", async () => {
+    const { store, writer } = await setup({ flushIntervalMs: 10, startedSettleMs: 50 });
+    await writer.start();
+    const id = taskId();
+    const at = Date.now();
+    writer.record({ taskId: id, run: 0, attempt: 0, status: "STARTED", at, startedAt: at });
+    writer.record(submitted(taskId(), T0));
+    // The submission goes with the first flush; the STARTED one flush after its 50 ms.
+    await vi.waitFor(() => expect(store.recordBatches).toEqual([1]), {
+      timeout: 2_000,
+      interval: 1,
+    });
+    await vi.waitFor(() => expect(writer.stats().written).toBe(2), { timeout: 2_000, interval: 1 });
+    expect(Date.now() - at).toBeGreaterThanOrEqual(50);
+    expect(store.recordBatches).toEqual([1, 1]);
+    expect(await store.get(id)).toMatchObject({ status: "STARTED" });
+  });
+
   it("keeps up with a producer that records a thousand events per batch, dropping none", async () => {
     // The default settings: a 10,000-item buffer and batches of 500 (the producer's submitBatch
     // of 1,000 tasks once overflowed a writer that took only a batch per flush).
@@ -335,5 +386,7 @@ describe("BestEffortWriter", () => {
       /batchSize must be a positive integer/,
     );
     expect(() => new BestEffortWriter(store, { maxBufferItems: 1.5 })).toThrow(/maxBufferItems/);
+    expect(() => new BestEffortWriter(store, { startedSettleMs: -1 })).toThrow(/startedSettleMs/);
+    expect(() => new BestEffortWriter(store, { startedSettleMs: 0 })).not.toThrow();
   });
 });
