@@ -14,9 +14,8 @@ import {
   THROUGHPUT_MINUTE_MS,
 } from "./keys-lua.js";
 
-// The monotonic merge of a write batch with what is stored, as one script call per 300 tasks
-// (sent one after another, so no single call holds a Redis shared with the broker for more than
-// a few ms; redis-tracking-store.ts ROWS_PER_CALL): the batch's rows
+// The monotonic merge of a write batch with what is stored, as one script call per 1,000 tasks
+// (redis-tracking-store.ts ROWS_PER_CALL): the batch's rows
 // (already collapsed to one per task in JS by sql/merge.ts's rules, row-encoding.ts) are merged with
 // the stored hashes by the same rules as the SQL store's ON CONFLICT DO UPDATE (sql/merge.ts),
 // and the indexes follow, atomically: no other writer can interleave, so writers in several
