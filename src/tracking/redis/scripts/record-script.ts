@@ -15,11 +15,11 @@ import {
 } from "./keys-lua.js";
 
 // The monotonic merge of a write batch with what is stored, as one script call per 1,000 tasks
-// (redis-tracking-store.ts ROWS_PER_CALL): the batch's rows
-// (already collapsed to one per task in JS by sql/merge.ts's rules, row-encoding.ts) are merged with
-// the stored hashes by the same rules as the SQL store's ON CONFLICT DO UPDATE (sql/merge.ts),
-// and the indexes follow, atomically: no other writer can interleave, so writers in several
-// processes converge without reading first, exactly like the SQL upsert.
+// (redis-tracking-store.ts ROWS_PER_CALL): the batch's rows (already collapsed to one per task
+// in JS by sql/merge.ts's rules, row-encoding.ts) are merged with the stored hashes by the same
+// rules as the SQL store's ON CONFLICT DO UPDATE (sql/merge.ts), and the indexes follow,
+// atomically: no other writer can interleave, so writers in several processes converge without
+// reading first, exactly like the SQL upsert.
 //
 // KEYS[1]  the time index ({<prefix>}:t:time): routes the call on Redis Cluster
 // ARGV[1]  key base, "{<prefix>}:t:"
@@ -35,9 +35,9 @@ import {
 //          and Redis a parse and a Lua string, and splitting here is cheaper than both.
 // Returns the number of rows merged.
 //
-// Along the way it removes up to ${TASK_SWEEP_PER_CALL} tasks past their retention (as many as a call
-// may add, so the sweep keeps pace with the writes; bounded work per call), and a row whose
-// merged age is already past the retention is not stored at all.
+// Along the way it removes up to ${TASK_SWEEP_PER_CALL} tasks past their retention (as many as a
+// call may add, so the sweep keeps pace with the writes; bounded work per call), and a row
+// whose merged age is already past the retention is not stored at all.
 
 const luaList = (fields: readonly string[]) => `{${fields.map((f) => `"${f}"`).join(", ")}}`;
 const position = (field: string) => FIELDS.indexOf(field as (typeof FIELDS)[number]) + 1;
@@ -48,7 +48,6 @@ local now = num(ARGV[2])
 local retention = num(ARGV[3])
 local grace = num(ARGV[4])
 local FIELDS = ${luaList(FIELDS)}
-local NF = #FIELDS
 local READ = FIELDS
 local CODE_BASE = ${FIELD_CODE_BASE}
 local ATTEMPT = ${positions(ATTEMPT_FIELDS)}
