@@ -1,6 +1,6 @@
 import amqp, { type Channel, type ConsumeMessage } from "amqplib";
-import { encodeEnvelope } from "../src/core/envelope.js";
 import { newTaskId } from "../src/core/ids.js";
+import { noopEnvelope } from "./noop-envelope.js";
 import type { ChildSpec } from "./protocol.js";
 import { batches, deferred, type PreparedRole } from "./role.js";
 
@@ -45,18 +45,7 @@ async function prepareProducer(spec: ChildSpec, url: string, queue: string): Pro
       for (const [start, end] of batches(spec.tasks, spec.batchSize)) {
         for (let n = start; n < end; n++) {
           const id = newTaskId();
-          const body = encodeEnvelope({
-            v: 1,
-            id,
-            function_key: "bench.noop",
-            payload: { n },
-            queue: spec.queue,
-            priority: 5,
-            attempt: 0,
-            run: 0,
-            created_at: createdAt,
-            metadata: {},
-          });
+          const body = noopEnvelope({ n, queue: spec.queue, createdAt, id });
           const flushed = channel.sendToQueue(
             queue,
             Buffer.from(body.buffer, body.byteOffset, body.byteLength),

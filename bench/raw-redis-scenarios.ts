@@ -1,6 +1,5 @@
 import { Redis } from "ioredis";
-import { encodeEnvelope } from "../src/core/envelope.js";
-import { newTaskId } from "../src/core/ids.js";
+import { noopEnvelope } from "./noop-envelope.js";
 import type { ChildSpec } from "./protocol.js";
 import { batches, deferred, type PreparedRole } from "./role.js";
 
@@ -42,18 +41,7 @@ function prepareProducer(spec: ChildSpec): PreparedRole {
       for (const [start, end] of batches(spec.tasks, spec.batchSize)) {
         const pipeline = redis.pipeline();
         for (let n = start; n < end; n++) {
-          const body = encodeEnvelope({
-            v: 1,
-            id: newTaskId(),
-            function_key: "bench.noop",
-            payload: { n },
-            queue: spec.queue,
-            priority: 5,
-            attempt: 0,
-            run: 0,
-            created_at: createdAt,
-            metadata: {},
-          });
+          const body = noopEnvelope({ n, queue: spec.queue, createdAt });
           pipeline.xadd(
             stream,
             "*",

@@ -1,6 +1,5 @@
 import Database from "better-sqlite3";
-import { encodeEnvelope } from "../src/core/envelope.js";
-import { newTaskId } from "../src/core/ids.js";
+import { noopEnvelope } from "./noop-envelope.js";
 import type { ChildSpec } from "./protocol.js";
 import { batches, type PreparedRole } from "./role.js";
 
@@ -56,21 +55,7 @@ function prepareProducer(spec: ChildSpec, db: Database.Database): PreparedRole {
       for (const [start, end] of batches(spec.tasks, spec.batchSize)) {
         const bodies: Uint8Array[] = [];
         for (let n = start; n < end; n++) {
-          const id = newTaskId();
-          bodies.push(
-            encodeEnvelope({
-              v: 1,
-              id,
-              function_key: "bench.noop",
-              payload: { n },
-              queue: spec.queue,
-              priority: 5,
-              attempt: 0,
-              run: 0,
-              created_at: createdAt,
-              metadata: {},
-            }),
-          );
+          bodies.push(noopEnvelope({ n, queue: spec.queue, createdAt }));
         }
         publish(bodies);
         // Yield like an async client would between round trips.

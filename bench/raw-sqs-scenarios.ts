@@ -6,8 +6,7 @@ import {
   SendMessageBatchCommand,
   SQSClient,
 } from "@aws-sdk/client-sqs";
-import { encodeEnvelope } from "../src/core/envelope.js";
-import { newTaskId } from "../src/core/ids.js";
+import { noopEnvelope } from "./noop-envelope.js";
 import type { ChildSpec } from "./protocol.js";
 import { batches, type PreparedRole, type PrepareRole } from "./role.js";
 
@@ -48,18 +47,7 @@ function prepareProducer(spec: ChildSpec, sqs: SQSClient, url: string): Prepared
       for (const [start, end] of batches(spec.tasks, spec.batchSize)) {
         const bodies: string[] = [];
         for (let n = start; n < end; n++) {
-          const envelope = encodeEnvelope({
-            v: 1,
-            id: newTaskId(),
-            function_key: "bench.noop",
-            payload: { n },
-            queue: spec.queue,
-            priority: 5,
-            attempt: 0,
-            run: 0,
-            created_at: createdAt,
-            metadata: {},
-          });
+          const envelope = noopEnvelope({ n, queue: spec.queue, createdAt });
           bodies.push(encoder.decode(envelope));
         }
         const calls: string[][] = [];

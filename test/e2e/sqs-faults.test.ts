@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { eventually, Sandbox } from "../support/cli.js";
 import { ADMIN_KEY } from "../support/dev-server.js";
 import { type Fauxqs, startFauxqs } from "../support/fauxqs.js";
+import { killNine } from "../support/kill-nine.js";
 
 // Fault tests of the SQS broker through the real CLI processes (`gotaskq server` for the REST API,
 // `gotaskq worker` with a task module that logs each start and finish), against the fauxqs
@@ -134,34 +135,39 @@ describe("sqs: kill -9 of a worker with tasks in flight", () => {
   });
 
   it("loses no accepted task: the held ones come back after the visibility timeout", async () => {
-    stack = new Stack(shared.endpoint, { GOTASKQ_LEASE_MS: "3000" });
-    await stack.startServer();
-    const ids = await stack.submit(40, 2_000);
-    const doomed = await stack.startWorker(20);
-    const log = stack.log;
-    await eventually(
-      async () =>
-        lines(log).filter((l) => l.event === "start" && l.pid === doomed.pid).length >= 20
-          ? true
-          : undefined,
-      20_000,
-      "20 tasks started by the first worker",
-    );
-    doomed.kill("SIGKILL");
-    await new Promise((resolve) => doomed.once("exit", resolve));
-    const byDoomed = lines(log).filter((l) => l.pid === doomed.pid);
-    const finishedByDoomed = new Set(byDoomed.filter((l) => l.event === "done").map((l) => l.id));
-    const inFlight = byDoomed
-      .filter((l) => l.event === "start" && !finishedByDoomed.has(l.id))
-      .map((l) => l.id);
-    expect(inFlight.length).toBeGreaterThan(0);
-
-    const heir = await stack.startWorker(20);
-    await eventually(
-      async () => (ids.every((id) => stack?.doneIds().has(id)) ? true : undefined),
-      60_000,
-      "every accepted task to finish",
-    );
+    const current = new Stack(shared.endpoint, { GOTASKQ_LEASE_MS: "3000" });
+    stack = current;
+    await current.startServer();
+    const log = current.log;
+    let inFlight: string[] = [];
+    const { ids, heir } = await killNine({
+      submit: () => current.submit(40, 2_000),
+      start: () => current.startWorker(20),
+      busy: {
+        what: "20 tasks started by the first worker",
+        timeoutMs: 20_000,
+        probe: async (_, doomed) =>
+          lines(log).filter((l) => l.event === "start" && l.pid === doomed.pid).length >= 20
+            ? true
+            : undefined,
+      },
+      afterKill: async (doomed) => {
+        const byDoomed = lines(log).filter((l) => l.pid === doomed.pid);
+        const finishedByDoomed = new Set(
+          byDoomed.filter((l) => l.event === "done").map((l) => l.id),
+        );
+        inFlight = byDoomed
+          .filter((l) => l.event === "start" && !finishedByDoomed.has(l.id))
+          .map((l) => l.id);
+        expect(inFlight.length).toBeGreaterThan(0);
+      },
+      finished: {
+        what: "every accepted task to finish",
+        timeoutMs: 60_000,
+        probe: async (accepted) =>
+          accepted.every((id) => current.doneIds().has(id)) ? true : undefined,
+      },
+    });
     const done = lines(log).filter((l) => l.event === "done");
     const perId = new Map<string, number>();
     for (const l of done) perId.set(l.id, (perId.get(l.id) ?? 0) + 1);
@@ -182,7 +188,6 @@ describe("sqs: kill -9 of a worker with tasks in flight", () => {
     expect(counts.redeliveredToHeir).toBe(counts.inFlightAtKill);
     // A task finished just before the kill whose delete never went out runs twice (at least once).
     expect(counts.duplicated).toBeLessThanOrEqual(counts.submitted - counts.inFlightAtKill);
-    const current = stack;
     // Tracking is written best-effort, after the ack: wait for it.
     await eventually(
       async () => {

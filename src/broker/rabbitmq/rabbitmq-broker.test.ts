@@ -6,6 +6,7 @@ import amqp from "amqplib";
 import { afterAll, describe, expect, it } from "vitest";
 import { eventually, Sandbox } from "../../../test/support/cli.js";
 import { ADMIN_KEY } from "../../../test/support/dev-server.js";
+import { devSleepScenario, killNine, trackedCounts } from "../../../test/support/kill-nine.js";
 import { SERVICES, serviceAvailable } from "../../../test/support/services.js";
 import { silentLogger } from "../../logging/logger.js";
 import { Producer } from "../../producer/producer.js";
@@ -350,41 +351,15 @@ describe.skipIf(!available)("rabbitmq broker", () => {
       const broker = openRabbitBroker(url);
       const tracking = await openTracking(box);
       try {
-        const producer = new Producer({ broker, logger: silentLogger() });
-        const results = await producer.submitBatch(
-          Array.from({ length: 50 }, (_, i) => ({
-            function_key: "demo.sleep",
-            payload: { ms: 3_000 + i },
-          })),
+        const { ids, finished } = await killNine(
+          devSleepScenario(
+            { box, broker, tracking, count: 50 },
+            { started: 30_000, finished: 60_000 },
+          ),
         );
-        const ids = results.map((r) => (r.ok ? r.task.id : ""));
-        expect(ids.every(Boolean)).toBe(true);
-
-        const first = await box.start(["dev"], { readyText: "Stop with Ctrl+C" });
-        await eventually(
-          async () => ((await countStatus(tracking, ids, "STARTED")) === 50 ? true : undefined),
-          30_000,
-          "50 tasks STARTED",
-        );
-        first.kill("SIGKILL");
-        await new Promise((r) => first.once("exit", r));
-
-        await box.start(["dev"], { readyText: "Stop with Ctrl+C" });
-        const done = await eventually(
-          async () => {
-            const records = await Promise.all(ids.map((id) => tracking.get(id)));
-            return records.every((r) => r?.status === "SUCCESS") ? records : undefined;
-          },
-          60_000,
-          "every task to reach SUCCESS",
-        );
-        const counts = {
-          submitted: 50,
-          accepted: ids.length,
-          executed: done.length,
-          lost: ids.length - done.length,
-          duplicated: done.filter((r) => (r?.deliveryCount ?? 1) > 1).length,
-        };
+        // Printed under the name the notes quote for RabbitMQ: a task delivered again is a duplicate.
+        const { redelivered, ...delivered } = trackedCounts(ids, finished);
+        const counts = { ...delivered, duplicated: redelivered };
         console.log("rabbitmq kill -9 counts", counts);
         expect(counts.lost).toBe(0);
         // Every task was running when the worker died: each ran again, counted as delivery 2.
@@ -551,15 +526,6 @@ async function openTracking(box: Sandbox): Promise<TrackingStore> {
   const store = await openSqlTrackingStore(`sqlite://${path.join(box.dir, "tracking.db")}`);
   await store.migrate();
   return store;
-}
-
-async function countStatus(
-  tracking: TrackingStore,
-  ids: string[],
-  status: string,
-): Promise<number> {
-  const records = await Promise.all(ids.map((id) => tracking.get(id)));
-  return records.filter((r) => r?.status === status).length;
 }
 
 function sleep(ms: number): Promise<void> {
