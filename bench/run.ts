@@ -321,6 +321,8 @@ async function main(): Promise<void> {
   );
   // The dashboard's read queries on a large tracking store (bench/dashboard-queries.ts).
   if (process.env.BENCH_DASHBOARD !== "off") markdown += `\n${await runDashboardPhase()}`;
+  // One newline at the end, as the formatter (npm run lint) wants the committed report.
+  markdown = `${markdown.trimEnd()}\n`;
   process.stdout.write(markdown);
   mkdirSync(path.dirname(config.resultsPath), { recursive: true });
   writeFileSync(config.resultsPath, markdown);
