@@ -134,7 +134,8 @@ function prepareWorker(spec: ChildSpec, broker: Broker, tracking: TrackingSetup)
 
 export async function prepareGoTaskQ(spec: ChildSpec): Promise<PreparedRole> {
   const target = targetOf(spec);
-  const broker = await openBroker(target.brokerUrl);
+  // Silent, as BullMQ logs nothing (the Redis durability warning would repeat in every child).
+  const broker = await openBroker(target.brokerUrl, { logger: silentLogger() });
   const tracking = await openTracking(target);
   return spec.role === "producer"
     ? prepareProducer(spec, broker, tracking)

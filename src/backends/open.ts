@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Broker } from "../broker/broker.js";
 import { InvalidArgumentError } from "../core/errors.js";
+import type { Logger } from "../logging/logger.js";
 import type { TrackingStore } from "../tracking/tracking-store.js";
 
 // The one place that knows the concrete backends: a URL in, a seam out (STYLE §9). The CLI and
@@ -20,7 +21,15 @@ export function sqlitePath(url: string): string {
   return file;
 }
 
-export async function openBroker(url: string): Promise<Broker> {
+export interface OpenBrokerOptions {
+  /**
+   * Where a broker's own notices go (Redis: the start-up durability checks, outages), as
+   * `broker_warning` lines; without one they go to the console.
+   */
+  logger?: Logger;
+}
+
+export async function openBroker(url: string, options: OpenBrokerOptions = {}): Promise<Broker> {
   const scheme = url.slice(0, url.indexOf(":") + 1).toLowerCase();
   if (scheme === "sqlite:") {
     const sync = new URL(url.replace(/^sqlite:/, "http:")).searchParams.get("synchronous");
@@ -48,7 +57,13 @@ export async function openBroker(url: string): Promise<Broker> {
     const { openRedisBroker, redisBrokerOptionsFromUrl } = await import(
       "../broker/redis/redis-broker.js"
     );
-    return openRedisBroker(redisBrokerOptionsFromUrl(url));
+    const logger = options.logger;
+    return openRedisBroker({
+      ...redisBrokerOptionsFromUrl(url),
+      ...(logger
+        ? { warn: (message: string) => logger.warn({ event: "broker_warning" }, message) }
+        : {}),
+    });
   }
   throw new InvalidArgumentError(
     `GOTASKQ_BROKER_URL ${JSON.stringify(url)} has an unknown scheme; use sqlite://, amqp(s)://, redis(s)://, sqs:// or memory:// (e.g. sqlite://.gotaskq/broker.db)`,

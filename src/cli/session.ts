@@ -35,7 +35,7 @@ export class CliSession {
   }
 
   broker(): Promise<Broker> {
-    this.#broker ??= openBroker(this.config.brokerUrl);
+    this.#broker ??= openBroker(this.config.brokerUrl, { logger: this.logger });
     return this.#broker;
   }
 

@@ -1,6 +1,10 @@
+import { Writable } from "node:stream";
 import { Redis } from "ioredis";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startPrivateRedis } from "../../../test/support/redis-server.js";
 import { SERVICES, serviceAvailable } from "../../../test/support/services.js";
+import { openBroker } from "../../backends/open.js";
 import { describeBrokerConformance } from "../conformance/broker.case.js";
 import { Inbox, message, pollUntil } from "../conformance/inbox.case.js";
 import { durabilityProblems } from "./durability-check.js";
@@ -142,6 +146,35 @@ describe.skipIf(!available)("redis broker", () => {
         }
       } finally {
         await broker.close();
+      }
+    });
+
+    it("logs its warnings through the logger openBroker is given, as broker_warning lines", async () => {
+      // A Redis of its own without persistence, so the warning is certain whatever the machine's.
+      const server = await startPrivateRedis({ persistence: "none" });
+      const lines: { level: number; event?: string; msg: string }[] = [];
+      const out = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          lines.push(JSON.parse(chunk.toString()) as { level: number; msg: string });
+          done();
+        },
+      });
+      const broker = await openBroker(`${server.url}?prefix=${prefix}`, {
+        logger: pino({ level: "info" }, out),
+      });
+      try {
+        await broker.ping();
+        await pollUntil(() => lines.some((l) => l.msg.includes("appendonly yes")), {
+          timeoutMs: 3_000,
+          what: "the persistence warning in the log",
+        });
+        expect(lines.find((l) => l.msg.includes("appendonly yes"))).toMatchObject({
+          level: 40,
+          event: "broker_warning",
+        });
+      } finally {
+        await broker.close();
+        await server.cleanup();
       }
     });
 
