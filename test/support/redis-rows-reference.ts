@@ -1,26 +1,13 @@
 import type { RowLimits } from "../../src/tracking/redis/row-encoding.js";
 import { pushRowArgs, VALUE_SEPARATOR } from "../../src/tracking/redis/task-hash.js";
-import { mergeTaskValues } from "../../src/tracking/sql/merge.js";
-import { dbText, eventToValues } from "../../src/tracking/sql/rows.js";
-import type { TaskValues } from "../../src/tracking/sql/schema.js";
+import { collapseEvents } from "../../src/tracking/sql/record.js";
 import type { TaskEvent } from "../../src/tracking/tracking-store.js";
 
 // The record script's rows arguments as RedisTrackingStore.record() built them before
-// row-encoding.ts: the batch collapsed to one TaskValues per task with the SQL store's JS merge,
-// each row through pushRowArgs, joined. Slow but plainly right, since it is the SQL store's own
-// code: row-encoding.test.ts holds the fast encoder to its exact output, and
-// bench/redis-row-encoding.ts measures both.
-
-function collapse(events: readonly TaskEvent[]): TaskValues[] {
-  const byId = new Map<string, TaskValues>();
-  for (const event of events) {
-    const id = dbText(event.taskId);
-    const earlier = byId.get(id);
-    const values = eventToValues(event, earlier);
-    byId.set(id, earlier ? mergeTaskValues(earlier, values) : values);
-  }
-  return [...byId.values()];
-}
+// row-encoding.ts: the batch collapsed to one TaskValues per task with the SQL store's JS merge
+// (sql/record.ts collapseEvents, in arrival order), each row through pushRowArgs, joined. Slow
+// but plainly right, since it is the SQL store's own code: row-encoding.test.ts holds the fast
+// encoder to its exact output, and bench/redis-row-encoding.ts measures both.
 
 export function referenceRows(events: readonly TaskEvent[], limits: RowLimits): string[] {
   const calls: string[] = [];
@@ -33,7 +20,7 @@ export function referenceRows(events: readonly TaskEvent[], limits: RowLimits): 
     rows = 0;
     length = 0;
   };
-  for (const row of collapse(events)) {
+  for (const row of collapseEvents(events, { sorted: false })) {
     const start = values.length;
     pushRowArgs(row, values);
     for (let i = start; i < values.length; i += 1) length += (values[i] as string).length + 1;
