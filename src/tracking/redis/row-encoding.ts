@@ -7,7 +7,7 @@ import { sortAtText, timeText } from "./time-text.js";
 // The rows arguments of the record script (scripts/record-script.ts), built straight from a write
 // batch's events. The result is byte for byte what the general path gives (each task's events
 // collapsed into one TaskValues with sql/rows.ts's eventToValues and sql/merge.ts's
-// mergeTaskValues, then task-hash.ts's pushRowArgs, joined with VALUE_SEPARATOR), for about half
+// mergeTaskValues, then each row's values listed, test/support/redis-rows-reference.ts), for about half
 // its CPU (bench/redis-row-encoding.ts): this runs in every producer and worker that tracks on
 // Redis, and the general path spent its time building and copying 27-field objects, encoding
 // values the merge then dropped, looking fields up by column name and turning times into text.
@@ -68,7 +68,7 @@ if (FIELDS.length > 31) {
   );
 }
 
-/** The code letter of each position (pushRowArgs: FIELD_CODE_BASE + position + 1). */
+/** The code letter of each position: FIELD_CODE_BASE + position + 1 (record-script.ts reads it back). */
 const CODES = FIELDS.map((_, i) => String.fromCharCode(FIELD_CODE_BASE + i + 1));
 /** Copied for every new row: a literal-built array stays packed, which `new Array(n)` does not. */
 const NO_VALUES: (string | null)[] = FIELDS.map(() => null);
@@ -218,7 +218,8 @@ function codesOf(mask: number): string {
 }
 
 /**
- * Appends the row's values to `out` in pushRowArgs's layout (id, codes, values), as pieces to
+ * Appends the row's values to `out` (the id, the codes of the fields present, then their values:
+ * absent = NULL, bar `r`/`a` = 0 and `fl` = same as `fk`), as pieces to
  * join later (encodeRows): building one string per row would allocate a piece per value twice
  * over. Returns the characters the row adds to its call, separators included.
  */

@@ -9,13 +9,13 @@ import type { TaskValues } from "../sql/schema.js";
 // lowercased in JS (Unicode-aware, unlike Lua's string.lower) for the text search, stored only
 // when it differs from `fk`. (Layout 2 also had `ag`, the age its retention entry was set for.)
 //
-// The merge script (record-script.ts) receives each row sparsely (pushRowArgs) and groups the
-// fields the way sql/merge.ts does; both lists come from here.
+// The merge script (record-script.ts) receives each row sparsely (row-encoding.ts) and groups
+// the fields the way sql/merge.ts does; both lists come from here.
 
-type Column = Exclude<keyof TaskValues, "id" | "status_rank">;
+export type Column = Exclude<keyof TaskValues, "id" | "status_rank">;
 
 /** Column → hash field. Typed as a record so every column is mapped exactly once. */
-const FIELD_OF: Record<Column, string> = {
+export const FIELD_OF: Record<Column, string> = {
   function_key: "fk",
   queue: "q",
   priority: "pr",
@@ -91,50 +91,6 @@ export const FIELD_CODE_BASE = 64;
 
 /** Separates the values of the record script's rows argument (no stored text holds a NUL). */
 export const VALUE_SEPARATOR = "\u0000";
-
-/**
- * Appends one row's values to `out` (joined with VALUE_SEPARATOR into the record script's rows
- * argument), sparsely (every value costs the client bytes to encode and the script a value to
- * split and read): the id, the codes of the fields present (one letter
- * each, FIELD_CODE_BASE + position in FIELDS), then those fields' values. Absent means NULL,
- * except `r` and `a` (absent = 0, the common case) and `fl` (absent = same as `fk`: a function
- * key already lowercase).
- *
- * record() sends rows built by row-encoding.ts, which gives exactly these bytes without going
- * through TaskValues; row-encoding.test.ts compares the two, so a change here shows up there.
- */
-export function pushRowArgs(row: TaskValues, out: string[]): void {
-  let codes = "";
-  const values: string[] = [];
-  for (let i = 0; i < FIELDS.length; i += 1) {
-    const field = FIELDS[i] as (typeof FIELDS)[number];
-    let value: string | null;
-    if (field === LOWER_KEY_FIELD) {
-      const key = row.function_key;
-      value = key === null ? null : key.toLowerCase();
-      if (value === key) value = null;
-    } else {
-      value = columnValue(row, COLUMN_OF[field] as Column);
-      if ((field === "r" || field === "a") && value === "0") value = null;
-    }
-    if (value === null) continue;
-    codes += String.fromCharCode(FIELD_CODE_BASE + i + 1);
-    values.push(value);
-  }
-  out.push(row.id, codes);
-  for (const value of values) out.push(value);
-}
-
-function columnValue(row: TaskValues, column: Column): string | null {
-  const value = row[column];
-  if (value === null) return null;
-  if (column === "sort_at") return paddedSortAt(value as number);
-  return String(value);
-}
-
-const COLUMN_OF = Object.fromEntries(
-  Object.entries(FIELD_OF).map(([column, field]) => [field, column]),
-) as Record<string, Column>;
 
 const NUMERIC = new Set<Column>([
   "priority",
