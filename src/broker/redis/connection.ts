@@ -91,15 +91,20 @@ export function scripts(redis: RedisClient): ScriptCaller {
   return caller as ScriptCaller;
 }
 
-/** Waits (bounded) for a connection that is still being established; fails fast otherwise. */
+/**
+ * Waits (bounded) for a connection that is still being established; fails fast otherwise.
+ * `signal` gives up early (rejecting with `unavailable` too).
+ */
 export async function whenReady(
   redis: RedisClient,
   timeoutMs: number,
   where: string,
+  signal?: AbortSignal,
 ): Promise<void> {
   if (redis.status === "ready") return;
   if (redis.status === "wait") redis.connect().catch(() => {});
   if (redis.status === "end") throw new UnavailableError(`${where} is closed`);
+  if (signal?.aborted) throw new UnavailableError(`${where}: gave up waiting for the connection`);
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup();
@@ -117,14 +122,37 @@ export async function whenReady(
       cleanup();
       reject(new UnavailableError(`${where} is closed`));
     };
+    const onAbort = () => {
+      cleanup();
+      reject(new UnavailableError(`${where}: gave up waiting for the connection`));
+    };
     const cleanup = () => {
       clearTimeout(timer);
       redis.off("ready", onReady);
       redis.off("end", onEnd);
+      signal?.removeEventListener("abort", onAbort);
     };
     redis.once("ready", onReady);
     redis.once("end", onEnd);
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/**
+ * Whether a failed command may have been applied all the same: it was written to a connection
+ * that dropped before the reply came (ioredis rejects what is in flight with
+ * MaxRetriesPerRequestError, maxRetriesPerRequest being 0, or with "Connection is closed." once
+ * it stops reconnecting), or its reply did not come within commandTimeoutMs. A command refused
+ * before it was sent (connection not writable: the offline queue is off) and any Redis reply
+ * are known outcomes.
+ */
+export function outcomeUnknown(error: unknown): boolean {
+  if (!(error instanceof Error) || error.name === "ReplyError") return false;
+  return (
+    error.name === "MaxRetriesPerRequestError" ||
+    error.message === "Connection is closed." ||
+    error.message === "Command timed out"
+  );
 }
 
 const UNAVAILABLE_REPLIES =

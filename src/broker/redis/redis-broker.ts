@@ -51,6 +51,8 @@ import { RedisSubscription } from "./subscription.js";
 // has been idle longer than its own lease. extendLease(ms) gives at most one lease from now.
 // Lease lost: every settle checks, in its script, that the pending entry still belongs to this
 // consumer with the same delivery counter; otherwise it changes nothing (LeaseLostError).
+// A settle whose reply was lost with the connection is sent again once Redis is back (up to
+// 30 s), and counts as done when its entry is gone by then (settle-batcher.ts).
 
 export interface RedisBrokerOptions {
   /** redis://[user:password@]host[:port][/db] or rediss:// (TLS). */
@@ -161,9 +163,13 @@ class RedisBroker implements Broker {
     this.scripts = scripts(this.redis);
     this.global = new GlobalKeys(prefix);
     this.publisher = new Publisher(this.redis, this.scripts, this.keysFor, this.global, this.nonce);
-    this.settler = new SettleBatcher(this.scripts, this.keysFor, this.nonce, (error) =>
-      toDomainError(error, this.where),
-    );
+    this.settler = new SettleBatcher({
+      scripts: this.scripts,
+      keysFor: this.keysFor,
+      nonce: this.nonce,
+      translate: (error) => toDomainError(error, this.where),
+      whenOnline: (timeoutMs, signal) => whenReady(this.redis, timeoutMs, this.where, signal),
+    });
     this.controlChannel = new RedisControlChannel(
       this.redis,
       this.openSubscriber,

@@ -156,7 +156,12 @@ return {out, watch, next_due, now}
  *   its consumer without counting a delivery.
  * "Acked" is XACK + XDEL (grouped per lane at the end): a stream holds only unacknowledged
  * messages, so it needs no trimming and never loses an unacknowledged entry to a trim.
- * Returns one integer per operation: 1 = done, 0 = lease lost.
+ * Returns one integer per operation: 1 = done; 0 = lease lost (the entry is still in its lane,
+ * pending with another consumer or with another delivery count); 2 = the entry is no longer in
+ * its lane (settled already: every settle deletes it). Only operations whose held check failed
+ * read the lane (XRANGE eid eid), so the common case costs nothing more. The caller tells 2 apart
+ * from 0 only when resending a call whose reply was lost (settle-batcher.ts): there, 2 means the
+ * first send was applied.
  */
 export const SETTLE = `${PRELUDE}
 local group, nonce, consumer = ARGV[1], ARGV[2], ARGV[3]
@@ -177,7 +182,12 @@ for i = first_op, #ARGV, 6 do
   local kind, p, eid, count = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], tonumber(ARGV[i + 3])
   local lane = KEYS[p + 1]
   if held[p][eid] ~= count then
-    results[#results + 1] = 0
+    -- An entry acked earlier in this call is still in its lane (XDEL runs at the end): 0.
+    if #redis.call('XRANGE', lane, eid, eid) == 0 then
+      results[#results + 1] = 2
+    else
+      results[#results + 1] = 0
+    end
   else
     if kind == 'e' then
       redis.call('XCLAIM', lane, group, consumer, 0, eid, 'IDLE', ARGV[i + 4], 'JUSTID')
