@@ -2,7 +2,7 @@ import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SERVICES, serviceAvailable } from "../../../test/support/services.js";
 import type { Broker, Delivery } from "../broker.js";
-import { Inbox, message } from "../conformance/inbox.case.js";
+import { Inbox, message, pollUntil } from "../conformance/inbox.case.js";
 import { QueueKeys } from "./keys.js";
 import { type LossyProxy, startLossyProxy } from "./lossy-proxy.fixture.js";
 import { openRedisBroker } from "./redis-broker.js";
@@ -133,6 +133,28 @@ describe.skipIf(!available)("redis broker: a settle whose reply was lost", () =>
     await (await otherInbox.next(5_000, "the reclaimed message")).ack();
     expect(await raw.xlen(lane)).toBe(0);
     await expect(stale.ack()).rejects.toMatchObject({ code: "conflict" });
+  });
+
+  it("fails a lease extension whose reply was lost instead of resending it", async () => {
+    const { delivery, entryId } = await holdOne(10_000);
+    const cut = proxy.cutAfterRequest(entryId);
+    const extended = delivery.extendLease(10_000);
+    extended.catch(() => {});
+    await cut;
+    // The lease keeper's next extension is the retry; the delivery itself is still held.
+    await expect(extended).rejects.toMatchObject({ code: "unavailable" });
+    await pollUntil(
+      () =>
+        delivery.extendLease(10_000).then(
+          () => true,
+          () => false,
+        ),
+      {
+        timeoutMs: 5_000,
+        what: "an extension once Redis answers again",
+      },
+    );
+    await delivery.ack();
   });
 
   it("gives up a resend that waits for Redis when the broker closes", async () => {
