@@ -6,6 +6,7 @@ import { Producer } from "../src/producer/producer.js";
 import { noTracking, type TrackingSink } from "../src/tracking/tracking-sink.js";
 import { TaskRegistry } from "../src/worker/registry.js";
 import { Worker } from "../src/worker/worker.js";
+import { floorMode, openFloorStore } from "./floor-tracking-store.js";
 import type { ChildSpec, NoopPayload } from "./protocol.js";
 import { batches, deferred, type PreparedRole } from "./role.js";
 
@@ -40,7 +41,13 @@ async function openTracking(target: GoTarget): Promise<TrackingSetup> {
   // Imported only with tracking on, so a tracking-off child does not carry the stores in its RSS.
   const { openTracking: openStore } = await import("../src/backends/open.js");
   const { BestEffortWriter } = await import("../src/tracking/best-effort-writer.js");
-  const store = await openStore(target.trackingUrl);
+  // BENCH_TRACKING_FLOOR swaps the Redis tracking store for a stand-in doing part of its work
+  // (bench/floor-tracking-store.ts): what tracking costs at best.
+  const floor = floorMode(process.env);
+  const store =
+    floor !== undefined && target.trackingUrl.startsWith("redis")
+      ? openFloorStore(target.trackingUrl, floor)
+      : await openStore(target.trackingUrl);
   const writer = new BestEffortWriter(store, { logger: silentLogger() });
   await writer.start();
   return {
@@ -52,6 +59,7 @@ async function openTracking(target: GoTarget): Promise<TrackingSetup> {
       await store.close();
       const stats = writer.stats();
       return {
+        "tracking store": store.kind,
         "tracking items written": stats.written,
         "tracking items dropped": stats.dropped,
         "tracking store failures": stats.failures,
