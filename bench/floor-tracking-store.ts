@@ -10,16 +10,18 @@ import type { TaskEvent, TrackingStore } from "../src/tracking/tracking-store.js
 // in Lua as the real script does), so the queue benchmark run with it shows how much of the
 // throughput tracking costs *at best* on this machine, with broker and tracking on one Redis:
 //
+//   send     the rows sent and split, nothing stored: the client's cost and Redis's receiving.
 //   hash     each row's fields written into the task's hash, blind: no read, no merge, no index.
 //   indexes  that, plus the index entries the list query needs (time, status, function, queue,
 //            update; a status change is ZREM + ZADD, after an HGET of the stored status), batched
 //            per call as the real script does: still no merge logic.
 //
 // A store that keeps the issue's records (merge, indexes for every filter, retention, counters)
-// cannot cost less than "indexes", which cannot cost less than "hash". Nothing can be read back
+// cannot cost less than "indexes", which cannot cost less than "hash", nor that less than "send". Nothing can be read back
 // (get, list… throw): the benchmark only writes.
 
-export type FloorMode = "hash" | "indexes";
+export type FloorMode = "send" | "hash" | "indexes";
+const MODES: readonly string[] = ["send", "hash", "indexes"];
 
 const SCRIPT = (mode: FloorMode) => `
 local base = ARGV[1]
@@ -28,6 +30,7 @@ local size, pos = #data - 1, 1
 local FIELDS = {${FIELDS.map((f) => `"${f}"`).join(", ")}}
 local CODE_BASE = ${FIELD_CODE_BASE}
 local INDEXES = ${mode === "indexes" ? "true" : "false"}
+local STORE = ${mode === "send" ? "false" : "true"}
 local FORMATS = {}
 local adds, rems = {}, {}
 local function later(list, key, ...)
@@ -54,7 +57,7 @@ while pos <= size do
   local key = base .. "task:" .. id
   local old
   if INDEXES then old = redis.call("HGET", key, "st") end
-  redis.call("HSET", key, unpack(sets))
+  if STORE then redis.call("HSET", key, unpack(sets)) end
   if INDEXES then
     local st, sa = row.st, row.sa or row.ua
     if not old then
@@ -77,12 +80,12 @@ end
 return 1
 `;
 
-/** Reads BENCH_TRACKING_FLOOR: undefined (the real store), "hash" or "indexes". */
+/** Reads BENCH_TRACKING_FLOOR: undefined (the real store), "send", "hash" or "indexes". */
 export function floorMode(env: NodeJS.ProcessEnv): FloorMode | undefined {
   const value = env.BENCH_TRACKING_FLOOR;
   if (value === undefined || value === "") return undefined;
-  if (value === "hash" || value === "indexes") return value;
-  throw new Error(`BENCH_TRACKING_FLOOR=${value}: expected "hash" or "indexes"`);
+  if (MODES.includes(value)) return value as FloorMode;
+  throw new Error(`BENCH_TRACKING_FLOOR=${value}: expected one of ${MODES.join(", ")}`);
 }
 
 /** The floor stand-in on the Redis of `url` (a redis:// tracking URL with `?prefix=`). */
