@@ -1,5 +1,5 @@
 import { supersedes, type TaskStatus } from "../../core/status.js";
-import { dbText, jsonText, optInt, optText, time } from "../sql/rows.js";
+import { dbText, jsonText, metadataText, optInt, optText, time } from "../sql/rows.js";
 import type { TaskErrorInfo, TaskEvent } from "../tracking-store.js";
 import { FIELD_CODE_BASE, FIELDS, LOWER_KEY_FIELD, VALUE_SEPARATOR } from "./task-hash.js";
 import { sortAtText, timeText } from "./time-text.js";
@@ -108,7 +108,7 @@ function fillDescriptive(values: (string | null)[], event: TaskEvent, createdAt:
   if (values[P] === null) values[P] = jsonText(event.payload);
   if (values[MR] === null) values[MR] = intText(event.maxRetries);
   if (values[TO] === null) values[TO] = intText(event.timeoutMs);
-  if (values[MD] === null) values[MD] = jsonText(event.metadata);
+  if (values[MD] === null) values[MD] = metadataText(event.metadata);
   if (values[IK] === null) values[IK] = optText(event.idempotencyKey);
   if (values[CA] === null && createdAt !== null) values[CA] = timeText(createdAt);
 }

@@ -35,11 +35,29 @@ export function time(value: number): number {
 /** JSON text, or NULL for undefined (not carried). */
 export function jsonText(value: unknown): string | null {
   if (value === undefined) return null;
+  // JSON.stringify's own answer without its ~30 ns call: most successful tasks' result.
+  if (value === null) return "null";
   try {
     return JSON.stringify(value) ?? null;
   } catch (error) {
     return JSON.stringify(`[unserializable value: ${(error as Error).message}]`);
   }
+}
+
+/**
+ * jsonText of an event's metadata, most often an empty object (every event carries the
+ * envelope's): `{}` is answered without JSON.stringify (~65 → ~15 ns) when JSON.stringify could
+ * see nothing else, a plain object without enumerable keys or toJSON.
+ */
+export function metadataText(value: unknown): string | null {
+  if (typeof value === "object" && value !== null && isEmptyPlainObject(value)) return "{}";
+  return jsonText(value);
+}
+
+function isEmptyPlainObject(value: object): boolean {
+  if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+  for (const _ in value) return false;
+  return (value as { toJSON?: unknown }).toJSON === undefined;
 }
 
 function parseJson(text: string | null): unknown {
@@ -69,7 +87,7 @@ export function eventToValues(event: TaskEvent, known?: TaskValues): TaskValues 
     payload: known?.payload != null ? null : jsonText(event.payload),
     max_retries: optInt(event.maxRetries),
     timeout_ms: optInt(event.timeoutMs),
-    metadata: known?.metadata != null ? null : jsonText(event.metadata),
+    metadata: known?.metadata != null ? null : metadataText(event.metadata),
     idempotency_key: optText(event.idempotencyKey),
     created_at: createdAt,
     sort_at: createdAt ?? at,
