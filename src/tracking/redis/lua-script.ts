@@ -6,7 +6,8 @@ import { Command, type Redis } from "ioredis";
 // Arguments go in as one array: a batch of thousands of rows is far more values than a spread
 // call (`evalsha(sha, n, ...args)`) may pass on Node's stack.
 
-export type ScriptArg = string | number;
+/** A Buffer goes to Redis as its bytes (a bulk string, as its text would). */
+export type ScriptArg = string | number | Buffer;
 
 export class LuaScript {
   readonly sha: string;
