@@ -17,8 +17,9 @@ import type { TaskEvent, TrackingStore } from "../src/tracking/tracking-store.js
 //            per call as the real script does: still no merge logic.
 //
 // A store that keeps the issue's records (merge, indexes for every filter, retention, counters)
-// cannot cost less than "indexes", which cannot cost less than "hash", nor that less than "send". Nothing can be read back
-// (get, list… throw): the benchmark only writes.
+// cannot cost less than "indexes", which cannot cost less than "hash", nor that less than "send".
+// Nothing can be read back (get, list… throw): the benchmark only writes. The rows are split
+// as record-script.ts splits them (struct.unpack), so the two stay comparable.
 
 export type FloorMode = "send" | "hash" | "indexes";
 const MODES: readonly string[] = ["send", "hash", "indexes"];
