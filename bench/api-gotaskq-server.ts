@@ -6,8 +6,8 @@ import { TaskService } from "../src/api/task-service.js";
 import { openBroker, openTracking } from "../src/backends/open.js";
 import { type Logger, silentLogger } from "../src/logging/logger.js";
 import { Producer } from "../src/producer/producer.js";
+import { TaskRegistry } from "../src/tasks/registry.js";
 import { BestEffortWriter } from "../src/tracking/best-effort-writer.js";
-import { TaskRegistry } from "../src/worker/registry.js";
 import type { ChildSpec } from "./protocol.js";
 import type { PreparedRole } from "./role.js";
 

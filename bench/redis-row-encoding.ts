@@ -1,7 +1,7 @@
 import type { TaskEnvelope } from "../src/core/envelope.js";
+import { taskEvent } from "../src/tasks/task-events.js";
 import { encodeRows, type RowLimits } from "../src/tracking/redis/row-encoding.js";
 import type { TaskEvent } from "../src/tracking/tracking-store.js";
-import { taskEvent } from "../src/worker/task-events.js";
 import { referenceRows } from "../test/support/redis-rows-reference.js";
 
 // Client CPU of the Redis tracking store's row encoding alone (no Redis): the rows arguments of
@@ -36,7 +36,7 @@ function envelope(i: number, createdAt: number): TaskEnvelope {
   };
 }
 
-// Events built by the producer's and the worker's own function (worker/task-events.ts), with the
+// Events built by the producer's and the worker's own function (tasks/task-events.ts), with the
 // fields they assign after it (producer/prepared-task.ts, worker/attempt.ts, settlement.ts), so
 // the objects have the shapes the store really receives.
 const LIMITS_OF_TASK = { maxRetries: 3, timeoutMs: 30_000 };

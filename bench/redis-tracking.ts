@@ -9,12 +9,12 @@ import { openSqliteBroker } from "../src/broker/sqlite/sqlite-broker.js";
 import { newTaskId } from "../src/core/ids.js";
 import { silentLogger } from "../src/logging/logger.js";
 import { Producer } from "../src/producer/producer.js";
+import { TaskRegistry } from "../src/tasks/registry.js";
 import { BestEffortWriter } from "../src/tracking/best-effort-writer.js";
 import { openRedisTrackingStore } from "../src/tracking/redis/open-redis-tracking-store.js";
 import { openSqlTrackingStore } from "../src/tracking/sql/sql-tracking-store.js";
 import { noTracking, type TrackingSink } from "../src/tracking/tracking-sink.js";
 import type { TaskEvent, TrackingStore } from "../src/tracking/tracking-store.js";
-import { TaskRegistry } from "../src/worker/registry.js";
 import { Worker } from "../src/worker/worker.js";
 import { startPrivateRedis } from "../test/support/redis-server.js";
 

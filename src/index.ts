@@ -28,16 +28,7 @@ export {
   type SubmittedTask,
 } from "./producer/producer.js";
 export type { RequeuedTask, RequeueOptions, TrackingReader } from "./producer/requeue.js";
-export { BestEffortWriter, type BestEffortWriterOptions } from "./tracking/best-effort-writer.js";
-export { noTracking, type TrackingSink } from "./tracking/tracking-sink.js";
-export type {
-  TaskErrorInfo,
-  TaskEvent,
-  TaskLogLine,
-  TaskRecord,
-  WorkerHeartbeat,
-} from "./tracking/tracking-store.js";
-export type { JsonSchema } from "./worker/payload-schema.js";
+export type { JsonSchema } from "./tasks/payload-schema.js";
 export {
   defineTasks,
   type FunctionDescription,
@@ -49,7 +40,16 @@ export {
   type TaskLog,
   type TaskOptions,
   TaskRegistry,
-} from "./worker/registry.js";
+} from "./tasks/registry.js";
+export { BestEffortWriter, type BestEffortWriterOptions } from "./tracking/best-effort-writer.js";
+export { noTracking, type TrackingSink } from "./tracking/tracking-sink.js";
+export type {
+  TaskErrorInfo,
+  TaskEvent,
+  TaskLogLine,
+  TaskRecord,
+  WorkerHeartbeat,
+} from "./tracking/tracking-store.js";
 export { installSignalHandlers, type SignalHandlerOptions } from "./worker/signals.js";
 export { Worker } from "./worker/worker.js";
 export type { WorkerOptions } from "./worker/worker-options.js";

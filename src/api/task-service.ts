@@ -6,6 +6,7 @@ import { DEFAULT_PRIORITY, validateSubmission } from "../core/submission.js";
 import type { Logger } from "../logging/logger.js";
 import type { Producer, SubmittedTask } from "../producer/producer.js";
 import type { RequeuedTask } from "../producer/requeue.js";
+import type { TaskRegistry } from "../tasks/registry.js";
 import type {
   TaskLogLine,
   TaskPage,
@@ -15,7 +16,6 @@ import type {
   TrackingStore,
   WorkerHeartbeat,
 } from "../tracking/tracking-store.js";
-import type { TaskRegistry } from "../worker/registry.js";
 import { type DeadLetterView, deadLetterView } from "./dead-letter-view.js";
 import { UnknownFunctionError } from "./errors.js";
 import {

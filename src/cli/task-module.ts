@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { registryFromModule, type TaskRegistry } from "../worker/registry.js";
+import { registryFromModule, type TaskRegistry } from "../tasks/registry.js";
 import { CliError } from "./output.js";
 
 // Loads a user's task module for `worker --tasks` / `dev --tasks`. TypeScript modules are loaded

@@ -1,5 +1,5 @@
 import { sleep } from "../core/lifecycle.js";
-import { defineTasks, type TaskRegistry } from "../worker/registry.js";
+import { defineTasks, type TaskRegistry } from "../tasks/registry.js";
 
 // The four demo functions `gotaskq dev` registers when no task module is given; they are also the
 // fixtures of the end-to-end tests. Their backoff is short so a demo retry is seen in seconds.

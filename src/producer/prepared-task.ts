@@ -3,9 +3,9 @@ import { encodeEnvelope, type TaskEnvelope } from "../core/envelope.js";
 import { InvalidArgumentError } from "../core/errors.js";
 import { newTaskId } from "../core/ids.js";
 import type { ValidSubmission } from "../core/submission.js";
+import type { TaskOptions } from "../tasks/registry.js";
+import { taskEvent } from "../tasks/task-events.js";
 import type { TaskEvent } from "../tracking/tracking-store.js";
-import type { TaskOptions } from "../worker/registry.js";
-import { taskEvent } from "../worker/task-events.js";
 
 // A validated submission turned into everything its acceptance needs: the envelope (run 0,
 // attempt 0, a fresh time-ordered id), the broker message, the PENDING event and the answer to

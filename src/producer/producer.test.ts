@@ -5,7 +5,7 @@ import { createMemoryBroker } from "../broker/memory/memory-broker.js";
 import { decodeEnvelope } from "../core/envelope.js";
 import { GoTaskQError, InvalidArgumentError } from "../core/errors.js";
 import { silentLogger } from "../logging/logger.js";
-import { defineTasks } from "../worker/registry.js";
+import { defineTasks } from "../tasks/registry.js";
 import { ENVELOPE_OVERHEAD_BYTES, Producer } from "./producer.js";
 
 // Submission: validated, published durably, then recorded. Nothing is enqueued for bad input.

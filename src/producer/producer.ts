@@ -3,9 +3,9 @@ import { GoTaskQError, InvalidArgumentError } from "../core/errors.js";
 import { parseTaskId } from "../core/ids.js";
 import { type ValidSubmission, validateSubmission } from "../core/submission.js";
 import { createLogger, type Logger } from "../logging/logger.js";
+import type { TaskRegistry } from "../tasks/registry.js";
+import { guardedSink } from "../tasks/task-events.js";
 import { noTracking, type TrackingSink } from "../tracking/tracking-sink.js";
-import type { TaskRegistry } from "../worker/registry.js";
-import { guardedSink } from "../worker/task-events.js";
 import { type PreparedTask, prepareTask, type SubmittedTask } from "./prepared-task.js";
 import {
   type RequeuedTask,

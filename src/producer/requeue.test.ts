@@ -3,8 +3,8 @@ import { WorkerHarness } from "../../test/support/worker-harness.js";
 import { decodeEnvelope } from "../core/envelope.js";
 import { PermanentError } from "../core/errors.js";
 import { newTaskId } from "../core/ids.js";
+import { defineTasks } from "../tasks/registry.js";
 import type { TaskRecord } from "../tracking/tracking-store.js";
-import { defineTasks } from "../worker/registry.js";
 
 // Requeue = a fresh run of a FAILURE or CANCELED task: run + 1, attempt 0, same id, history kept.
 

@@ -9,9 +9,9 @@ import { GoTaskQError, NotFoundError } from "../core/errors.js";
 import { parseTaskId } from "../core/ids.js";
 import { DEFAULT_PRIORITY, DEFAULT_QUEUE, QUEUE_PATTERN } from "../core/submission.js";
 import type { Logger } from "../logging/logger.js";
+import { nextRun, taskEvent } from "../tasks/task-events.js";
 import type { TrackingSink } from "../tracking/tracking-sink.js";
 import type { TaskRecord, TrackingStore } from "../tracking/tracking-store.js";
-import { nextRun, taskEvent } from "../worker/task-events.js";
 
 // Requeue: a fresh run of a task that ended in FAILURE (it sits in a DLQ) or CANCELED. The run
 // counter goes up and the attempt counter restarts at 0, with the same task id, so the tracking

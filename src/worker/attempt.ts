@@ -3,10 +3,10 @@ import type { BackoffPolicy, CustomBackoff } from "../core/backoff.js";
 import type { TaskEnvelope } from "../core/envelope.js";
 import { CanceledError, PermanentError } from "../core/errors.js";
 import type { Logger } from "../logging/logger.js";
+import type { RegisteredTask } from "../tasks/registry.js";
+import { taskEvent } from "../tasks/task-events.js";
 import type { TrackingSink } from "../tracking/tracking-sink.js";
 import type { TaskEvent } from "../tracking/tracking-store.js";
-import type { RegisteredTask } from "./registry.js";
-import { taskEvent } from "./task-events.js";
 
 // One attempt of a task as the worker sees it, and the rules derived from it: the effective
 // limits (envelope, then the function's options, then the worker's defaults), how a thrown value

@@ -3,8 +3,8 @@ import { deferred, WorkerHarness } from "../../test/support/worker-harness.js";
 import { createMemoryBroker, createMemoryNamespace } from "../broker/memory/memory-broker.js";
 import { CanceledError, TimeoutError } from "../core/errors.js";
 import { sleep } from "../core/lifecycle.js";
+import { defineTasks } from "../tasks/registry.js";
 import type { TaskRecord } from "../tracking/tracking-store.js";
-import { defineTasks } from "./registry.js";
 
 // Cancellation travels through the broker's control channel only (workers never read tracking):
 // a queued task is acked without running, a running one sees its signal abort; either way the

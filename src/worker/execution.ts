@@ -1,5 +1,6 @@
 import type { TaskEnvelope } from "../core/envelope.js";
 import { CanceledError, GoTaskQError, TimeoutError } from "../core/errors.js";
+import type { RegisteredTask } from "../tasks/registry.js";
 import {
   type Attempt,
   type AttemptRef,
@@ -11,7 +12,6 @@ import {
 } from "./attempt.js";
 import { HandlerContext } from "./handler-context.js";
 import type { HeldLease, LeaseKeeper } from "./lease-keeper.js";
-import type { RegisteredTask } from "./registry.js";
 import { settleFailure, settleSafely, settleSuccess } from "./settlement.js";
 
 // One handler run, from STARTED to settlement. The handler gets an AbortSignal that aborts on

@@ -1,8 +1,8 @@
 import type { TaskEnvelope } from "../core/envelope.js";
 import type { Logger } from "../logging/logger.js";
+import type { TaskContext, TaskLog } from "../tasks/registry.js";
 import type { TrackingSink } from "../tracking/tracking-sink.js";
 import type { TaskLogLine } from "../tracking/tracking-store.js";
-import type { TaskContext, TaskLog } from "./registry.js";
 
 // What a handler gets as `ctx`. One is built for every task, and most handlers never touch
 // `signal` or `log`, so those two are made on first read: an AbortSignal costs microseconds and

@@ -4,8 +4,8 @@ import type { Broker, Delivery } from "../broker/broker.js";
 import { createMemoryBroker } from "../broker/memory/memory-broker.js";
 import { sleep } from "../core/lifecycle.js";
 import { silentLogger } from "../logging/logger.js";
+import { defineTasks } from "../tasks/registry.js";
 import { ShutdownAbort } from "./execution.js";
-import { defineTasks } from "./registry.js";
 import { installSignalHandlers } from "./signals.js";
 
 // Start, stop, leases, heartbeats and resilience: the worker's life around its handlers.

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { deferred, WorkerHarness } from "../../test/support/worker-harness.js";
 import type { Delivery } from "../broker/broker.js";
 import { newTaskId } from "../core/ids.js";
-import { defineTasks } from "./registry.js";
+import { defineTasks } from "../tasks/registry.js";
 
 // Deliveries that must never reach a handler: they are dead-lettered with a reason, recorded as
 // FAILURE, and never crash or stall the worker.

@@ -1,8 +1,8 @@
 import type { Delivery } from "../broker/broker.js";
 import { decodeEnvelope, type TaskEnvelope } from "../core/envelope.js";
 import { describeError, InvalidArgumentError } from "../core/errors.js";
+import type { RegisteredTask, TaskRegistry } from "../tasks/registry.js";
 import { type AttemptRef, eventOf, type SettleDeps } from "./attempt.js";
-import type { RegisteredTask, TaskRegistry } from "./registry.js";
 import type { Revocations } from "./revocations.js";
 import { deadLetter, settleCanceled } from "./settlement.js";
 

@@ -15,10 +15,10 @@ import {
   QUEUE_PATTERN,
 } from "../core/submission.js";
 import { createLogger, type Logger } from "../logging/logger.js";
+import type { TaskRegistry } from "../tasks/registry.js";
+import { guardedSink } from "../tasks/task-events.js";
 import { noTracking, type TrackingSink } from "../tracking/tracking-sink.js";
-import type { TaskRegistry } from "./registry.js";
 import { DEFAULT_MAX_REVOCATIONS, DEFAULT_REVOCATION_TTL_MS } from "./revocations.js";
-import { guardedSink } from "./task-events.js";
 
 // The worker's configuration: one documented type, every default applied in one pure function.
 // Per-task values (timeout, retries, backoff) come from the envelope first, then the function's

@@ -5,8 +5,8 @@ import { deferred, WorkerHarness } from "../../test/support/worker-harness.js";
 import { PermanentError, TimeoutError } from "../core/errors.js";
 import { sleep } from "../core/lifecycle.js";
 import { supersedes } from "../core/status.js";
+import { defineTasks } from "../tasks/registry.js";
 import type { TaskEvent } from "../tracking/tracking-store.js";
-import { defineTasks } from "./registry.js";
 
 // Execution semantics (DESIGN §3) on the memory broker: outcomes, retries, timeouts, the grace
 // period, concurrency, the event trail and the log lines.

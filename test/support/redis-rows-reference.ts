@@ -1,3 +1,4 @@
+import type { TaskValues } from "../../src/tracking/records/schema.js";
 import type { RowLimits } from "../../src/tracking/redis/row-encoding.js";
 import {
   type Column,
@@ -9,7 +10,6 @@ import {
   VALUE_SEPARATOR,
 } from "../../src/tracking/redis/task-hash.js";
 import { collapseEvents } from "../../src/tracking/sql/record.js";
-import type { TaskValues } from "../../src/tracking/sql/schema.js";
 import type { TaskEvent } from "../../src/tracking/tracking-store.js";
 
 // The record script's rows arguments as RedisTrackingStore.record() built them before

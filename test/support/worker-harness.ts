@@ -2,7 +2,7 @@ import type { Broker } from "../../src/broker/broker.js";
 import { createMemoryBroker } from "../../src/broker/memory/memory-broker.js";
 import { silentLogger } from "../../src/logging/logger.js";
 import { Producer } from "../../src/producer/producer.js";
-import type { TaskRegistry } from "../../src/worker/registry.js";
+import type { TaskRegistry } from "../../src/tasks/registry.js";
 import { Worker } from "../../src/worker/worker.js";
 import type { WorkerOptions } from "../../src/worker/worker-options.js";
 import { CollectingSink } from "./collecting-sink.js";

@@ -10,9 +10,9 @@ import { devSleepScenario, killNine, trackedCounts } from "../../../test/support
 import { SERVICES, serviceAvailable } from "../../../test/support/services.js";
 import { silentLogger } from "../../logging/logger.js";
 import { Producer } from "../../producer/producer.js";
+import { defineTasks } from "../../tasks/registry.js";
 import { openSqlTrackingStore } from "../../tracking/sql/sql-tracking-store.js";
 import type { TrackingStore } from "../../tracking/tracking-store.js";
-import { defineTasks } from "../../worker/registry.js";
 import { Worker } from "../../worker/worker.js";
 import { describeBrokerConformance } from "../conformance/broker.case.js";
 import { Inbox, message, pollUntil, read, text } from "../conformance/inbox.case.js";

@@ -11,7 +11,7 @@ import { TaskService } from "../../api/task-service.js";
 import type { GoTaskQConfig } from "../../config/config.js";
 import { demoTasks, mergeRegistries } from "../../demo/demo-tasks.js";
 import { Producer } from "../../producer/producer.js";
-import type { TaskRegistry } from "../../worker/registry.js";
+import type { TaskRegistry } from "../../tasks/registry.js";
 import { installSignalHandlers } from "../../worker/signals.js";
 import { Worker } from "../../worker/worker.js";
 import { intOption } from "../options.js";

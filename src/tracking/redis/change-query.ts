@@ -1,4 +1,4 @@
-import { dbText, rowToRecord } from "../sql/rows.js";
+import { dbText, rowToRecord } from "../records/rows.js";
 import { timeBound } from "../task-query.js";
 import type { TaskRecord, TaskUpdatesQuery, ThroughputBucket } from "../tracking-store.js";
 import { THROUGHPUT_MINUTE_MS } from "./scripts/keys-lua.js";

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from "../../core/errors.js";
-import { dbText, rowToRecord } from "../sql/rows.js";
+import { dbText, rowToRecord } from "../records/rows.js";
 import { listLimit, timeBound } from "../task-query.js";
 import type { TaskPage, TaskQuery, TaskRecord } from "../tracking-store.js";
 import type { ScriptArg } from "./lua-script.js";

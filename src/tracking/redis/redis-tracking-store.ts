@@ -7,8 +7,8 @@ import {
   rowToHeartbeat,
   rowToLogLine,
   rowToRecord,
-} from "../sql/rows.js";
-import type { WorkersTable } from "../sql/schema.js";
+} from "../records/rows.js";
+import type { WorkersTable } from "../records/schema.js";
 import { bucketWidth, listLimit, logLimit, timeBound } from "../task-query.js";
 import type {
   PurgeResult,
@@ -47,7 +47,7 @@ import { APPEND_LOGS_LUA, HEARTBEAT_LUA, PURGE_LUA } from "./scripts/side-script
 import { hashToValues, taskAge } from "./task-hash.js";
 
 // The TrackingStore on Redis (7.0 or later) through ioredis. The record model and the merge are
-// the SQL store's (sql/rows.ts, sql/merge.ts), so both converge to the same records; what is
+// the SQL store's (records/rows.ts, sql/merge.ts), so both converge to the same records; what is
 // Redis-specific lives in the scripts (scripts/, key layout in scripts/keys-lua.ts): a write
 // batch is one script call per 1,000 tasks (the merge with the stored hashes and the index
 // updates together, atomic), and a list page one more.

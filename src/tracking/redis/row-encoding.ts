@@ -1,12 +1,12 @@
 import { supersedes, type TaskStatus } from "../../core/status.js";
-import { dbText, jsonText, metadataText, optInt, optText, time } from "../sql/rows.js";
+import { dbText, jsonText, metadataText, optInt, optText, time } from "../records/rows.js";
 import type { TaskErrorInfo, TaskEvent } from "../tracking-store.js";
 import { FIELD_CODE_BASE, FIELDS, LOWER_KEY_FIELD, VALUE_SEPARATOR } from "./task-hash.js";
 import { sortAtText, timeText } from "./time-text.js";
 
 // The rows arguments of the record script (scripts/record-script.ts), built straight from a write
 // batch's events. The result is byte for byte what the general path gives (each task's events
-// collapsed into one TaskValues with sql/rows.ts's eventToValues and sql/merge.ts's
+// collapsed into one TaskValues with records/rows.ts's eventToValues and sql/merge.ts's
 // mergeTaskValues, then each row's values listed, test/support/redis-rows-reference.ts), for about half
 // its CPU (bench/redis-row-encoding.ts): this runs in every producer and worker that tracks on
 // Redis, and the general path spent its time building and copying 27-field objects, encoding

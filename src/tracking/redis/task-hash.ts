@@ -1,8 +1,8 @@
 import { statusRank, type TaskStatus } from "../../core/status.js";
-import type { TaskValues } from "../sql/schema.js";
+import type { TaskValues } from "../records/schema.js";
 
 // The task hash: one Redis hash per task holding the same columns as the SQL store's `tasks` row
-// (sql/schema.ts, TaskValues), under two-letter field names: a field name is stored in every
+// (records/schema.ts, TaskValues), under two-letter field names: a field name is stored in every
 // hash, and at 100k+ tasks "function_key" instead of "fk" costs megabytes. A NULL column is an
 // absent field; so are `r` and `a` when 0. `id` lives in the key and `status_rank` is derived
 // from the status, so neither is stored. One field is not a column: `fl`, the function key

@@ -3,7 +3,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { Kysely, PostgresDialect } from "kysely";
 import { InvalidArgumentError } from "../../core/errors.js";
-import type { TrackingDatabase } from "./schema.js";
+import type { TrackingDatabase } from "../records/schema.js";
 import { TrackingSqliteDialect } from "./sqlite-dialect.js";
 import { SqliteFile } from "./sqlite-file.js";
 

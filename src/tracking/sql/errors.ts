@@ -1,5 +1,5 @@
 import { GoTaskQError, UnavailableError } from "../../core/errors.js";
-import type { SqlKind } from "./schema.js";
+import type { SqlKind } from "../records/schema.js";
 
 // Driver errors are translated here, once, so no pg or better-sqlite3 error crosses the seam.
 // The split matters to the best-effort writer: `unavailable` means "try the same batch again

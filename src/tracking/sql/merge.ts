@@ -1,5 +1,5 @@
 import { statusRank, supersedes, type TaskStatus } from "../../core/status.js";
-import type { TaskValues } from "./schema.js";
+import type { TaskValues } from "../records/schema.js";
 
 // The monotonic merge of a task row with an incoming one, written twice from the same column
 // lists: in JS (to collapse several events of one task inside a batch) and in SQL (the

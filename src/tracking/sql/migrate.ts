@@ -1,6 +1,6 @@
 import { type Kysely, type Migration, Migrator } from "kysely";
+import type { SqlKind, TrackingDatabase } from "../records/schema.js";
 import { initialMigration } from "./migrations/0001_initial.js";
-import type { SqlKind, TrackingDatabase } from "./schema.js";
 
 // Numbered migrations, provided in code (no directory scan: the build output and the tests see
 // the same list). Each entry's name sorts in application order; never rename or edit an

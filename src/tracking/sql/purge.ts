@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
+import type { TrackingDatabase } from "../records/schema.js";
 import { timeBound } from "../task-query.js";
 import type { PurgeResult } from "../tracking-store.js";
-import type { TrackingDatabase } from "./schema.js";
 
 // Retention. Deletes run in chunks of a few thousand rows, each its own short statement: a
 // single DELETE of a million rows would hold SQLite's write lock for seconds, and every other

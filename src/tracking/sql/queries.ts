@@ -1,4 +1,13 @@
 import { type Kysely, sql } from "kysely";
+import {
+  dbText,
+  decodeCursor,
+  encodeCursor,
+  rowToHeartbeat,
+  rowToLogLine,
+  rowToRecord,
+} from "../records/rows.js";
+import type { TrackingDatabase } from "../records/schema.js";
 import { bucketWidth, listLimit, logLimit, timeBound } from "../task-query.js";
 import type {
   TaskLogLine,
@@ -10,15 +19,6 @@ import type {
   ThroughputQuery,
   WorkerHeartbeat,
 } from "../tracking-store.js";
-import {
-  dbText,
-  decodeCursor,
-  encodeCursor,
-  rowToHeartbeat,
-  rowToLogLine,
-  rowToRecord,
-} from "./rows.js";
-import type { TrackingDatabase } from "./schema.js";
 
 // The read side. Lists are newest first by (sort_at, id): sort_at is the creation time (or the
 // first event time when that is unknown) and the UUIDv7 id breaks ties, so the order is total and

@@ -1,8 +1,8 @@
 import { CompiledQuery, type Kysely } from "kysely";
+import { dbText, eventToValues, heartbeatToRow, logLineToRow } from "../records/rows.js";
+import type { TaskValues, TrackingDatabase, WorkersTable } from "../records/schema.js";
 import type { TaskEvent, TaskLogLine, WorkerHeartbeat } from "../tracking-store.js";
 import { mergeTaskValues, TASK_COLUMNS, upsertTasksSql } from "./merge.js";
-import { dbText, eventToValues, heartbeatToRow, logLineToRow } from "./rows.js";
-import type { TaskValues, TrackingDatabase, WorkersTable } from "./schema.js";
 
 // The write side through Kysely: what PostgreSQL runs for events and log lines, and both engines
 // for heartbeats (a few per worker and minute). SQLite writes events and log lines with

@@ -1,6 +1,7 @@
 import path from "node:path";
 import type { Kysely } from "kysely";
 import { UnavailableError } from "../../core/errors.js";
+import type { SqlKind, TrackingDatabase } from "../records/schema.js";
 import type {
   PurgeResult,
   TaskEvent,
@@ -27,7 +28,6 @@ import {
   taskLogs,
 } from "./queries.js";
 import { appendLogLines, recordEvents, upsertHeartbeats } from "./record.js";
-import type { SqlKind, TrackingDatabase } from "./schema.js";
 import { retryWhileBusy, type SqliteFile } from "./sqlite-file.js";
 import { SqliteWriteThread } from "./sqlite-write-thread.js";
 import { SqliteWrites } from "./sqlite-writes.js";

@@ -1,10 +1,10 @@
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type Database from "better-sqlite3";
+import { logLineToRow } from "../records/rows.js";
+import type { TaskValues } from "../records/schema.js";
 import type { TaskEvent, TaskLogLine } from "../tracking-store.js";
 import { upsertTasksSql } from "./merge.js";
 import { collapseEvents } from "./record.js";
-import { logLineToRow } from "./rows.js";
-import type { TaskValues } from "./schema.js";
 import { retryWhileBusy, type SqliteFile } from "./sqlite-file.js";
 
 // SQLite's write path for events and log lines: one single-row statement each, prepared once per

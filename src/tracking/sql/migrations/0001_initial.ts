@@ -1,5 +1,5 @@
 import { type Kysely, type Migration, sql } from "kysely";
-import type { SqlKind } from "../schema.js";
+import type { SqlKind } from "../../records/schema.js";
 
 // The first schema: tasks, their log lines and worker heartbeats. Every list filter has an index
 // that ends with the list order (sort_at, id), so a filtered page is an index range scan in both
