@@ -151,7 +151,7 @@ function batchRow(results: ApiResults, config: ApiLoadConfig): string[] {
 }
 
 /**
- * Tracking is best-effort (DESIGN §1), so a drop is counted, not failed; but a PENDING event lost
+ * Tracking is best-effort, so a drop is counted, not failed; but a PENDING event lost
  * is a task GET /v1/tasks/{id} cannot find, and tracking work skipped is CPU the figure did not pay.
  */
 function trackingRow(results: ApiResults, name: ApiCellName): string[] {

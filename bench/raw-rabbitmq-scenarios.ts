@@ -4,7 +4,7 @@ import { noopEnvelope } from "./noop-envelope.js";
 import type { ChildSpec } from "./protocol.js";
 import { batches, deferred, type PreparedRole } from "./role.js";
 
-// The raw ceiling of RabbitMQ (DESIGN §6): amqplib used the way an expert would for the same job,
+// The raw ceiling of RabbitMQ: amqplib used the way an expert would for the same job,
 // with nothing of GoTaskQ above it. The producer has a connection of its own and a confirm
 // channel: each batch of persistent messages goes out without waiting, then one wait for all its
 // confirms. The worker has its own connection, prefetch = concurrency, runs the no-op handler on

@@ -3,7 +3,7 @@ import { noopEnvelope } from "./noop-envelope.js";
 import type { ChildSpec } from "./protocol.js";
 import { batches, deferred, type PreparedRole } from "./role.js";
 
-// The raw ceiling of the Redis Streams broker (DESIGN §6): ioredis used the way an expert would
+// The raw ceiling of the Redis Streams broker: ioredis used the way an expert would
 // for the same job, with nothing of GoTaskQ above it. Same message bytes (a real v1 envelope),
 // one stream per queue with a consumer group. A publish batch is one pipeline of XADDs (one
 // round trip). The consumer reads with XREADGROUP … COUNT <free slots> BLOCK on a connection of

@@ -3,7 +3,7 @@ import { noopEnvelope } from "./noop-envelope.js";
 import type { ChildSpec } from "./protocol.js";
 import { batches, type PreparedRole } from "./role.js";
 
-// The raw ceiling of the embedded broker (DESIGN §6): better-sqlite3 used the way an expert
+// The raw ceiling of the embedded broker: better-sqlite3 used the way an expert
 // would for the same job, with nothing of GoTaskQ above it. Same file settings as the SQLite
 // broker (WAL, synchronous=NORMAL, busy timeout), same message bytes (a real v1 envelope), same
 // shape of guarantees: a publish batch is one transaction; a worker claims up to its free slots

@@ -10,7 +10,7 @@ import { noopEnvelope } from "./noop-envelope.js";
 import type { ChildSpec } from "./protocol.js";
 import { batches, type PreparedRole, type PrepareRole } from "./role.js";
 
-// The raw ceiling of the SQS backend (DESIGN §6): @aws-sdk/client-sqs against the same emulator,
+// The raw ceiling of the SQS backend: @aws-sdk/client-sqs against the same emulator,
 // used as an expert would for the same job, with nothing of GoTaskQ above it. Producer: each
 // publish batch goes out as SendMessageBatch calls of 10, 16 in flight. Worker: concurrency / 10
 // receive loops, each long-polling for 10, running the no-op handler on each message, deleting

@@ -108,7 +108,7 @@ function port(name: string, raw: string | undefined, fallback: number): number {
   return integer(name, raw, fallback, 0, 65_535);
 }
 
-/** Environment variables understood (DESIGN §5), mapped to config; flags override them. */
+/** The GOTASKQ_* environment variables, mapped to config; flags override them. */
 export function resolveConfig(env: Source, flags: Partial<GoTaskQConfig> = {}): GoTaskQConfig {
   const d = DEFAULT_CONFIG;
   const queues = env.GOTASKQ_QUEUES?.split(",")

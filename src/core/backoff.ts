@@ -16,7 +16,10 @@ export const DEFAULT_BACKOFF: BackoffPolicy = {
   max_ms: 3_600_000,
 };
 
-/** Longest delay any broker must honour (DESIGN §3: at least 7 days); also the cap for backoff. */
+/**
+ * Longest delay accepted: 30 days, every broker's `limits.maxDelayMs` (the contract asks for at
+ * least 7, so a weekly job can wait in the broker); also the cap for backoff.
+ */
 export const MAX_DELAY_MS = 30 * 24 * 3_600_000;
 
 /**

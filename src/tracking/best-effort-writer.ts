@@ -11,7 +11,7 @@ import type { TaskEvent, TaskLogLine, TrackingStore, WorkerHeartbeat } from "./t
 import { WriteProblemReporter } from "./write-problem-reporter.js";
 
 // The TrackingSink that producers and workers write to: it puts the item in memory and returns.
-// Tracking must never slow down, block or fail execution (DESIGN §1), so:
+// Tracking is observability only, so it must never slow down, block or fail execution:
 // - the buffer is bounded (tracking-buffer.ts says what goes first) and every loss is counted;
 // - flushes run in the background, one at a time (a task's events reach the store in the order
 //   they were recorded): at once when `batchSize` items are buffered, else after

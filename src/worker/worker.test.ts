@@ -8,7 +8,7 @@ import { supersedes } from "../core/status.js";
 import { defineTasks } from "../tasks/registry.js";
 import type { TaskEvent } from "../tracking/tracking-store.js";
 
-// Execution semantics (DESIGN §3) on the memory broker: outcomes, retries, timeouts, the grace
+// Execution semantics, identical on every broker, pinned here on the memory broker: outcomes, retries, timeouts, the grace
 // period, concurrency, the event trail and the log lines.
 
 let h: WorkerHarness;

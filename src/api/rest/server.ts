@@ -26,7 +26,7 @@ import { taskRoutes } from "./routes/tasks.js";
 import type { Schema } from "./schemas.js";
 import { createValidatorCompiler, formatSchemaErrors } from "./validation.js";
 
-// The REST transport (DESIGN §5) on Fastify: it translates HTTP to TaskService calls and back,
+// The REST transport (/v1, API keys, problem+json errors) on Fastify: it translates HTTP to TaskService calls and back,
 // nothing more. Order of defences per request: route match (404) → API key, rate budget, scope
 // (401/429/403, before the body is even read) → body limit (413, counted on the bytes received;
 // compressed bodies are refused, so that is the decoded size) → content type (415) → JSON

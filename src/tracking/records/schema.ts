@@ -1,7 +1,7 @@
 import type { ColumnType, Selectable } from "kysely";
 
 // The tracking tables as Kysely sees them. Times are epoch milliseconds (INTEGER in SQLite,
-// BIGINT in PostgreSQL, read back as JS numbers: see the int8 parser in open-sql-tracking-store.ts).
+// BIGINT in PostgreSQL, read back as JS numbers: see the int8 parser in sql/connect.ts).
 // JSON values are stored as text: both engines store it cheaply, nothing queries inside it, and
 // it round-trips exactly what the handler produced.
 
