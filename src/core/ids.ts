@@ -7,8 +7,9 @@ import { InvalidArgumentError } from "./errors.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-// Random words come from a pool refilled 4 KiB at a time: one getRandomValues call costs ~5 µs
-// here whatever its size, and uuidv7's own buffer made it 17% of a batch submission's CPU.
+// Random words come from a pool refilled 4 KiB at a time: a getRandomValues call costs about the
+// same whatever its size, and uuidv7's own small buffer made it a large share of a batch
+// submission's CPU (bench/results/micro-measurements.md).
 const pool = new Uint32Array(1_024);
 let cursor = pool.length;
 const generator = new V7Generator({

@@ -9,8 +9,8 @@ import type { TaskLogLine } from "../tracking/tracking-store.js";
 // over a kilobyte to create, the log writers a pino child on first line. They are own enumerable
 // accessors, not prototype getters, so `{ ...ctx }` still carries them as it carried the data
 // properties they replace. Their getters are shared by every context: a getter made per object
-// pushes V8 to dictionary-mode properties (about 2 µs and 400 bytes per context, more than the
-// signal it saves). Their setters turn them into plain data properties, so assigning works too.
+// pushes V8 to dictionary-mode properties, which costs more than the signal it saves
+// (bench/results/micro-measurements.md). Their setters turn them into plain data properties, so assigning works too.
 
 /** Log lines longer than this are cut: a handler must not flood the tracking store. */
 export const MAX_LOG_LINE_CHARS = 8_192;

@@ -48,8 +48,8 @@ function settled(): boolean {
 }
 
 // A then-chain, not an async function, for the same reason as settleSafely: every successful
-// task passes here, and an async frame suspended across the ack cost about 600 bytes per task
-// (measured with the sampling heap profiler), a closure and one promise a fraction of that.
+// task passes here, and an async frame suspended across the ack costs several times the memory of
+// a closure and one promise (bench/results/micro-measurements.md).
 // Same order as always: the ack first, then tracking and the log line only once it succeeded;
 // anything thrown after the ack rejects the returned promise like the async function did.
 export function settleSuccess(deps: SettleDeps, attempt: Attempt, result: unknown): Promise<void> {

@@ -69,9 +69,9 @@ const SCRIPTS = {
 
 /**
  * Rows per script call: bounds how long one call holds Redis (a flush of 5,000 items is at most
- * 5 calls, pipelined: one round trip). Measured on 2026-11-28: calls of 300 rows sent one after
- * another kept a producer's flushes so slow that a 100k batch submission dropped 45% of its
- * PENDING events (the writer's buffer overflowed), for no clear gain in a worker's drain.
+ * 5 calls, pipelined: one round trip). Smaller calls sent one after another kept a producer's
+ * flushes so slow that its writer's buffer overflowed and dropped PENDING events, for no clear
+ * gain in a worker's drain (bench/results/micro-measurements.md).
  */
 const ROWS_PER_CALL = 1_000;
 /** Characters of row values per script call: one rows argument stays far below Redis's 512 MB bulk limit. */
@@ -80,9 +80,8 @@ const ROW_BYTES_PER_CALL = 8 * 1024 * 1024;
  * Rows arguments longer than this go to ioredis as a Buffer of their UTF-8 bytes (the same bytes
  * on the wire). Node writes a string to a socket through a fresh buffer of its UTF-8 size, and
  * above glibc's mmap threshold (128 KiB) that buffer is mapped, faulted in and unmapped on every
- * call: measured on 2026-12-07 (ioredis 5, Node 20, local Redis), a producer's 1,000-row argument
- * (~150-180k characters) cost 0.29-0.35 µs per row sent as a string, 0.20-0.22 as a Buffer; at
- * 500 rows (~90k characters) the string was as cheap or cheaper, so smaller ones stay strings.
+ * call. A producer's 1,000-row argument is cheaper sent as a Buffer; at 500 rows the string was
+ * as cheap or cheaper, so smaller ones stay strings (bench/results/micro-measurements.md).
  */
 const BUFFER_ARG_CHARS = 100_000;
 const LOG_LINES_PER_CALL = 2_000;

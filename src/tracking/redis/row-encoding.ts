@@ -300,9 +300,8 @@ const RUN_CAPACITY = PIECES_PER_RUN + ROW_PIECES;
 /**
  * One run's pieces, in an array allocated once at its full size and filled by index. Grown by
  * push from empty, it was reallocated a dozen times on its way to 2,048 pieces, about four times
- * the memory it ends with: some 250-300 bytes of garbage per row (measured from --trace-gc
- * over encodeRows of bench/redis-row-encoding.ts's batches), which a busy worker's scavenges
- * pay for.
+ * the memory it ends with, garbage a busy worker's scavenges pay for
+ * (bench/results/micro-measurements.md).
  */
 interface Run {
   pieces: string[];

@@ -2,8 +2,8 @@ import { paddedSortAt, SORT_DIGITS } from "./task-hash.js";
 
 // Times as the text the record script receives (row-encoding.ts): exactly String()'s and
 // paddedSortAt()'s text, for less CPU. V8 turns a number beyond 31 bits into text by its general
-// double-to-text path, about 150 ns, and a worker's row holds three distinct times (created,
-// started, completed). row-encoding.test.ts covers the edges: below 1,000, unsafe integers,
+// double-to-text path, slow enough to show in a worker's profile, and a worker's row holds three
+// distinct times (created, started, completed); bench/results/micro-measurements.md. row-encoding.test.ts covers the edges: below 1,000, unsafe integers,
 // beyond sort_at's 13 digits.
 
 /** "000" to "999": the milliseconds of a time's text. */

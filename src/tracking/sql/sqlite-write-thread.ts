@@ -6,8 +6,8 @@ import type { TaskEvent, TaskLogLine } from "../tracking-store.js";
 import type { WriteReply, WriteRequest, WriteThreadData } from "./sqlite-write-protocol.js";
 
 // SQLite tracking writes off the event loop. better-sqlite3 is synchronous: on the API's thread
-// every upsert of a submitted task's PENDING event cost ~17 µs of the ~83 µs a REST submit took,
-// and under batch submission the writer fell so far behind that it dropped most events. So a
+// every upsert of a submitted task's PENDING event was a fifth of a REST submit's time
+// (bench/results/micro-measurements.md), and under batch submission the writer fell so far behind that it dropped most events. So a
 // file database's events and log lines are written by a worker thread (sqlite-write-worker.ts)
 // that owns its own connection; reads, heartbeats, migrations and purges stay on the main
 // thread's connection (WAL lets readers run beside the writer).
@@ -23,8 +23,7 @@ import type { WriteReply, WriteRequest, WriteThreadData } from "./sqlite-write-p
 //   for it, and it keeps the process alive only while a batch is in flight: like the writer's
 //   timer, buffered tracking must not keep a finished process running.
 //
-// The trade (measured with `npm run bench` on 2 cores shared with other work): the thread costs
-// ~20 MiB of RSS idle and helps only while a core is free for it. When every core is busy it gets
+// The trade: the thread costs some RSS even idle and helps only while a core is free for it. When every core is busy it gets
 // a thread's share of CPU, the event loop no longer pays for tracking (so nothing slows it down),
 // and the writer falls behind and drops instead; `?write_thread=off` (connect.ts) restores the
 // writes on the event loop for such machines.
