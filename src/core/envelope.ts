@@ -109,13 +109,3 @@ export function decodeEnvelope(body: Uint8Array): TaskEnvelope {
   if (typeof m.idempotency_key === "string") envelope.idempotency_key = m.idempotency_key;
   return envelope;
 }
-
-/** Best-effort peek at an undecodable body's id, so a decode_error DLQ entry is still findable. */
-export function peekId(body: Uint8Array): string | undefined {
-  try {
-    const m = JSON.parse(new TextDecoder().decode(body)) as { id?: unknown };
-    return typeof m.id === "string" ? m.id : undefined;
-  } catch {
-    return undefined;
-  }
-}

@@ -28,7 +28,6 @@ import type { RabbitOptions } from "./options.js";
 export const DELAY_BITS = 32;
 /** Channels used at once to declare the ladder. */
 const PARALLEL = 8;
-export const MAX_LADDER_DELAY_MS = 2 ** DELAY_BITS - 1;
 /** Classic priority queues: x-max-priority 9 gives the ten levels 0–9. */
 const MAX_PRIORITY = 9;
 

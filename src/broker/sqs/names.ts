@@ -96,8 +96,3 @@ export class QueueNames {
     return { taskId, at };
   }
 }
-
-/** The name of a queue URL's last path segment (SQS URLs end in /<account>/<name>). */
-export function nameOfUrl(url: string): string {
-  return url.slice(url.lastIndexOf("/") + 1);
-}

@@ -48,8 +48,6 @@ import { Topology } from "./topology.js";
 
 export { parseSqsUrl } from "./options.js";
 
-export const SQS_RESERVED_BYTES = ATTRIBUTE_RESERVE_BYTES;
-
 export function sqsLimits(options: ResolvedSqsOptions): BrokerLimits {
   return {
     maxMessageBytes: options.sqsMaxBytes - ATTRIBUTE_RESERVE_BYTES,
