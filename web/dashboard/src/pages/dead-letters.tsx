@@ -6,7 +6,7 @@ import { Link, navigate, useLocation } from "../router";
 import { useSession } from "../session";
 import { Problem } from "../status-badge";
 import { useData } from "../use-data";
-import type { DeadLetterPage, QueueStats, RequeuedTask } from "../wire";
+import type { DeadLetterPage, DeadLetterRequeued, QueueList } from "../wire";
 
 // A queue's dead-letter queue, read from the broker: why each task landed there, and requeue
 // one, a selection, or all of them (each becomes a fresh run with its history kept). Listing
@@ -15,11 +15,9 @@ import type { DeadLetterPage, QueueStats, RequeuedTask } from "../wire";
 export function DeadLettersPage(): React.JSX.Element {
   const { canOperate } = useSession();
   const location = useLocation();
-  const queues = useData(
-    (signal) => request<{ queues: QueueStats[] }>("/v1/queues", { signal }),
-    [],
-    { refreshMs: 10_000 },
-  );
+  const queues = useData((signal) => request<QueueList>("/v1/queues", { signal }), [], {
+    refreshMs: 10_000,
+  });
   const all = queues.data?.queues ?? [];
   const chosen =
     new URLSearchParams(location.search).get("queue") ??
@@ -76,7 +74,7 @@ function Entries(props: { queue: string; onChange: () => void }): React.JSX.Elem
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [confirmAll, setConfirmAll] = useState(false);
   const [busy, setBusy] = useState(false);
-  const [outcome, setOutcome] = useState<{ requeued?: RequeuedTask[]; error?: string }>({});
+  const [outcome, setOutcome] = useState<Partial<DeadLetterRequeued> & { error?: string }>({});
   const entries = page.data?.entries ?? [];
   useEffect(() => {
     if (page.data) setSelected(new Set());
@@ -85,7 +83,7 @@ function Entries(props: { queue: string; onChange: () => void }): React.JSX.Elem
   const requeue = (selector: { ids: string[] } | { all: true }) => {
     setBusy(true);
     setConfirmAll(false);
-    request<{ requeued: RequeuedTask[] }>(`/v1/queues/${encodeURIComponent(queue)}/dlq/requeue`, {
+    request<DeadLetterRequeued>(`/v1/queues/${encodeURIComponent(queue)}/dlq/requeue`, {
       body: selector,
     })
       .then((answer) => setOutcome({ requeued: answer.requeued }))

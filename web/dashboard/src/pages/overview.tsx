@@ -5,29 +5,32 @@ import { useLiveEvents } from "../live-events";
 import { Link } from "../router";
 import { Problem } from "../status-badge";
 import { useData, useThrottled } from "../use-data";
-import { type QueueStats, type QueueThroughput, throughputSeries, type WorkerInfo } from "../wire";
+import {
+  type QueueList,
+  type QueueStats,
+  type QueueThroughput,
+  throughputSeries,
+  type Worker,
+  type WorkerList,
+} from "../wire";
 
 // Per queue: the broker's counts (ready, in flight, delayed, dead-lettered) and the last hour
 // of finished tasks from the tracking store; then the live workers. Refreshed every 5 s and,
 // at most once a second, when a task changes.
 
 export function OverviewPage(): React.JSX.Element {
-  const queues = useData(
-    (signal) => request<{ queues: QueueStats[] }>("/v1/queues", { signal }),
-    [],
-    { refreshMs: 5_000 },
-  );
+  const queues = useData((signal) => request<QueueList>("/v1/queues", { signal }), [], {
+    refreshMs: 5_000,
+  });
   const throughput = useData(
     async (signal) =>
       throughputSeries(await request<unknown>("/v1/stats/throughput?window=1h", { signal })),
     [],
     { refreshMs: 10_000 },
   );
-  const workers = useData(
-    (signal) => request<{ workers: WorkerInfo[] }>("/v1/workers", { signal }),
-    [],
-    { refreshMs: 5_000 },
-  );
+  const workers = useData((signal) => request<WorkerList>("/v1/workers", { signal }), [], {
+    refreshMs: 5_000,
+  });
   const refreshCounts = useThrottled(queues.reload, 1_000);
   useLiveEvents((event) => {
     if (event.kind === "resync" || event.task.status !== "STARTED") refreshCounts();
@@ -115,7 +118,7 @@ function QueueCard(props: {
   );
 }
 
-function WorkerSummary(props: { workers: WorkerInfo[] | undefined }): React.JSX.Element | null {
+function WorkerSummary(props: { workers: Worker[] | undefined }): React.JSX.Element | null {
   const live = (props.workers ?? []).filter((w) => !w.stopped_at);
   if (!props.workers) return null;
   if (live.length === 0) return <p className="empty">No live workers.</p>;

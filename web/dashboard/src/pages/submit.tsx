@@ -5,7 +5,7 @@ import { navigate } from "../router";
 import { formFields, SchemaForm } from "../schema-form";
 import { Problem } from "../status-badge";
 import { useData } from "../use-data";
-import type { FunctionInfo } from "../wire";
+import type { FunctionList, SubmittedTask } from "../wire";
 
 // Submit a task: pick a known function, write its payload as JSON (checked while typing, and
 // against the function's schema when it declares one, which also generates a form), set the
@@ -54,10 +54,7 @@ function optionProblems(options: Options): string[] {
 }
 
 export function SubmitPage(): React.JSX.Element {
-  const functions = useData(
-    (signal) => request<{ functions: FunctionInfo[] }>("/v1/functions", { signal }),
-    [],
-  );
+  const functions = useData((signal) => request<FunctionList>("/v1/functions", { signal }), []);
   const list = functions.data?.functions ?? [];
   const [functionKey, setFunctionKey] = useState("");
   const [text, setText] = useState("{}");
@@ -98,7 +95,7 @@ export function SubmitPage(): React.JSX.Element {
       max_retries: optionalInt(options.maxRetries),
       delay_ms: optionalInt(options.delaySeconds, 1_000),
     };
-    request<{ id: string }>("/v1/tasks", { body })
+    request<SubmittedTask>("/v1/tasks", { body })
       .then((task) => navigate(`/tasks/${task.id}`))
       .catch((e: unknown) => {
         setSending(false);

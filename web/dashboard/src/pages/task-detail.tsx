@@ -7,7 +7,13 @@ import { Link } from "../router";
 import { useSession } from "../session";
 import { Problem, StatusBadge } from "../status-badge";
 import { useData, useThrottled } from "../use-data";
-import { FINAL_STATUSES, isNewer, type LogLine, type TaskRecord } from "../wire";
+import {
+  FINAL_STATUSES,
+  isNewer,
+  type TaskLogLine,
+  type TaskLogLines,
+  type TaskRecord,
+} from "../wire";
 import { type Step, Timeline } from "./task-timeline";
 
 // One task, live: its record (payload, result or error with stack, attempts), a timeline of
@@ -22,8 +28,7 @@ export function TaskDetailPage(props: { id: string }): React.JSX.Element {
     [id],
   );
   const logs = useData(
-    (signal) =>
-      request<{ lines: LogLine[] }>(`/v1/tasks/${encodeURIComponent(id)}/logs`, { signal }),
+    (signal) => request<TaskLogLines>(`/v1/tasks/${encodeURIComponent(id)}/logs`, { signal }),
     [id],
   );
   const [task, setTask] = useState<TaskRecord>();
@@ -159,13 +164,13 @@ function Facts(props: { task: TaskRecord }): React.JSX.Element {
   const facts: Array<[string, string]> = [
     ["Function", task.function_key ?? "—"],
     ["Queue", task.queue ?? "—"],
-    ["Priority", task.priority === null ? "—" : String(task.priority)],
+    ["Priority", task.priority == null ? "—" : String(task.priority)],
     [
       "Attempt",
-      `${task.attempt + 1}${task.max_retries === null ? "" : ` of ${task.max_retries + 1}`}`,
+      `${task.attempt + 1}${task.max_retries == null ? "" : ` of ${task.max_retries + 1}`}`,
     ],
     ["Run", String(task.run + 1)],
-    ["Deliveries", task.delivery_count === null ? "—" : String(task.delivery_count)],
+    ["Deliveries", task.delivery_count == null ? "—" : String(task.delivery_count)],
     ["Timeout", formatDuration(task.timeout_ms)],
     ["Worker", task.worker_id ?? "—"],
     ["Created", formatTime(task.created_at)],
@@ -214,7 +219,7 @@ function ErrorBlock(props: {
   );
 }
 
-function Logs(props: { lines: LogLine[] | undefined }): React.JSX.Element {
+function Logs(props: { lines: TaskLogLine[] | undefined }): React.JSX.Element {
   if (!props.lines) return <p className="loading">Loading…</p>;
   if (props.lines.length === 0) return <p className="empty">No log lines.</p>;
   return (

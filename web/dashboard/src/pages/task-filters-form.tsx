@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from "react";
 import { request } from "../api";
 import { RANGES, type RangeKey, type TaskFilter } from "../task-filter";
 import { useData } from "../use-data";
-import { type FunctionInfo, type QueueStats, TASK_STATUSES } from "../wire";
+import { type FunctionList, type QueueList, TASK_STATUSES } from "../wire";
 
 // The task list's filter form. Selects and checkboxes apply at once; typed fields apply 400 ms
 // after the last keystroke or on Enter. On a phone everything but the search box folds away.
@@ -22,14 +22,8 @@ export function TaskFiltersForm(props: {
     const timer = setTimeout(() => latestOnChange.current(draft), 400);
     return () => clearTimeout(timer);
   }, [draft, filter]);
-  const functions = useData(
-    (signal) => request<{ functions: FunctionInfo[] }>("/v1/functions", { signal }),
-    [],
-  );
-  const queues = useData(
-    (signal) => request<{ queues: QueueStats[] }>("/v1/queues", { signal }),
-    [],
-  );
+  const functions = useData((signal) => request<FunctionList>("/v1/functions", { signal }), []);
+  const queues = useData((signal) => request<QueueList>("/v1/queues", { signal }), []);
   // On a phone the filters beyond the search box fold away behind a button (CSS shows it there).
   const [expanded, setExpanded] = useState(false);
   const active =

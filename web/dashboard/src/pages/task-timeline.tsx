@@ -1,6 +1,6 @@
 import { formatTime } from "../format";
 import { StatusBadge } from "../status-badge";
-import { FINAL_STATUSES, type LogLine, type TaskRecord, type TaskStatus } from "../wire";
+import { FINAL_STATUSES, type TaskLogLine, type TaskRecord, type TaskStatus } from "../wire";
 
 const RANK: Record<TaskStatus, number> = {
   PENDING: 0,
@@ -29,7 +29,7 @@ export interface Step {
 export function Timeline(props: {
   task: TaskRecord;
   seen: Step[];
-  lines: LogLine[];
+  lines: TaskLogLine[];
 }): React.JSX.Element {
   const { task, seen, lines } = props;
   const steps: Step[] = [];

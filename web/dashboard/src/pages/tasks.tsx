@@ -144,7 +144,7 @@ function TaskTable(props: { tasks: TaskRecord[]; stale: boolean }): React.JSX.El
               </td>
               <td data-label="Attempt">
                 {task.attempt + 1}
-                {task.max_retries !== null ? ` / ${task.max_retries + 1}` : ""}
+                {task.max_retries != null ? ` / ${task.max_retries + 1}` : ""}
                 {task.run > 0 ? ` (run ${task.run + 1})` : ""}
               </td>
               <td data-label="Created" title={formatTime(task.created_at)}>

@@ -2,16 +2,14 @@ import { request } from "../api";
 import { formatAgo, formatTime } from "../format";
 import { Problem } from "../status-badge";
 import { useData } from "../use-data";
-import type { WorkerInfo } from "../wire";
+import type { WorkerList } from "../wire";
 
 // Workers seen in the last minute (from their heartbeats), refreshed every 5 s.
 
 export function WorkersPage(): React.JSX.Element {
-  const workers = useData(
-    (signal) => request<{ workers: WorkerInfo[] }>("/v1/workers", { signal }),
-    [],
-    { refreshMs: 5_000 },
-  );
+  const workers = useData((signal) => request<WorkerList>("/v1/workers", { signal }), [], {
+    refreshMs: 5_000,
+  });
   const list = workers.data?.workers ?? [];
   return (
     <section aria-labelledby="workers-title">
