@@ -35,7 +35,8 @@ import { createValidatorCompiler, formatSchemaErrors } from "./validation.js";
 //
 // Logging: per-request lines are off (they cost throughput and would be the place where keys
 // leak); failures that are our bug are logged with their stack. The logger given is the
-// process's pino logger, which already redacts authorization and x-api-key wherever they appear.
+// process's pino logger, which redacts credentials at the top of a line and in the headers of a
+// request, response or error object (logging/logger.ts).
 
 export interface RestServerOptions {
   service: TaskService;
