@@ -1,7 +1,8 @@
 // Benchmark settings, read from the environment once by the orchestrator (bench/run.ts) and
 // handed to every child as plain data. Defaults are the sizes the issue asks for; a smoke run is
 // `BENCH_TASKS=5000 BENCH_API_DURATION_S=3 npm run bench`. `BENCH_API=only` measures the API
-// alone, `BENCH_API=off` the queue scenarios alone.
+// alone, `BENCH_API=off` the queue scenarios alone. The product phase (the real CLI processes,
+// bench/product-phase.ts) runs first; `BENCH_PRODUCT=only BENCH_PRODUCT_TASKS=2000` is its smoke run.
 
 import { BACKENDS, type BackendName } from "./backends/load.js";
 
@@ -36,6 +37,49 @@ export interface BenchConfig {
   /** The API phase (REST and gRPC over HTTP): `on` after the queue scenarios, `only`, or `off`. */
   api: ApiMode;
   apiLoad: ApiLoadConfig;
+  /** The product phase: `on` before the other phases, `only`, or `off` (`BENCH_PRODUCT`, default on). */
+  product: ApiMode;
+  productLoad: ProductConfig;
+}
+
+/**
+ * The product phase's cells: the built CLI (`node dist/cli/main.js`) as a user runs it.
+ * dev-*: `gotaskq dev`; server-*: `gotaskq server` + `gotaskq worker` processes; library-producer:
+ * a `Producer` in the user's own process feeding one `gotaskq worker`.
+ */
+export const PRODUCT_SCENARIOS = [
+  "dev-batches",
+  "dev-batches-4-clients",
+  "dev-singles",
+  "server-1-worker",
+  "server-2-workers",
+  "library-producer",
+] as const;
+export type ProductScenario = (typeof PRODUCT_SCENARIOS)[number];
+
+/**
+ * Tracking of a product cell: `on` is the like-for-like store (the CLI's default SQLite file; the
+ * Redis tracking store on the Redis broker), `sqlite` the CLI's default SQLite file on the Redis
+ * broker (measured for dev-batches and server-1-worker only), `off` is `GOTASKQ_TRACKING_URL=none`.
+ */
+export const PRODUCT_TRACKING = ["on", "sqlite", "off"] as const;
+export type ProductTracking = (typeof PRODUCT_TRACKING)[number];
+
+export interface ProductConfig {
+  /** Tasks per cell, all submitted then run to the end (`BENCH_PRODUCT_TASKS`, default 20 000). */
+  tasks: number;
+  /** Scenarios measured, comma-separated (`BENCH_PRODUCT_SCENARIOS`, default all of PRODUCT_SCENARIOS). */
+  scenarios: ProductScenario[];
+  /** Tracking variants measured, comma-separated (`BENCH_PRODUCT_TRACKING`, default all). */
+  tracking: ProductTracking[];
+  /** Handlers per worker process: `GOTASKQ_CONCURRENCY` of dev and worker (`BENCH_PRODUCT_CONCURRENCY`, default 100). */
+  concurrency: number;
+  /** Requests in flight for single REST submissions (`BENCH_PRODUCT_CONNECTIONS`, default 64). */
+  connections: number;
+  /** How often the queue is asked whether it is empty (`BENCH_PRODUCT_POLL_MS`, default 50). */
+  pollMs: number;
+  /** A cell not finished after this long is stopped and marked (`BENCH_PRODUCT_CELL_TIMEOUT_MS`, default 10 min). */
+  cellTimeoutMs: number;
 }
 
 export const API_MODES = ["on", "only", "off"] as const;
@@ -106,10 +150,22 @@ function subsetOf<T extends string>(env: Env, name: string, all: readonly T[]): 
   return all.filter((s) => wanted.includes(s));
 }
 
-function apiModeOf(raw: string | undefined): ApiMode {
+function modeOf(name: string, raw: string | undefined): ApiMode {
   if (raw === undefined || raw === "") return "on";
   if ((API_MODES as readonly string[]).includes(raw)) return raw as ApiMode;
-  throw new Error(`BENCH_API must be one of ${API_MODES.join(", ")} (got ${JSON.stringify(raw)})`);
+  throw new Error(`${name} must be one of ${API_MODES.join(", ")} (got ${JSON.stringify(raw)})`);
+}
+
+function readProductConfig(env: Env): ProductConfig {
+  return {
+    tasks: positiveInt(env, "BENCH_PRODUCT_TASKS", 20_000),
+    scenarios: subsetOf(env, "BENCH_PRODUCT_SCENARIOS", PRODUCT_SCENARIOS),
+    tracking: subsetOf(env, "BENCH_PRODUCT_TRACKING", PRODUCT_TRACKING),
+    concurrency: positiveInt(env, "BENCH_PRODUCT_CONCURRENCY", 100),
+    connections: positiveInt(env, "BENCH_PRODUCT_CONNECTIONS", 64),
+    pollMs: positiveInt(env, "BENCH_PRODUCT_POLL_MS", 50),
+    cellTimeoutMs: positiveInt(env, "BENCH_PRODUCT_CELL_TIMEOUT_MS", 10 * 60_000),
+  };
 }
 
 export function readBenchConfig(env: Env): BenchConfig {
@@ -131,7 +187,9 @@ export function readBenchConfig(env: Env): BenchConfig {
     timeoutMs: positiveInt(env, "BENCH_TIMEOUT_MS", 15 * 60_000),
     ...(cpuProfileDir ? { cpuProfileDir } : {}),
     resultsPath: env.BENCH_RESULTS || "bench/results/latest.md",
-    api: apiModeOf(env.BENCH_API),
+    api: modeOf("BENCH_API", env.BENCH_API),
+    product: modeOf("BENCH_PRODUCT", env.BENCH_PRODUCT),
+    productLoad: readProductConfig(env),
     apiLoad: {
       durationS: positiveInt(env, "BENCH_API_DURATION_S", 10),
       rounds: positiveInt(env, "BENCH_API_ROUNDS", 3),

@@ -230,21 +230,29 @@ function queueSections(results: Results, config: BenchConfig, machine: MachineIn
 }
 
 /**
- * The whole report. `results` is absent when only the API phase ran (`BENCH_API=only`);
- * `apiSection` (bench/api-report.ts) is appended when the API phase ran.
+ * The whole report. `results` is absent when the queue phase did not run (`BENCH_API=only`,
+ * `BENCH_PRODUCT=only`); `productSection` (bench/product-report.ts) leads when the product phase
+ * ran, `apiSection` (bench/api-report.ts) is appended when the API phase ran.
  */
 export function renderReport(
   results: Results | undefined,
   config: BenchConfig,
   machine: MachineInfo,
-  apiSection?: string,
+  sections: { productSection?: string; apiSection?: string } = {},
 ): string {
+  const { productSection, apiSection } = sections;
   return [
     `# GoTaskQ benchmark — ${machine.date}`,
     "",
     `Node ${machine.node} · ${machine.cpus} CPUs (${machine.cpuModel}) · ${machine.memoryGiB} GiB RAM · load average ${machine.loadAtStart.map((l) => l.toFixed(2)).join(" ")} at start, ${machine.loadAtEnd.map((l) => l.toFixed(2)).join(" ")} at end`,
     `GoTaskQ ${machine.gotaskqVersion} · BullMQ ${machine.bullmqVersion} on ${machine.redis}`,
-    ...(results ? queueSections(results, config, machine) : [""]),
+    ...(productSection ? ["", productSection] : []),
+    ...(results
+      ? [
+          ...(productSection ? ["## The library in child processes", ""] : []),
+          ...queueSections(results, config, machine),
+        ]
+      : [""]),
     ...(apiSection ? [apiSection] : []),
   ].join("\n");
 }

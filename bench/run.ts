@@ -9,6 +9,8 @@ import { loadBackend } from "./backends/load.js";
 import { deleteBullKeys, describeRedis, redisReachable } from "./bullmq-scenarios.js";
 import { type BenchConfig, readBenchConfig, type SystemName } from "./config.js";
 import { runDashboardPhase } from "./dashboard-queries.js";
+import { type ProductResults, runProductPhase } from "./product-phase.js";
+import { renderProductSection } from "./product-report.js";
 import type { ChildReport, ChildSpec, Role, Target } from "./protocol.js";
 import {
   type BackendInfo,
@@ -26,7 +28,8 @@ import { startChild } from "./spawn-child.js";
 // (bench/backends/) in turn, then BullMQ (so a burst of load from elsewhere on a shared machine
 // hits one cell, not one whole column), each producer
 // and worker in its own child process, then prints the markdown report and writes it to
-// bench/results/latest.md. Scenario 1 builds the backlog that scenario 2 drains; scenario 3 uses
+// bench/results/latest.md. First, the product phase (bench/product-phase.ts) measures the built CLI
+// processes end to end, as users run them; its tables lead the report. Scenario 1 builds the backlog that scenario 2 drains; scenario 3 uses
 // fresh storage. Then the API phase (bench/api-phase.ts) measures REST and gRPC submission beside
 // bare references. Temp files, this run's BullMQ keys and what each backend left are removed.
 
@@ -265,17 +268,34 @@ async function main(): Promise<void> {
     bullPrefix: `gotaskq-bench-${runId}`,
   };
   const loadAtStart = os.loadavg();
-  const queuePhase = config.api !== "only";
-  const bullReachable =
-    queuePhase && config.systems.includes("bullmq") && (await redisReachable(config.redisUrl));
-  const backends = queuePhase
-    ? await startBackends(config, runId)
-    : { started: [], infos: [] as BackendInfo[] };
+  const productOnly = config.product === "only";
+  const queuePhase = !productOnly && config.api !== "only";
+  const productPhase = productOnly || (config.product === "on" && config.api !== "only");
+  const apiPhase = !productOnly && config.api !== "off";
+  const wantsBull = productPhase || (queuePhase && config.systems.includes("bullmq"));
+  const bullReachable = wantsBull && (await redisReachable(config.redisUrl));
+  const backends =
+    queuePhase || productPhase
+      ? await startBackends(config, runId)
+      : { started: [], infos: [] as BackendInfo[] };
   let results: Results | undefined;
+  let product: ProductResults | undefined;
   let api: ApiResults | undefined;
   try {
+    if (productPhase) {
+      product = await runProductPhase({
+        config: config.productLoad,
+        backends: backends.started,
+        runId,
+        tempRoot: ctx.tempRoot,
+        redisUrl: config.redisUrl,
+        bullPrefix: ctx.bullPrefix,
+        bullReachable,
+        timeoutMs: config.timeoutMs,
+      });
+    }
     if (queuePhase) results = await runQueuePhase(ctx, backends.started, bullReachable);
-    if (config.api !== "off") {
+    if (apiPhase) {
       api = await runApiPhase({
         load: config.apiLoad,
         tempRoot: ctx.tempRoot,
@@ -308,19 +328,21 @@ async function main(): Promise<void> {
     bullmqVersion: packageVersion("node_modules/bullmq/package.json"),
     redis: bullReachable
       ? await describeRedis(config.redisUrl)
-      : queuePhase && config.systems.includes("bullmq")
+      : wantsBull
         ? `${config.redisUrl} (not reachable)`
         : "Redis (not measured)",
     backends: backends.infos,
   };
-  let markdown = renderReport(
-    results,
-    config,
-    machine,
-    api ? renderApiSection(api, config.apiLoad) : undefined,
-  );
+  let markdown = renderReport(results, config, machine, {
+    ...(product
+      ? { productSection: renderProductSection(product, config.productLoad, backends.infos) }
+      : {}),
+    ...(api ? { apiSection: renderApiSection(api, config.apiLoad) } : {}),
+  });
   // The dashboard's read queries on a large tracking store (bench/dashboard-queries.ts).
-  if (process.env.BENCH_DASHBOARD !== "off") markdown += `\n${await runDashboardPhase()}`;
+  if (process.env.BENCH_DASHBOARD !== "off" && !productOnly) {
+    markdown += `\n${await runDashboardPhase()}`;
+  }
   // One newline at the end, as the formatter (npm run lint) wants the committed report.
   markdown = `${markdown.trimEnd()}\n`;
   process.stdout.write(markdown);
