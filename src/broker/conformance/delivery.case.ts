@@ -1,6 +1,6 @@
 import { expect } from "vitest";
 import type { Broker, Delivery, QueueStats } from "../broker.js";
-import type { BrokerCase, CaseContext, CaseName } from "./broker.case.js";
+import type { BrokerCase, BrokerCaseContext, BrokerCaseName } from "./case-list.case.js";
 import { Inbox, message, pollUntil, read, seeded } from "./inbox.case.js";
 
 // Conformance cases for getting messages through: durability across clients, exclusive delivery,
@@ -37,7 +37,7 @@ export async function expectStats(
 async function drainCounting(
   clients: Broker[],
   queue: string,
-  context: CaseContext,
+  context: BrokerCaseContext,
   options: { prefetch: number; total: number; timeoutMs: number; publish: () => Promise<void> },
 ): Promise<Map<string, number>> {
   const seen = new Map<string, number>();
@@ -209,4 +209,4 @@ export const DELIVERY_CASES = {
     expect(delivery.body.byteLength).toBe(limit);
     await delivery.ack();
   },
-} satisfies Partial<Record<CaseName, BrokerCase>>;
+} satisfies Partial<Record<BrokerCaseName, BrokerCase>>;

@@ -1,6 +1,6 @@
 import { expect } from "vitest";
 import { LeaseLostError } from "../broker.js";
-import type { BrokerCase, CaseName } from "./broker.case.js";
+import type { BrokerCase, BrokerCaseName } from "./case-list.case.js";
 import { expectStats } from "./delivery.case.js";
 import { Inbox, message, read, text } from "./inbox.case.js";
 
@@ -115,4 +115,4 @@ export const LEASE_CASES = {
     await expect(retried.ack()).rejects.toMatchObject({ code: "conflict" });
     await expectStats(broker, context.queue, EMPTY);
   },
-} satisfies Partial<Record<CaseName, BrokerCase>>;
+} satisfies Partial<Record<BrokerCaseName, BrokerCase>>;

@@ -7,7 +7,7 @@ import type {
   Delivery,
   OutgoingMessage,
 } from "../broker.js";
-import type { BrokerCase, CaseName } from "./broker.case.js";
+import type { BrokerCase, BrokerCaseName } from "./case-list.case.js";
 import { expectStats } from "./delivery.case.js";
 import { Inbox, message, pollUntil, read, text } from "./inbox.case.js";
 
@@ -238,4 +238,4 @@ export const MANAGEMENT_CASES = {
       { timeoutMs: 3_000, what: `no resources left open (before: ${JSON.stringify([...before])})` },
     );
   },
-} satisfies Partial<Record<CaseName, BrokerCase>>;
+} satisfies Partial<Record<BrokerCaseName, BrokerCase>>;

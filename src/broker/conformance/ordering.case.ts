@@ -1,6 +1,6 @@
 import { expect } from "vitest";
 import type { Broker, Delivery } from "../broker.js";
-import type { BrokerCase, CaseContext, CaseName } from "./broker.case.js";
+import type { BrokerCase, BrokerCaseContext, BrokerCaseName } from "./case-list.case.js";
 import { expectStats } from "./delivery.case.js";
 import { Inbox, message, read, seeded, text } from "./inbox.case.js";
 
@@ -14,7 +14,7 @@ const CLOCK_SLACK_MS = 5;
 /** Consumes one at a time (prefetch 1, ack before the next) and returns the ids in order. */
 async function consumeInOrder(
   broker: Broker,
-  context: CaseContext,
+  context: BrokerCaseContext,
   total: number,
 ): Promise<string[]> {
   const order: string[] = [];
@@ -112,4 +112,4 @@ export const ORDERING_CASES = {
     );
     expect(order).toEqual(expected);
   },
-} satisfies Partial<Record<CaseName, BrokerCase>>;
+} satisfies Partial<Record<BrokerCaseName, BrokerCase>>;
