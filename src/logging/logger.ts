@@ -10,6 +10,8 @@ import { type Logger, pino } from "pino";
 // checks (bench/results/micro-measurements.md). The paths cover where credentials can appear in
 // what this code logs: top-level fields, and the headers of a request, response or error object.
 
+export type { Logger };
+
 /** Field names that hold credentials: API keys, dashboard passwords, session cookies, CSRF tokens. */
 const SECRET_FIELDS = [
   "authorization",
