@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from "../core/errors.js";
 import type {
   PurgeResult,
   TaskEvent,
@@ -56,4 +57,16 @@ export class NoneTrackingStore implements TrackingStore {
 
 export function createNoneTrackingStore(): TrackingStore {
   return new NoneTrackingStore();
+}
+
+/** The URL schemes `open` understands: `none` has no colon, so it is its own scheme. */
+export const SCHEMES: readonly string[] = ["none", "none:"];
+
+export async function open(url: string): Promise<TrackingStore> {
+  if (url !== "none" && url !== "none://") {
+    throw new InvalidArgumentError(
+      `tracking URL ${JSON.stringify(url)} is not understood; write none (or none://) to switch tracking off`,
+    );
+  }
+  return createNoneTrackingStore();
 }

@@ -56,6 +56,14 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
   return new MemoryBroker(options);
 }
 
+/** The URL schemes `open` understands (backends/open.ts routes them here). */
+export const SCHEMES: readonly string[] = ["memory:"];
+
+/** `memory://`: a private in-process broker; nothing survives the process. */
+export function open(_url: string): Broker {
+  return createMemoryBroker();
+}
+
 class MemoryBroker implements Broker {
   readonly kind = "memory";
   readonly limits = MEMORY_LIMITS;

@@ -44,6 +44,14 @@ export function openRabbitBroker(url: string): RabbitBroker {
   return new RabbitBroker(parseRabbitUrl(url));
 }
 
+/** The URL schemes `open` understands (backends/open.ts routes them here). */
+export const SCHEMES: readonly string[] = ["amqp:", "amqps:"];
+
+/** Connects lazily, and again after a loss; the URL's options are listed in options.ts. */
+export function open(url: string): Broker {
+  return openRabbitBroker(url);
+}
+
 export class RabbitBroker implements Broker {
   readonly kind = "rabbitmq";
   readonly limits: RabbitBrokerLimits;

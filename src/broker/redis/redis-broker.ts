@@ -110,6 +110,20 @@ export function redisBrokerOptionsFromUrl(url: string): RedisBrokerOptions {
   };
 }
 
+/** The URL schemes `open` understands (backends/open.ts routes them here). */
+export const SCHEMES: readonly string[] = ["redis:", "rediss:"];
+
+/**
+ * `redis://[user:password@]host[:port][/db][?prefix=gotaskq][&cluster=true]`, `rediss://` for
+ * TLS; `warn` receives the start-up durability checks and outage notices.
+ */
+export function open(url: string, options: { warn?: (message: string) => void } = {}): Broker {
+  return openRedisBroker({
+    ...redisBrokerOptionsFromUrl(url),
+    ...(options.warn ? { warn: options.warn } : {}),
+  });
+}
+
 export function openRedisBroker(options: RedisBrokerOptions): Broker {
   const prefix = options.prefix ?? "gotaskq";
   if (!PREFIX_PATTERN.test(prefix)) {

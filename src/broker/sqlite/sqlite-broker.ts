@@ -1,3 +1,4 @@
+import path from "node:path";
 import type Database from "better-sqlite3";
 import { MAX_DELAY_MS } from "../../core/backoff.js";
 import { InvalidArgumentError, UnavailableError } from "../../core/errors.js";
@@ -62,6 +63,28 @@ export const SQLITE_LIMITS: BrokerLimits = {
 };
 
 export const DEFAULT_POLL_INTERVAL_MS = 50;
+
+/** The URL schemes `open` understands (backends/open.ts routes them here). */
+export const SCHEMES: readonly string[] = ["sqlite:"];
+
+/**
+ * Opens the broker a URL names: `sqlite://rel/path.db` is relative to the working directory,
+ * `sqlite:///abs/path.db` absolute; `?synchronous=full` survives power loss too (slower).
+ */
+export function open(url: string): Broker {
+  if (!/^sqlite:\/\//i.test(url)) {
+    throw new InvalidArgumentError(
+      `${url} is not a SQLite broker URL; use e.g. sqlite://.gotaskq/broker.db`,
+    );
+  }
+  const [file = "", query = ""] = url.slice("sqlite://".length).split("?");
+  if (file === "") {
+    throw new InvalidArgumentError(`${url} names no file; use e.g. sqlite://.gotaskq/broker.db`);
+  }
+  // Any other value keeps the default ("normal"), as it always has.
+  const full = new URLSearchParams(query).get("synchronous") === "full";
+  return openSqliteBroker({ path: path.resolve(file), ...(full ? { synchronous: "full" } : {}) });
+}
 
 export function openSqliteBroker(options: SqliteBrokerOptions): Broker {
   const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;

@@ -19,7 +19,12 @@ import type { SqsContext } from "./context.js";
 import { SqsControlChannel } from "./control-channel.js";
 import { SqsDeadLetters } from "./dead-letters.js";
 import { QueueNames } from "./names.js";
-import { type ResolvedSqsOptions, resolveSqsOptions, type SqsBrokerOptions } from "./options.js";
+import {
+  parseSqsUrl,
+  type ResolvedSqsOptions,
+  resolveSqsOptions,
+  type SqsBrokerOptions,
+} from "./options.js";
 import { SqsSubscription } from "./receiver.js";
 import { createClients, isQueueMissing, type SqsClients, toDomainError } from "./sdk.js";
 import { type SqsEntry, sendAll } from "./sender.js";
@@ -58,6 +63,14 @@ export function sqsLimits(options: ResolvedSqsOptions): BrokerLimits {
 
 export function openSqsBroker(options: SqsBrokerOptions = {}): Broker {
   return new SqsBroker(resolveSqsOptions(options));
+}
+
+/** The URL schemes `open` understands (backends/open.ts routes them here). */
+export const SCHEMES: readonly string[] = ["sqs:"];
+
+/** `sqs://?region=us-east-1&endpoint=…`; the URL's options are listed in options.ts. */
+export function open(url: string): Broker {
+  return openSqsBroker(parseSqsUrl(url));
 }
 
 class SqsBroker implements Broker {

@@ -44,3 +44,21 @@ export function openRedisTrackingStore(
   });
   return new RedisTrackingStore(client, resolved, describeTarget(connectUrl));
 }
+
+/** The URL schemes `open` understands (backends/open.ts routes them here). */
+export const SCHEMES: readonly string[] = ["redis:", "rediss:"];
+
+/**
+ * Opens the store a URL names and migrates it, which waits for the connection and checks the
+ * server; a store that cannot be migrated is closed before the error is thrown.
+ */
+export async function open(url: string): Promise<RedisTrackingStore> {
+  const store = openRedisTrackingStore(url);
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return store;
+}

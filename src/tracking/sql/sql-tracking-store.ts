@@ -186,3 +186,26 @@ export async function openSqlTrackingStore(
     throw toTrackingError(target.kind, "open", error);
   }
 }
+
+/** The URL schemes `open` understands (backends/open.ts routes them here). */
+export const SCHEMES: readonly string[] = ["sqlite:", "postgres:", "postgresql:"];
+
+/**
+ * Opens the store a URL names (see `openSqlTrackingStore`) and migrates it, ready for use.
+ * `sqliteWriteThread` is the default of a SQLite file's `?write_thread=`.
+ */
+export async function open(
+  url: string,
+  options: { sqliteWriteThread?: boolean } = {},
+): Promise<TrackingStore> {
+  const store = await openSqlTrackingStore(url, {
+    writeThread: options.sqliteWriteThread ?? false,
+  });
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw error;
+  }
+  return store;
+}
