@@ -1,25 +1,25 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { Backends } from "../app/backends.js";
+import { createServer } from "../app/server.js";
 import type { Broker, QueueStats } from "../broker/broker.js";
 import { openSqliteBroker } from "../broker/sqlite/sqlite-broker.js";
+import { DEFAULT_CONFIG, type GoTaskQConfig } from "../config/config.js";
+import { ServiceSequence } from "../core/lifecycle.js";
 import { demoTasks } from "../demo/demo-tasks.js";
 import { type Logger, silentLogger } from "../logging/logger.js";
-import { Producer } from "../producer/producer.js";
-import { BestEffortWriter } from "../tracking/best-effort-writer.js";
-import { openSqlTrackingStore } from "../tracking/sql/sql-tracking-store.js";
 import type { TrackingStore } from "../tracking/tracking-store.js";
-import { Worker } from "../worker/worker.js";
-import { ApiKeyVerifier } from "./auth/api-key-verifier.js";
 import { createApiKey } from "./auth/keys-file.js";
 import type { Scope } from "./auth/scopes.js";
 import { TokenBucketLimiter } from "./rate-limiter.js";
-import { type RestServer, startRestServer } from "./rest/server.js";
-import { TaskService } from "./task-service.js";
+import type { RestServer } from "./rest/server.js";
+import type { TaskService } from "./task-service.js";
 
-// The real API stack for tests: SQLite broker and SQLite tracking store in a temp directory, a
-// Producer behind a best-effort writer, the TaskService, the REST server on an ephemeral port
-// and, when asked, a Worker running the demo functions. `cleanup()` stops and removes it all.
+// The real API stack for tests, built by the same composition root as `gotaskq server`
+// (src/app/server.ts) with REST only: SQLite broker and SQLite tracking store in a temp
+// directory, and, when asked, a worker running the demo functions. `cleanup()` stops and
+// removes it all.
 
 export const ADMIN_KEY = "gtq_test_admin_key_0123456789abcdefghijklmnop";
 
@@ -28,6 +28,7 @@ export interface StackOptions {
   registry?: boolean;
   /** Run a worker with the demo functions. Default false. */
   worker?: boolean;
+  /** Default: unlimited. */
   rateLimit?: { ratePerSecond: number; burst: number };
   bodyLimitBytes?: number;
   /** The producer's payload limit (default: its own). */
@@ -62,64 +63,59 @@ export interface ApiStack {
   cleanup(): Promise<void>;
 }
 
+/** Far above what any test sends: "no rate limit" unless a test asks for one. */
+const UNLIMITED = { ratePerSecond: 1_000_000_000, burst: 1_000_000_000 };
+
 export async function startApiStack(options: StackOptions = {}): Promise<ApiStack> {
   const dir = mkdtempSync(path.join(tmpdir(), "gotaskq-api-"));
-  const logger = options.logger ?? silentLogger();
-  const broker = openSqliteBroker({ path: path.join(dir, "broker.db"), pollIntervalMs: 10 });
-  const tracking = await openSqlTrackingStore(`sqlite://${path.join(dir, "tracking.db")}`);
-  await tracking.migrate();
-  const writer = new BestEffortWriter(tracking, { logger, flushIntervalMs: 10 });
-  await writer.start();
-  const registry = options.registry === false ? undefined : demoTasks();
-  const producer = new Producer({
-    broker,
-    tracking: writer,
-    logger,
-    ...(registry ? { registry } : {}),
-    ...(options.maxPayloadBytes !== undefined ? { maxPayloadBytes: options.maxPayloadBytes } : {}),
-  });
-  const service = new TaskService({
-    producer,
-    broker,
-    tracking,
-    logger,
-    ...(registry ? { registry } : {}),
-    watch: { pollMs: 20, notFoundAfterMs: 300 },
-  });
-  const worker = options.worker
-    ? new Worker({
-        broker,
-        registry: demoTasks(),
-        tracking: writer,
-        logger,
-        leaseMs: 2_000,
-        heartbeatIntervalMs: 50,
-        shutdownGraceMs: 500,
-        graceMs: 100,
-      })
-    : undefined;
-  await worker?.start();
   const keysFile = path.join(dir, "api-keys.json");
-  const auth = await ApiKeyVerifier.load({
-    keysFile,
-    plaintextKeys: [ADMIN_KEY],
-    recheckIntervalMs: 0,
-  });
-  const rest = await startRestServer({
-    service,
-    auth,
-    ...(options.rateLimit ? { rateLimiter: new TokenBucketLimiter(options.rateLimit) } : {}),
-    host: "127.0.0.1",
-    port: 0,
-    bodyLimitBytes: options.bodyLimitBytes ?? 1_048_576,
+  const logger = options.logger ?? silentLogger();
+  const config: GoTaskQConfig = {
+    ...DEFAULT_CONFIG,
+    brokerUrl: `sqlite://${path.join(dir, "broker.db")}`,
+    trackingUrl: `sqlite://${path.join(dir, "tracking.db")}`,
+    httpPort: 0,
+    apiKeys: [ADMIN_KEY],
+    apiKeysFile: keysFile,
+    operatorsFile: path.join(dir, "operators.json"),
+    maxBodyBytes: options.bodyLimitBytes ?? DEFAULT_CONFIG.maxBodyBytes,
+    maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_CONFIG.maxPayloadBytes,
+    leaseMs: 2_000,
+    shutdownGraceMs: 500,
+  };
+  // Opened here rather than by the server, to poll and flush faster than production does.
+  const backends = new Backends(config, {
     logger,
+    broker: openSqliteBroker({ path: path.join(dir, "broker.db"), pollIntervalMs: 10 }),
+    flushIntervalMs: 10,
   });
+  const app = createServer(config, {
+    logger,
+    backends,
+    ...(options.registry === false ? {} : { registry: demoTasks() }),
+    transports: { rest: true, dashboard: false, grpc: false },
+    rateLimiter: new TokenBucketLimiter(options.rateLimit ?? UNLIMITED),
+    ...(options.worker
+      ? { worker: { registry: demoTasks(), tuning: { heartbeatIntervalMs: 50, graceMs: 100 } } }
+      : {}),
+    tuning: { recheckIntervalMs: 0, watch: { pollMs: 20, notFoundAfterMs: 300 } },
+  });
+  const everything = new ServiceSequence(
+    [
+      { name: "backends", start: () => backends.start(), stop: () => backends.stop() },
+      { name: "server", start: () => app.start(), stop: () => app.stop() },
+    ],
+    () => {},
+  );
+  await everything.start();
+  const { broker, tracking } = app.backends;
+  const rest = app.rest as RestServer;
   return {
     dir,
     keysFile,
     broker,
     tracking,
-    service,
+    service: app.service,
     rest,
     async call(urlPath, init = {}) {
       const headers: Record<string, string> = { ...init.headers };
@@ -146,11 +142,7 @@ export async function startApiStack(options: StackOptions = {}): Promise<ApiStac
     },
     stats: (queue = "default") => broker.stats(queue),
     async cleanup() {
-      await rest.close();
-      await worker?.stop();
-      await writer.stop();
-      await broker.close();
-      await tracking.close();
+      await everything.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

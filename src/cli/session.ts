@@ -9,8 +9,9 @@ import { Producer } from "../producer/producer.js";
 import { BestEffortWriter } from "../tracking/best-effort-writer.js";
 import type { TrackingStore } from "../tracking/tracking-store.js";
 
-// What one CLI invocation opens, lazily (a `status` never touches the broker, a `cancel` never
-// touches the tracking store), and closes once on the way out.
+// What one short-lived CLI command (submit, status, cancel, …) opens, lazily (a `status` never
+// touches the broker, a `cancel` never touches the tracking store), and closes once on the way
+// out. The long-running commands (dev, server, worker) use the composition root in src/app/.
 
 export class CliSession {
   readonly config: GoTaskQConfig;
@@ -21,14 +22,7 @@ export class CliSession {
   #producer?: Producer;
   #service?: TaskOperations;
 
-  readonly #sqliteWriteThread: boolean;
-
-  /** `sqliteWriteThread`: see `OpenTrackingOptions` (on for `gotaskq server`, off elsewhere). */
-  constructor(
-    flags: Partial<GoTaskQConfig> = {},
-    options: { logLevel?: string; sqliteWriteThread?: boolean } = {},
-  ) {
-    this.#sqliteWriteThread = options.sqliteWriteThread ?? false;
+  constructor(flags: Partial<GoTaskQConfig> = {}, options: { logLevel?: string } = {}) {
     this.config = resolveConfig(process.env, flags);
     // One-shot commands keep stdout for their answer: logs only at warn and above.
     this.logger = createLogger({ level: options.logLevel ?? this.config.logLevel });
@@ -40,9 +34,7 @@ export class CliSession {
   }
 
   tracking(): Promise<TrackingStore> {
-    this.#tracking ??= openTracking(this.config.trackingUrl, {
-      sqliteWriteThread: this.#sqliteWriteThread,
-    });
+    this.#tracking ??= openTracking(this.config.trackingUrl);
     return this.#tracking;
   }
 

@@ -1,23 +1,20 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { openBroker, openTracking } from "../../backends/open.js";
+import { createServer } from "../../app/server.js";
 import type { Broker } from "../../broker/broker.js";
+import { DEFAULT_CONFIG } from "../../config/config.js";
 import { demoTasks } from "../../demo/demo-tasks.js";
 import { silentLogger } from "../../logging/logger.js";
-import { Producer } from "../../producer/producer.js";
-import { BestEffortWriter } from "../../tracking/best-effort-writer.js";
 import type { TrackingStore } from "../../tracking/tracking-store.js";
-import { Worker } from "../../worker/worker.js";
-import { ApiKeyVerifier, createApiKey, revokeApiKey } from "../auth/api-keys.js";
-import type { TokenBucketLimiter } from "../rate-limiter.js";
-import { TaskService } from "../task-service.js";
-import { type GrpcServerHandle, startGrpcServer } from "./server.js";
+import { createApiKey, revokeApiKey } from "../auth/api-keys.js";
+import { TokenBucketLimiter } from "../rate-limiter.js";
 
-// A real GoTaskQ behind the gRPC server, for the tests: SQLite broker and SQLite tracking in a
-// temp dir, the TaskService with the demo registry, optionally a worker running the demo
-// functions, and two keys: a plaintext full-access key (GOTASKQ_API_KEYS style) and a keys-file
-// key with only the `read` scope. `close()` (idempotent) stops everything and removes the dir.
+// A real GoTaskQ behind the gRPC server for the tests, built by the same composition root as
+// `gotaskq server` (src/app/server.ts) with gRPC only: SQLite broker and SQLite tracking in a
+// temp dir, the demo registry, optionally a worker running the demo functions, and two keys: a
+// plaintext full-access key (GOTASKQ_API_KEYS style) and a keys-file key with only the `read`
+// scope. `close()` (idempotent) stops everything and removes the dir.
 
 export const FULL_KEY = "test-full-access-key";
 
@@ -26,6 +23,7 @@ export interface StackOptions {
   maxMessageBytes?: number;
   /** The producer's payload limit (default: its own). */
   maxPayloadBytes?: number;
+  /** Default: unlimited. */
   rateLimiter?: TokenBucketLimiter;
 }
 
@@ -42,59 +40,51 @@ export interface GrpcStack {
   close(): Promise<void>;
 }
 
+/** Far above what any test sends: "no rate limit" unless a test brings its own limiter. */
+const UNLIMITED = { ratePerSecond: 1_000_000_000, burst: 1_000_000_000 };
+
 export async function startStack(options: StackOptions = {}): Promise<GrpcStack> {
   const dir = await mkdtemp(path.join(tmpdir(), "gotaskq-grpc-"));
-  const logger = silentLogger();
-  const broker = await openBroker(`sqlite://${dir}/broker.db`);
-  const tracking = await openTracking(`sqlite://${dir}/tracking.db`);
-  const writer = new BestEffortWriter(tracking, { logger, flushIntervalMs: 10 });
-  await writer.start();
-  const registry = demoTasks();
-  const producer = new Producer({
-    broker,
-    tracking: writer,
-    logger,
-    registry,
-    ...(options.maxPayloadBytes !== undefined ? { maxPayloadBytes: options.maxPayloadBytes } : {}),
-  });
-  const service = new TaskService({
-    producer,
-    broker,
-    tracking,
-    registry,
-    logger,
-    watch: { pollMs: 20 },
-  });
   const keysFile = path.join(dir, "keys.json");
   const { key: readKey } = await createApiKey(keysFile, { name: "reader", scopes: "read" });
-  const auth = await ApiKeyVerifier.load({
-    keysFile,
-    plaintextKeys: [FULL_KEY],
-    recheckIntervalMs: 0,
-  });
-  const worker = options.worker
-    ? new Worker({ broker, registry, tracking: writer, logger, leaseMs: 2_000, graceMs: 200 })
-    : undefined;
-  await worker?.start();
-  const server = await startGrpcServer({
-    service,
-    auth,
-    ...(options.rateLimiter ? { rateLimiter: options.rateLimiter } : {}),
-    host: "127.0.0.1",
-    port: 0,
-    maxMessageBytes: options.maxMessageBytes ?? 1_048_576,
-    logger,
-    closeGraceMs: 1_000,
-  });
+  const registry = demoTasks();
+  const app = createServer(
+    {
+      ...DEFAULT_CONFIG,
+      brokerUrl: `sqlite://${dir}/broker.db`,
+      trackingUrl: `sqlite://${dir}/tracking.db`,
+      grpcPort: 0,
+      apiKeys: [FULL_KEY],
+      apiKeysFile: keysFile,
+      operatorsFile: path.join(dir, "operators.json"),
+      maxBodyBytes: options.maxMessageBytes ?? DEFAULT_CONFIG.maxBodyBytes,
+      maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_CONFIG.maxPayloadBytes,
+      leaseMs: 2_000,
+    },
+    {
+      logger: silentLogger(),
+      registry,
+      sqliteWriteThread: false,
+      transports: { rest: false, dashboard: false, grpc: true },
+      rateLimiter: options.rateLimiter ?? new TokenBucketLimiter(UNLIMITED),
+      ...(options.worker ? { worker: { registry, tuning: { graceMs: 200 } } } : {}),
+      tuning: { recheckIntervalMs: 0, watch: { pollMs: 20 }, grpcCloseGraceMs: 1_000 },
+    },
+  );
+  try {
+    await app.start();
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const { broker, tracking } = app.backends;
   let closing: Promise<void> | undefined;
   const close = async () => {
-    await closeAll(server, worker, writer);
-    await broker.close();
-    await tracking.close();
+    await app.stop();
     await rm(dir, { recursive: true, force: true });
   };
   return {
-    address: `127.0.0.1:${server.port}`,
+    address: `127.0.0.1:${app.grpc?.port}`,
     broker,
     tracking,
     readKey,
@@ -110,14 +100,4 @@ export async function startStack(options: StackOptions = {}): Promise<GrpcStack>
       return closing;
     },
   };
-}
-
-async function closeAll(
-  server: GrpcServerHandle,
-  worker: Worker | undefined,
-  writer: BestEffortWriter,
-): Promise<void> {
-  await server.close();
-  await worker?.stop();
-  await writer.stop();
 }
