@@ -1,8 +1,14 @@
 import { status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
-import { GoTaskQError, InvalidArgumentError, NotFoundError } from "../core/errors.js";
+import {
+  GoTaskQError,
+  InvalidArgumentError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnknownFunctionError,
+} from "../core/errors.js";
 import { ERROR_STATUS, grpcStatusOf, httpStatusOf } from "./error-status.js";
-import { PayloadTooLargeError, RateLimitedError, UnknownFunctionError } from "./errors.js";
+import { RateLimitedError } from "./errors.js";
 
 // One table from error codes to HTTP and gRPC statuses, for both transports.
 

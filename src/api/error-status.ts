@@ -1,8 +1,13 @@
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import { type ErrorCode, GoTaskQError } from "../core/errors.js";
-import { PayloadTooLargeError, RateLimitedError, UnknownFunctionError } from "./errors.js";
+import {
+  type ErrorCode,
+  GoTaskQError,
+  PayloadTooLargeError,
+  UnknownFunctionError,
+} from "../core/errors.js";
+import { RateLimitedError } from "./errors.js";
 
-// The one table that turns an error code into a transport status (STYLE §2): REST and gRPC both
+// The one table that turns an error code into a transport status: REST and gRPC both
 // read it, so an error means the same thing on every transport. Anything that is not a
 // GoTaskQError is a bug on our side: 500 / INTERNAL (and the transport logs it).
 //

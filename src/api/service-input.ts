@@ -7,15 +7,17 @@ import { InvalidArgumentError } from "../core/errors.js";
 import { parseTaskId } from "../core/ids.js";
 import { isTaskStatus, TASK_STATUSES, type TaskStatus } from "../core/status.js";
 import { FUNCTION_KEY_PATTERN, QUEUE_PATTERN } from "../core/submission.js";
+import { DEFAULT_MAX_BATCH_SIZE } from "../producer/producer.js";
 import { MAX_LIST_LIMIT, MAX_LOG_LIMIT } from "../tracking/task-query.js";
 import type { TaskQuery } from "../tracking/tracking-store.js";
 
-// Decoders for the TaskService's `unknown` inputs (STYLE §7: decode at the edge). Every
+// Decoders for the TaskService's `unknown` inputs (decoded at the edge). Every
 // transport hands its raw values here (a REST query string gives strings, a gRPC message gives
 // numbers and arrays), so both accept the same things and fail with the same messages, each
 // naming the field, the rule and what was received.
 
-export const MAX_BATCH_ITEMS = 1_000;
+/** What the API documents; the Producer (maxBatchSize) enforces it. */
+export const MAX_BATCH_ITEMS = DEFAULT_MAX_BATCH_SIZE;
 export const DEFAULT_DLQ_LIMIT = 100;
 export const MAX_DLQ_LIMIT = 1_000;
 export const MAX_DLQ_REQUEUE_IDS = 1_000;
@@ -193,19 +195,15 @@ export function decodeSelector(input: unknown): DeadLetterSelector {
   return { ids: ids.map((id) => parseTaskId(id)) };
 }
 
-/** `{tasks:[…]}` → the items, unchecked (each item is validated on its own). */
-export function decodeBatch(input: unknown): unknown[] {
-  const f = fieldsOf(input, "batch", ["tasks"]);
-  const tasks = f.tasks;
-  if (!Array.isArray(tasks)) {
+/**
+ * `{tasks:[…]}` → the items, unchecked: the Producer checks the list (an array of 1 to 1000) and
+ * each item, so a request is validated in one place.
+ */
+export function decodeBatch(input: unknown): readonly unknown[] {
+  if (Array.isArray(input)) {
     throw new InvalidArgumentError(
-      'a batch must be {"tasks":[…]} with 1 to 1000 task objects (tasks is missing or not an array)',
+      'a batch must be an object {"tasks":[…]} (got an array); wrap the tasks in {"tasks": …}',
     );
   }
-  if (tasks.length === 0 || tasks.length > MAX_BATCH_ITEMS) {
-    throw new InvalidArgumentError(
-      `a batch must hold 1 to ${MAX_BATCH_ITEMS} tasks (got ${tasks.length}); split larger batches`,
-    );
-  }
-  return tasks;
+  return fieldsOf(input, "batch", ["tasks"]).tasks as readonly unknown[];
 }

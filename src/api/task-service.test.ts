@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GoTaskQError } from "../core/errors.js";
+import { GoTaskQError, UnknownFunctionError } from "../core/errors.js";
 import { newTaskId } from "../core/ids.js";
 import type { TaskStatus } from "../core/status.js";
 import { type ApiStack, startApiStack, statusOf, until } from "./api-stack.fixture.js";
 import { httpStatusOf } from "./error-status.js";
-import { UnknownFunctionError } from "./errors.js";
 
 // The transport-agnostic service over a real SQLite broker and tracking store, with a worker
 // running the demo functions.
@@ -79,14 +78,17 @@ describe("TaskService", () => {
     expect(results[7]).toEqual({
       error: {
         code: "invalid_argument",
-        message: expect.stringMatching(/^tasks\[7\]: unknown function_key "demo\.nope"/),
+        message: expect.stringMatching(
+          /^unknown function_key "demo\.nope"; did you mean "demo\.[a-z]+".* \(registered functions: demo\./,
+        ),
+        index: 7,
       },
     });
-    // The producer saw item 999 as its 998th; the answer names the caller's index.
     expect(results[999]).toEqual({
       error: {
         code: "invalid_argument",
-        message: "tasks[999]: priority must be an integer between 0 and 9 (got 42)",
+        message: "priority must be an integer between 0 and 9 (got 42)",
+        index: 999,
       },
     });
     const after = await s.stats("batch");

@@ -2,11 +2,15 @@ import type { Broker, QueueStats } from "../broker/broker.js";
 import { type ErrorCode, GoTaskQError, NotFoundError } from "../core/errors.js";
 import { parseTaskId } from "../core/ids.js";
 import { isFinalStatus } from "../core/status.js";
-import { DEFAULT_PRIORITY, validateSubmission } from "../core/submission.js";
+import { DEFAULT_PRIORITY } from "../core/submission.js";
 import type { Logger } from "../logging/logger.js";
-import type { Producer, SubmittedTask } from "../producer/producer.js";
+import type { BatchItemResult, Producer, SubmittedTask } from "../producer/producer.js";
 import type { RequeuedTask } from "../producer/requeue.js";
-import type { TaskRegistry } from "../tasks/registry.js";
+import {
+  DEFAULT_TASK_MAX_RETRIES,
+  DEFAULT_TASK_TIMEOUT_MS,
+  type TaskRegistry,
+} from "../tasks/registry.js";
 import type {
   TaskLogLine,
   TaskPage,
@@ -17,7 +21,6 @@ import type {
   WorkerHeartbeat,
 } from "../tracking/tracking-store.js";
 import { type DeadLetterView, deadLetterView } from "./dead-letter-view.js";
-import { UnknownFunctionError } from "./errors.js";
 import {
   decodeBatch,
   decodeDeadLetterQuery,
@@ -35,12 +38,13 @@ import { decodeWindow, type QueueThroughput, queueThroughput } from "./throughpu
 // are `unknown` and decoded here, so every transport refuses the same things with the same
 // messages. Errors are GoTaskQErrors whose message says what to change.
 //
-// Writes go through the Producer (the only way into the broker); reads of task state come from
-// the tracking store (eventually consistent: a task submitted a moment ago may not be there yet).
-// With a registry, unknown function keys are refused (UnknownFunctionError → 422) and payloads
-// are checked against their schema before anything is enqueued; give the Producer the same
-// registry so per-function defaults (queue) apply. Without one, any well-formed key is accepted.
-// Every operation reports bad input by rejecting, never by throwing synchronously.
+// Writes go through the Producer (the only way into the broker), which is also the one validator
+// of a submission: with a registry it refuses unknown function keys (UnknownFunctionError → 422)
+// and payloads their schema rejects, before anything is enqueued. Give the Producer the registry
+// the service lists under functions(); without one, any well-formed key is accepted. Reads of
+// task state come from the tracking store (eventually consistent: a task submitted a moment ago
+// may not be there yet). Every operation reports bad input by rejecting, never by throwing
+// synchronously.
 
 export type { DeadLetterView } from "./dead-letter-view.js";
 
@@ -56,9 +60,10 @@ export interface TaskServiceDeps {
   watch?: Omit<WatchOptions, "now">;
 }
 
+/** One item of a batch answer; an error carries the item's position in the request. */
 export type BatchItemView =
   | { id: string; status: "PENDING" }
-  | { error: { code: ErrorCode; message: string } };
+  | { error: { code: ErrorCode; message: string; index: number } };
 
 export interface FunctionView {
   key: string;
@@ -71,10 +76,6 @@ export interface FunctionView {
   timeoutMs?: number;
   maxRetries?: number;
 }
-
-/** The worker's own defaults (worker-options.ts) for a function that declares none. */
-const WORKER_DEFAULT_TIMEOUT_MS = 30_000;
-const WORKER_DEFAULT_MAX_RETRIES = 3;
 
 /** Heartbeats within this window count as live workers. */
 export const LIVE_WORKER_WINDOW_MS = 60_000;
@@ -101,37 +102,15 @@ export class TaskService {
     this.maxPayloadBytes = deps.producer.maxPayloadBytes;
   }
 
-  /** Validates and enqueues one task; resolves once the broker holds it durably. */
-  async submit(input: unknown): Promise<SubmittedTask> {
-    this.#checkRegistry(input, "");
+  /** Validates (in the Producer) and enqueues one task; resolves once the broker holds it. */
+  submit(input: unknown): Promise<SubmittedTask> {
     return this.#producer.submit(input);
   }
 
   /** `{tasks:[…]}` (1–1000): each item validated and answered on its own, in order. */
   async submitBatch(input: unknown): Promise<{ results: BatchItemView[] }> {
-    const items = decodeBatch(input);
-    const results: BatchItemView[] = new Array(items.length);
-    const passed: unknown[] = [];
-    const positions: number[] = [];
-    items.forEach((item, index) => {
-      try {
-        this.#checkRegistry(item, `tasks[${index}]: `);
-        passed.push(item);
-        positions.push(index);
-      } catch (error) {
-        results[index] = errorView(error);
-      }
-    });
-    if (passed.length > 0) {
-      const outcomes = await this.#producer.submitBatch(passed);
-      outcomes.forEach((outcome, j) => {
-        const index = positions[j] as number;
-        results[index] = outcome.ok
-          ? { id: outcome.task.id, status: "PENDING" }
-          : errorView(outcome.error, j, index);
-      });
-    }
-    return { results };
+    const outcomes = await this.#producer.submitBatch(decodeBatch(input));
+    return { results: outcomes.map(batchItemView) };
   }
 
   async get(rawId: unknown): Promise<TaskRecord> {
@@ -224,8 +203,8 @@ export class TaskService {
         key: f.key,
         queue: f.queue,
         priority: DEFAULT_PRIORITY,
-        timeoutMs: f.timeoutMs ?? WORKER_DEFAULT_TIMEOUT_MS,
-        maxRetries: f.maxRetries ?? WORKER_DEFAULT_MAX_RETRIES,
+        timeoutMs: f.timeoutMs ?? DEFAULT_TASK_TIMEOUT_MS,
+        maxRetries: f.maxRetries ?? DEFAULT_TASK_MAX_RETRIES,
         ...(f.description !== undefined ? { description: f.description } : {}),
         ...(f.schema !== undefined ? { schema: f.schema } : {}),
       }));
@@ -254,41 +233,6 @@ export class TaskService {
   watch(rawId: unknown, signal: AbortSignal): AsyncIterable<TaskRecord> {
     return watchTask(this.#tracking, rawId, signal, { ...this.#watch, now: this.#now });
   }
-
-  /** With a registry: refuses unknown keys (422) and payloads their schema rejects (400). */
-  #checkRegistry(input: unknown, where: string): void {
-    const registry = this.#registry;
-    if (!registry) return;
-    try {
-      const valid = validateSubmission(input, {
-        maxPayloadBytes: this.maxPayloadBytes,
-        now: this.#now,
-      });
-      if (!registry.has(valid.function_key)) {
-        throw new UnknownFunctionError(valid.function_key, unknownKeyMessage(registry, valid));
-      }
-      registry.validatePayload(valid.function_key, valid.payload);
-    } catch (error) {
-      if (!where || !(error instanceof GoTaskQError)) throw error;
-      if (error instanceof UnknownFunctionError) {
-        throw new UnknownFunctionError(error.functionKey, `${where}${error.message}`);
-      }
-      throw new GoTaskQError(error.code, `${where}${error.message}`);
-    }
-  }
-}
-
-/** The registry's own message (with its "did you mean") plus the keys it knows. */
-function unknownKeyMessage(registry: TaskRegistry, valid: { function_key: string }): string {
-  let message = `unknown function_key ${JSON.stringify(valid.function_key)}`;
-  try {
-    registry.require(valid.function_key);
-  } catch (error) {
-    if (error instanceof Error) message = error.message;
-  }
-  const keys = registry.keys();
-  const shown = keys.slice(0, 20).join(", ") + (keys.length > 20 ? ", …" : "");
-  return keys.length > 0 ? `${message} (registered functions: ${shown})` : message;
 }
 
 function notTracked(id: string): NotFoundError {
@@ -297,13 +241,8 @@ function notTracked(id: string): NotFoundError {
   );
 }
 
-/** A per-item batch error; the producer numbered items within the subset it saw, so renumber. */
-function errorView(error: unknown, seenAs?: number, index?: number): BatchItemView {
-  const code: ErrorCode = error instanceof GoTaskQError ? error.code : "internal";
-  let message = error instanceof Error ? error.message : String(error);
-  if (seenAs !== undefined && index !== undefined && seenAs !== index) {
-    const prefix = `tasks[${seenAs}]: `;
-    if (message.startsWith(prefix)) message = `tasks[${index}]: ${message.slice(prefix.length)}`;
-  }
-  return { error: { code, message } };
+function batchItemView(outcome: BatchItemResult): BatchItemView {
+  if (outcome.ok) return { id: outcome.task.id, status: "PENDING" };
+  const { index, error } = outcome;
+  return { error: { code: error.code, message: error.message, index } };
 }

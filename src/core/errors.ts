@@ -82,6 +82,19 @@ export class InvalidArgumentError extends GoTaskQError {
 }
 
 /**
+ * The submission names a function the registry does not know. Its code stays invalid_argument
+ * (a typo to fix); transports that want a finer status (HTTP 422) test for the class.
+ */
+export class UnknownFunctionError extends GoTaskQError {
+  readonly functionKey: string;
+
+  constructor(functionKey: string, message: string) {
+    super("invalid_argument", message);
+    this.functionKey = functionKey;
+  }
+}
+
+/**
  * A payload, request body or message over its size limit (HTTP 413, gRPC RESOURCE_EXHAUSTED);
  * the message states the limit.
  */

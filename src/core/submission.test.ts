@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { backoffDelayMs } from "./backoff.js";
 import { decodeEnvelope, encodeEnvelope } from "./envelope.js";
 import { validateSubmission } from "./submission.js";
+import { SUBMISSION_FIELDS, submissionJsonSchema } from "./submission-fields.js";
 
 const limits = { maxPayloadBytes: 1_000, now: () => Date.parse("2026-11-27T12:00:00Z") };
 
@@ -67,6 +68,80 @@ describe("task validation", () => {
     expect(
       validateSubmission({ function_key: "a", run_at: "2026-11-27T12:00:05Z" }, limits).delay_ms,
     ).toBe(5_000);
+  });
+});
+
+describe("the submission's field table", () => {
+  const schema = submissionJsonSchema() as {
+    required: string[];
+    additionalProperties: boolean;
+    properties: Record<string, Record<string, unknown>>;
+  };
+
+  it("writes a JSON Schema that describes every field the validator accepts, and no other", () => {
+    expect(Object.keys(schema.properties)).toEqual(Object.keys(SUBMISSION_FIELDS));
+    expect(schema.required).toEqual(["function_key"]);
+    expect(schema.additionalProperties).toBe(false);
+    for (const [name, property] of Object.entries(schema.properties)) {
+      expect(property.description, name).toEqual(expect.any(String));
+    }
+  });
+
+  it("states in the schema the bounds and patterns the validator applies", () => {
+    expect(schema.properties.priority).toMatchObject({
+      type: ["integer", "null"],
+      minimum: 0,
+      maximum: 9,
+      default: 5,
+    });
+    expect(schema.properties.function_key).toMatchObject({
+      type: "string",
+      pattern: "^[A-Za-z0-9_.:-]{1,128}$",
+    });
+    expect(schema.properties.idempotency_key).toMatchObject({ minLength: 1, maxLength: 200 });
+    expect(schema.properties.run_at).toMatchObject({ format: "date-time" });
+    expect(schema.properties.metadata).toMatchObject({ maxProperties: 32 });
+    // Each bound holds on both sides of the edge, as the schema says.
+    for (const [name, spec] of Object.entries(SUBMISSION_FIELDS)) {
+      if (spec.kind !== "integer") continue;
+      for (const value of [spec.min, spec.max]) {
+        expect(() =>
+          validateSubmission({ function_key: "a", [name]: value }, limits),
+        ).not.toThrow();
+      }
+      for (const value of [spec.min - 1, spec.max + 1, 1.5]) {
+        expect(() => validateSubmission({ function_key: "a", [name]: value }, limits)).toThrow(
+          `${name} must be an integer between ${spec.min} and ${spec.max} (got ${value})`,
+        );
+      }
+    }
+  });
+
+  it("takes null as not given exactly for the fields the schema marks nullable", () => {
+    for (const [name, property] of Object.entries(schema.properties)) {
+      const nullable = Array.isArray(property.type) && property.type.includes("null");
+      const input = { function_key: "a", [name]: null };
+      if (name === "payload") {
+        // Any JSON, null included: a value, not an absence.
+        expect(validateSubmission(input, limits).payload).toBeNull();
+      } else if (nullable) {
+        expect(() => validateSubmission(input, limits), name).not.toThrow();
+      } else {
+        expect(() => validateSubmission(input, limits), name).toThrow(`${name} must`);
+      }
+    }
+  });
+
+  it("refuses unknown backoff fields and run_at without a time zone, as the schema does", () => {
+    expect(() =>
+      validateSubmission({ function_key: "a", backoff: { type: "fixed", delay: 5 } }, limits),
+    ).toThrow('unknown field "delay" in backoff; allowed fields: type, base_ms, max_ms, delay_ms');
+    expect(() => validateSubmission({ function_key: "a", run_at: "2026-12-01" }, limits)).toThrow(
+      'run_at must be an ISO 8601 instant such as 2026-12-01T09:00:00Z (got "2026-12-01")',
+    );
+    expect(() => validateSubmission({ function_key: "a", idempotency_key: "" }, limits)).toThrow(
+      'idempotency_key must be a string of 1 to 200 characters (got "")',
+    );
   });
 });
 

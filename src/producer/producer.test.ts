@@ -3,7 +3,7 @@ import { CollectingSink } from "../../test/support/collecting-sink.js";
 import type { Broker, OutgoingMessage } from "../broker/broker.js";
 import { createMemoryBroker } from "../broker/memory/memory-broker.js";
 import { decodeEnvelope } from "../core/envelope.js";
-import { GoTaskQError, InvalidArgumentError } from "../core/errors.js";
+import { GoTaskQError, InvalidArgumentError, UnknownFunctionError } from "../core/errors.js";
 import { silentLogger } from "../logging/logger.js";
 import { defineTasks } from "../tasks/registry.js";
 import { ENVELOPE_OVERHEAD_BYTES, Producer } from "./producer.js";
@@ -136,8 +136,10 @@ describe("Producer.submit", () => {
       },
     });
     const p = producer({ registry });
-    await expect(p.submit({ function_key: "email.sned" })).rejects.toThrow(
-      'unknown function_key "email.sned"; did you mean "email.send"?',
+    const unknown = await p.submit({ function_key: "email.sned" }).catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(UnknownFunctionError);
+    expect((unknown as Error).message).toBe(
+      'unknown function_key "email.sned"; did you mean "email.send"? (registered functions: email.send)',
     );
     await expect(p.submit({ function_key: "email.send", payload: {} })).rejects.toThrow(
       'payload must have the field "to"',
@@ -173,16 +175,31 @@ describe("Producer.submitBatch", () => {
       { function_key: "c" },
     ]);
     expect(results.map((r) => r.ok)).toEqual([true, false, true, true]);
+    expect(results.map((r) => r.index)).toEqual([0, 1, 2, 3]);
     const failed = results[1];
-    expect(failed?.ok === false && failed.error.message).toMatch(
-      /^tasks\[1\]: function_key must match/,
-    );
+    expect(failed?.ok === false && failed.error.message).toMatch(/^function_key must match/);
     expect(failed?.ok === false && failed.error.code).toBe("invalid_argument");
     expect(c.publishes.sort()).toEqual([
       ["default", 2],
       ["other", 1],
     ]);
     expect(sink.events.map((e) => e.functionKey).sort()).toEqual(["a", "b", "c"]);
+  });
+
+  it("keeps each item's error class and answers an item its transport could not decode in place", async () => {
+    broker = createMemoryBroker();
+    const registry = defineTasks({ "email.send": () => 1 });
+    const undecodable = new InvalidArgumentError("payload_json must be JSON text");
+    const results = await producer({ registry }).submitBatch([
+      { function_key: "email.send" },
+      { function_key: "email.nope" },
+      undecodable,
+    ]);
+    expect(results[0]).toMatchObject({ ok: true, index: 0 });
+    expect(results[1]).toMatchObject({ ok: false, index: 1 });
+    expect(results[1]?.ok === false && results[1].error).toBeInstanceOf(UnknownFunctionError);
+    expect(results[2]).toEqual({ ok: false, index: 2, error: undecodable });
+    expect(await ready()).toBe(1);
   });
 
   it("throws the broker error when nothing at all could be enqueued", async () => {
@@ -197,7 +214,11 @@ describe("Producer.submitBatch", () => {
   it("refuses batches over the limit", async () => {
     broker = createMemoryBroker();
     await expect(producer({ maxBatchSize: 2 }).submitBatch([{}, {}, {}])).rejects.toThrow(
-      /at most 2 tasks \(got 3\)/,
+      /a batch must hold 1 to 2 tasks \(got 3\); split larger batches/,
+    );
+    await expect(producer().submitBatch([])).rejects.toThrow(/1 to 1000 tasks \(got 0\)/);
+    await expect(producer().submitBatch("a" as never)).rejects.toThrow(
+      /tasks must be an array of 1 to 1000 task objects/,
     );
   });
 });

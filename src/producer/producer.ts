@@ -3,7 +3,7 @@ import { GoTaskQError, InvalidArgumentError } from "../core/errors.js";
 import { parseTaskId } from "../core/ids.js";
 import { type ValidSubmission, validateSubmission } from "../core/submission.js";
 import { createLogger, type Logger } from "../logging/logger.js";
-import type { TaskRegistry } from "../tasks/registry.js";
+import type { RegisteredTask, TaskOptions, TaskRegistry } from "../tasks/registry.js";
 import { guardedSink } from "../tasks/task-events.js";
 import { noTracking, type TrackingSink } from "../tracking/tracking-sink.js";
 import { type PreparedTask, prepareTask, type SubmittedTask } from "./prepared-task.js";
@@ -36,7 +36,10 @@ export interface ProducerOptions {
   tracking?: TrackingSink;
   /** Default: a pino logger on stdout. */
   logger?: Logger;
-  /** When given, unknown function keys and payloads failing their schema are refused. */
+  /**
+   * When given, unknown function keys (UnknownFunctionError) and payloads failing their schema
+   * are refused, and a function's own queue applies to submissions that name none.
+   */
   registry?: TaskRegistry;
   /** Largest payload accepted (default 1 MiB; never above the broker's limit minus the envelope). */
   maxPayloadBytes?: number;
@@ -47,9 +50,10 @@ export interface ProducerOptions {
 
 export type { SubmittedTask } from "./prepared-task.js";
 
+/** One item's outcome; `index` is its position in the array given to `submitBatch`. */
 export type BatchItemResult =
-  | { ok: true; task: SubmittedTask }
-  | { ok: false; error: GoTaskQError };
+  | { ok: true; index: number; task: SubmittedTask }
+  | { ok: false; index: number; error: GoTaskQError };
 
 export class Producer {
   private readonly broker: Broker;
@@ -84,28 +88,34 @@ export class Producer {
 
   /**
    * Validates every item and publishes the valid ones, one broker publish per queue. Results are
-   * per item, in order: an invalid item does not stop the others. When the broker fails and
-   * nothing at all was enqueued, the broker error is thrown (the whole request failed, e.g. 503);
-   * otherwise the items of a failed publish carry that error.
+   * per item, in order, each carrying its item's index: an invalid item does not stop the others.
+   * An item that is a GoTaskQError stands for one its transport could not decode (gRPC
+   * payload_json that is not JSON) and is answered with that error in its place. When the broker
+   * fails and nothing at all was enqueued, the broker error is thrown (the whole request failed,
+   * e.g. 503); otherwise the items of a failed publish carry that error.
    */
   async submitBatch(items: readonly unknown[]): Promise<BatchItemResult[]> {
-    if (!Array.isArray(items))
-      throw new InvalidArgumentError("tasks must be an array of task objects");
-    if (items.length > this.maxBatchSize) {
+    if (!Array.isArray(items)) {
       throw new InvalidArgumentError(
-        `a batch may hold at most ${this.maxBatchSize} tasks (got ${items.length}); split it`,
+        `tasks must be an array of 1 to ${this.maxBatchSize} task objects, e.g. [{"function_key":"demo.echo"}] (got ${items === null ? "null" : typeof items})`,
+      );
+    }
+    if (items.length === 0 || items.length > this.maxBatchSize) {
+      throw new InvalidArgumentError(
+        `a batch must hold 1 to ${this.maxBatchSize} tasks (got ${items.length}); split larger batches`,
       );
     }
     const results: BatchItemResult[] = new Array(items.length);
     const byQueue = new Map<string, Array<{ index: number; prepared: PreparedTask }>>();
     items.forEach((item, index) => {
       try {
-        const prepared = this.prepare(item, `tasks[${index}]: `);
+        if (item instanceof GoTaskQError) throw item;
+        const prepared = this.prepare(item);
         const group = byQueue.get(prepared.envelope.queue) ?? [];
         group.push({ index, prepared });
         byQueue.set(prepared.envelope.queue, group);
       } catch (error) {
-        results[index] = { ok: false, error: asDomainError(error) };
+        results[index] = { ok: false, index, error: asDomainError(error) };
       }
     });
     const failures = await Promise.all(
@@ -176,44 +186,39 @@ export class Producer {
       );
     } catch (error) {
       const failure = asDomainError(error);
-      for (const { index } of group) results[index] = { ok: false, error: failure };
+      for (const { index } of group) results[index] = { ok: false, index, error: failure };
       return failure;
     }
     for (const { index, prepared } of group) {
       this.accepted(prepared);
-      results[index] = { ok: true, task: prepared.task };
+      results[index] = { ok: true, index, task: prepared.task };
     }
     return undefined;
   }
 
-  private prepare(input: unknown, where = ""): PreparedTask {
-    try {
-      const valid = validateSubmission(input, {
-        maxPayloadBytes: this.maxPayloadBytes,
-        now: this.now,
-      });
-      const checked = this.applyRegistry(valid, input);
-      const defaults = this.registry?.get(checked.function_key)?.options;
-      return prepareTask(checked, {
-        now: this.now(),
-        broker: this.broker,
-        ...(defaults ? { defaults } : {}),
-      });
-    } catch (error) {
-      if (where && error instanceof GoTaskQError) {
-        throw new GoTaskQError(error.code, `${where}${error.message}`);
-      }
-      throw error;
-    }
+  /** The one validation of a submission: its fields, then its function and payload schema. */
+  private prepare(input: unknown): PreparedTask {
+    const valid = validateSubmission(input, {
+      maxPayloadBytes: this.maxPayloadBytes,
+      now: this.now,
+    });
+    const options = this.registry ? this.checkFunction(valid) : undefined;
+    const queueGiven = (input as Record<string, unknown>).queue != null;
+    const queue = queueGiven ? valid.queue : (options?.queue ?? valid.queue);
+    return prepareTask(
+      { ...valid, queue },
+      { now: this.now(), broker: this.broker, ...(options ? { defaults: options } : {}) },
+    );
   }
 
-  private applyRegistry(valid: ValidSubmission, input: unknown): ValidSubmission {
-    if (!this.registry) return valid;
-    const task = this.registry.require(valid.function_key);
-    this.registry.validatePayload(valid.function_key, valid.payload);
-    const queueGiven = (input as Record<string, unknown>).queue != null;
-    if (queueGiven || task.options.queue === undefined) return valid;
-    return { ...valid, queue: task.options.queue };
+  /**
+   * The function's options; throws UnknownFunctionError (422) for a key the registry does not
+   * know, InvalidArgumentError for a payload its schema refuses.
+   */
+  private checkFunction(valid: ValidSubmission): Readonly<TaskOptions> {
+    const registry = this.registry as TaskRegistry;
+    registry.validatePayload(valid.function_key, valid.payload);
+    return (registry.get(valid.function_key) as RegisteredTask).options;
   }
 
   private accepted({ envelope, event }: PreparedTask): void {

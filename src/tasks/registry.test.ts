@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { InvalidArgumentError } from "../core/errors.js";
+import { InvalidArgumentError, UnknownFunctionError } from "../core/errors.js";
 import { defineTasks, nearbyKeys, registryFromModule, TaskRegistry } from "./registry.js";
 
 describe("TaskRegistry", () => {
@@ -67,17 +67,31 @@ describe("TaskRegistry", () => {
     );
   });
 
-  it("refuses an unknown key, suggesting the nearest registered ones", () => {
+  it("refuses an unknown key with UnknownFunctionError, suggesting the nearest registered ones and listing them all", () => {
     const registry = defineTasks({
       "email.send": () => 1,
       "email.receive": () => 1,
       "report.build": () => 1,
     });
     expect(() => registry.validatePayload("email.sned", {})).toThrow(
-      'unknown function_key "email.sned"; did you mean "email.send" or "email.receive"?',
+      'unknown function_key "email.sned"; did you mean "email.send" or "email.receive"? (registered functions: email.receive, email.send, report.build)',
     );
-    expect(() => registry.require("zzz")).toThrow(/^unknown function_key "zzz"$/);
-    expect(() => new TaskRegistry().require("a")).toThrow("(no functions are registered)");
+    const error = catchError(() => registry.require("zzz"));
+    expect(error).toBeInstanceOf(UnknownFunctionError);
+    expect(error).toMatchObject({ code: "invalid_argument", functionKey: "zzz" });
+    expect(error.message).toBe(
+      'unknown function_key "zzz" (registered functions: email.receive, email.send, report.build)',
+    );
+    expect(() => new TaskRegistry().require("a")).toThrow(
+      /^unknown function_key "a" \(no functions are registered\)$/,
+    );
+  });
+
+  it("lists at most 20 registered keys in an unknown-key message", () => {
+    const keys = Array.from({ length: 25 }, (_, i) => `job.n${String(i).padStart(2, "0")}`);
+    const registry = defineTasks(Object.fromEntries(keys.map((k) => [k, () => 1])));
+    const message = catchError(() => registry.require("zzz")).message;
+    expect(message).toContain(`(registered functions: ${keys.slice(0, 20).join(", ")}, …)`);
   });
 
   it("suggests keys by edit distance and shared prefix", () => {

@@ -1,5 +1,5 @@
 import { type BackoffPolicy, type CustomBackoff, parseBackoff } from "../core/backoff.js";
-import { InvalidArgumentError } from "../core/errors.js";
+import { InvalidArgumentError, UnknownFunctionError } from "../core/errors.js";
 import {
   DEFAULT_QUEUE,
   FUNCTION_KEY_PATTERN,
@@ -47,6 +47,14 @@ export type TaskHandler<P = unknown, R = unknown> = (
   payload: P,
   ctx: TaskContext,
 ) => Promise<R> | R;
+
+/**
+ * What a worker runs a task with when neither the submission nor the function's options set a
+ * value (a worker's own options may override them). The worker's option defaults and the API's
+ * `GET /v1/functions` both read these, so what the API reports is what a worker does.
+ */
+export const DEFAULT_TASK_TIMEOUT_MS = 30_000;
+export const DEFAULT_TASK_MAX_RETRIES = 3;
 
 export interface TaskOptions {
   /** JSON Schema of the payload, checked before the handler runs (failure → DLQ, no retry). */
@@ -148,20 +156,17 @@ export class TaskRegistry {
   }
 
   /**
-   * The task for `key`, or an InvalidArgumentError (the caller named a function that does not
-   * exist: a 4xx, not a 404 of the route) whose message suggests the nearest registered keys.
+   * The task for `key`, or an UnknownFunctionError (the caller named a function that does not
+   * exist: a 4xx, not a 404 of the route) whose message suggests the nearest registered keys and
+   * lists the registered ones (the first 20).
    */
   require(key: string): RegisteredTask {
     const task = this.tasks.get(key);
     if (task) return task;
-    const near = nearbyKeys(key, this.keys());
-    const hint =
-      near.length > 0 ? `; did you mean ${near.map((k) => JSON.stringify(k)).join(" or ")}?` : "";
-    const known = this.tasks.size === 0 ? " (no functions are registered)" : hint;
-    throw new InvalidArgumentError(`unknown function_key ${JSON.stringify(key)}${known}`);
+    throw new UnknownFunctionError(key, unknownKeyMessage(key, this.keys()));
   }
 
-  /** Throws InvalidArgumentError for an unknown key or a payload its schema refuses. */
+  /** Throws UnknownFunctionError for an unknown key, InvalidArgumentError for a refused payload. */
   validatePayload(key: string, payload: unknown): void {
     const { validator } = this.require(key);
     if (validator && !validator(payload)) {
@@ -200,6 +205,18 @@ function checkOptions(key: string, options: TaskOptions): TaskOptions {
       ? { backoff: parseBackoff(backoff, `${where}: backoff`) }
       : {}),
   };
+}
+
+const LISTED_KEYS = 20;
+
+function unknownKeyMessage(key: string, keys: readonly string[]): string {
+  const unknown = `unknown function_key ${JSON.stringify(key)}`;
+  if (keys.length === 0) return `${unknown} (no functions are registered)`;
+  const near = nearbyKeys(key, keys);
+  const hint =
+    near.length > 0 ? `; did you mean ${near.map((k) => JSON.stringify(k)).join(" or ")}?` : "";
+  const listed = keys.slice(0, LISTED_KEYS).join(", ") + (keys.length > LISTED_KEYS ? ", …" : "");
+  return `${unknown}${hint} (registered functions: ${listed})`;
 }
 
 /** Up to three registered keys close to `key`: same prefix before a dot, or a small edit distance. */

@@ -15,7 +15,11 @@ import {
   QUEUE_PATTERN,
 } from "../core/submission.js";
 import { createLogger, type Logger } from "../logging/logger.js";
-import type { TaskRegistry } from "../tasks/registry.js";
+import {
+  DEFAULT_TASK_MAX_RETRIES,
+  DEFAULT_TASK_TIMEOUT_MS,
+  type TaskRegistry,
+} from "../tasks/registry.js";
 import { guardedSink } from "../tasks/task-events.js";
 import { noTracking, type TrackingSink } from "../tracking/tracking-sink.js";
 import { DEFAULT_MAX_REVOCATIONS, DEFAULT_REVOCATION_TTL_MS } from "./revocations.js";
@@ -85,8 +89,8 @@ const NUMERIC: Record<NumericOption, readonly [number, number, number]> = {
   shutdownGraceMs: [30_000, 0, 86_400_000],
   maxDeliveries: [5, 1, 1_000],
   heartbeatIntervalMs: [5_000, 10, 3_600_000],
-  timeoutMs: [30_000, 1, MAX_TIMEOUT_MS],
-  maxRetries: [3, 0, MAX_RETRIES_LIMIT],
+  timeoutMs: [DEFAULT_TASK_TIMEOUT_MS, 1, MAX_TIMEOUT_MS],
+  maxRetries: [DEFAULT_TASK_MAX_RETRIES, 0, MAX_RETRIES_LIMIT],
   revocationTtlMs: [DEFAULT_REVOCATION_TTL_MS, 1, 365 * 86_400_000],
   maxRevocations: [DEFAULT_MAX_REVOCATIONS, 1, 10_000_000],
 };

@@ -75,12 +75,14 @@ describe("gRPC TaskService", () => {
       outcome: "error",
       error: {
         code: "invalid_argument",
-        message: "tasks[17]: priority must be an integer between 0 and 9 (got 42)",
+        message: "priority must be an integer between 0 and 9 (got 42)",
+        index: 17,
       },
     });
     expect(results[503]?.error).toMatchObject({
       code: "invalid_argument",
-      message: expect.stringMatching(/^tasks\[503\]: payload_json must be JSON text/),
+      message: expect.stringMatching(/^payload_json must be JSON text/),
+      index: 503,
     });
     expect(results[504]).toMatchObject({ outcome: "id", id: expect.any(String) });
     expect(await stack.enqueued("batch")).toBe(998);

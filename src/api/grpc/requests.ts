@@ -18,19 +18,17 @@ import {
 
 export const STATUS_PREFIX = "TASK_STATUS_";
 
-/** A SubmitTaskRequest as the REST body of POST /v1/tasks. `field` prefixes error messages. */
-export function submissionOf(request: Loose, field = ""): Record<string, unknown> {
+/** A SubmitTaskRequest as the REST body of POST /v1/tasks. */
+export function submissionOf(request: Loose): Record<string, unknown> {
   const payloadJson = optionalString(request, "payload_json");
   return defined({
     function_key: optionalString(request, "function_key"),
-    payload:
-      payloadJson === undefined ? undefined : parseJsonField(payloadJson, `${field}payload_json`),
+    payload: payloadJson === undefined ? undefined : parseJsonField(payloadJson, "payload_json"),
     queue: optionalString(request, "queue"),
     priority: optionalNumber(request, "priority"),
     timeout_ms: optionalNumber(request, "timeout_ms"),
     max_retries: optionalNumber(request, "max_retries"),
-    backoff:
-      request.backoff === undefined ? undefined : backoffOf(asObject(request.backoff), field),
+    backoff: request.backoff === undefined ? undefined : backoffOf(asObject(request.backoff)),
     delay_ms: optionalNumber(request, "delay_ms"),
     run_at: optionalString(request, "run_at"),
     idempotency_key: optionalString(request, "idempotency_key"),
@@ -38,7 +36,7 @@ export function submissionOf(request: Loose, field = ""): Record<string, unknown
   });
 }
 
-function backoffOf(backoff: Loose, field: string): Record<string, unknown> {
+function backoffOf(backoff: Loose): Record<string, unknown> {
   const exponential = backoff.exponential;
   if (exponential !== undefined && exponential !== null) {
     const e = asObject(exponential);
@@ -53,7 +51,7 @@ function backoffOf(backoff: Loose, field: string): Record<string, unknown> {
     return { type: "fixed", delay_ms: optionalNumber(asObject(fixed), "delay_ms") ?? 0 };
   }
   throw new InvalidArgumentError(
-    `${field}backoff must set either exponential {base_ms, max_ms} or fixed {delay_ms}`,
+    "backoff must set either exponential {base_ms, max_ms} or fixed {delay_ms}",
   );
 }
 

@@ -25,6 +25,7 @@ export function submittedTaskMessage(task: SubmittedTask): ProtoMessage {
   return { ...task, status: protoStatus(task.status) };
 }
 
+/** `error` carries `index`, the item's position in the request, as data. */
 export function batchResultMessage(item: BatchItemView): ProtoMessage {
   return "error" in item ? { error: item.error } : { id: item.id };
 }

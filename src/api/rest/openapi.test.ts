@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SUBMISSION_FIELDS } from "../../core/submission-fields.js";
 import { type ApiStack, startApiStack } from "../api-stack.fixture.js";
 import { submittedTaskSchema } from "./response-schemas.js";
 import { taskSubmissionSchema } from "./schemas.js";
@@ -70,6 +71,28 @@ describe("OpenAPI document", () => {
     expect(Object.keys(submit?.responses ?? {})).toEqual(
       expect.arrayContaining(["202", "400", "401", "403", "413", "415", "422", "429"]),
     );
+  });
+
+  it("describes every submission field, for one task and for each item of a batch", () => {
+    const submission = JSON.parse(JSON.stringify(taskSubmissionSchema));
+    const batch = doc.paths["/v1/tasks/batch"]?.post;
+    const batchBody = batch?.requestBody?.content["application/json"]?.schema as {
+      properties: { tasks: { items: unknown } };
+    };
+    expect(batchBody.properties.tasks.items).toEqual(submission);
+    const properties = submission.properties as Record<string, { description?: unknown }>;
+    expect(Object.keys(properties)).toEqual(Object.keys(SUBMISSION_FIELDS));
+    for (const [name, property] of Object.entries(properties)) {
+      expect(property.description, name).toEqual(expect.any(String));
+    }
+    const results = batch?.responses["202"]?.content?.["application/json"]?.schema as {
+      properties: { results: { items: { properties: { error: { required: string[] } } } } };
+    };
+    expect(results.properties.results.items.properties.error.required).toEqual([
+      "code",
+      "message",
+      "index",
+    ]);
   });
 
   it("marks open routes as needing no key, and resolves every $ref", () => {

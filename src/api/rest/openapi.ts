@@ -5,7 +5,8 @@ import type { Schema } from "./schemas.js";
 
 // The OpenAPI 3.1 document served at /openapi.json, generated from the RouteSpecs Fastify
 // registers: the same request and response schema objects, so the document cannot drift from
-// what the server validates and sends. (3.1 because its schemas are JSON Schema, like ours.)
+// what the server validates and sends (a task submission's schema is written by core from the
+// field table its validator reads). (3.1 because its schemas are JSON Schema, like ours.)
 
 const PROBLEM = "application/problem+json";
 
@@ -47,8 +48,8 @@ function parameters(where: "path" | "query", schema: Schema | undefined): Schema
 
 function errorResponses(route: RouteSpec): Record<string, Schema> {
   const statuses = new Set<number>([500, ...(route.errors ?? [])]);
-  const { body, params, querystring } = route.schema;
-  if (body || params || querystring) statuses.add(400);
+  const { body, bodyDoc, params, querystring } = route.schema;
+  if (body || bodyDoc || params || querystring) statuses.add(400);
   if (route.scope) for (const s of [401, 403, 429]) statuses.add(s);
   const out: Record<string, Schema> = {};
   for (const status of [...statuses].sort()) {

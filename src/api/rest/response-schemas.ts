@@ -47,7 +47,19 @@ export const batchResultSchema = object(
         properties: {
           id: taskIdSchema,
           status: { type: "string", enum: ["PENDING"] },
-          error: object("ItemError", { code: str, message: str }, ["code", "message"]),
+          error: object(
+            "ItemError",
+            {
+              code: { type: "string", description: "GoTaskQ error code, e.g. invalid_argument." },
+              message: { type: "string", description: "Names the field and what to change." },
+              index: {
+                type: "integer",
+                minimum: 0,
+                description: "The item's position in the request's tasks, from 0.",
+              },
+            },
+            ["code", "message", "index"],
+          ),
         },
       },
     },

@@ -49,15 +49,20 @@ describe("REST: tasks, queues, workers", () => {
     const results = r.json.results as Array<{
       id?: string;
       status?: string;
-      error?: { code: string; message: string };
+      error?: { code: string; message: string; index: number };
     }>;
     expect(results).toHaveLength(1_000);
     expect(results.filter((x) => x.id && x.status === "PENDING")).toHaveLength(998);
     expect(results[10]?.error).toEqual({
       code: "invalid_argument",
-      message: "tasks[10]: priority must be an integer between 0 and 9 (got 42)",
+      message: "priority must be an integer between 0 and 9 (got 42)",
+      index: 10,
     });
-    expect(results[500]?.error?.message).toMatch(/^tasks\[500\]: function_key is required/);
+    expect(results[500]?.error).toEqual({
+      code: "invalid_argument",
+      message: expect.stringMatching(/^function_key is required/),
+      index: 500,
+    });
     expect((await s.stats("bulk")).ready - before.ready).toBe(998);
   });
 

@@ -1,30 +1,20 @@
 import { DEAD_LETTER_REASONS } from "../../broker/broker.js";
-import { MAX_DELAY_MS } from "../../core/backoff.js";
-import { MAX_JSON_DEPTH } from "../../core/json-guard.js";
 import { TASK_STATUSES } from "../../core/status.js";
 import {
   FUNCTION_KEY_PATTERN,
-  MAX_PRIORITY,
-  MAX_RETRIES_LIMIT,
-  MAX_TIMEOUT_MS,
   QUEUE_PATTERN,
-} from "../../core/submission.js";
+  submissionJsonSchema,
+} from "../../core/submission-fields.js";
 import { MAX_LIST_LIMIT, MAX_LOG_LIMIT } from "../../tracking/task-query.js";
 import { MAX_BATCH_ITEMS, MAX_DLQ_LIMIT, MAX_DLQ_REQUEUE_IDS } from "../service-input.js";
 
-// The request schemas of the REST API: Fastify validates with them (validation.ts) and the
-// OpenAPI document (openapi.ts) is generated from these very objects, so the two cannot drift.
-// Rules mirror core/submission.ts (built from its constants); the TaskService validates again,
-// which is what batch items rely on: a batch body only checks its envelope, so one bad item
-// gets its own error instead of failing the request. Optional fields accept null as "absent",
-// as the service does. Response schemas are in response-schemas.ts.
+// The request schemas of the REST API. Fastify validates query strings, path parameters and the
+// small bodies with them (validation.ts); a task submission and a batch are only documented here
+// (the Producer is their one validator, from core's field table, which also writes their schema).
+// The OpenAPI document (openapi.ts) is generated from these very objects, so it cannot drift from
+// what the server checks. Response schemas are in response-schemas.ts.
 
 export type Schema = Record<string, unknown>;
-
-/** `schema` that also accepts null (meaning: not given). */
-function orNull(schema: Schema): Schema {
-  return { ...schema, type: [schema.type, "null"] };
-}
 
 const int = (minimum: number, maximum: number, description: string): Schema => ({
   type: "integer",
@@ -52,51 +42,17 @@ export const functionKeySchema: Schema = {
   examples: ["demo.echo"],
 };
 
-const backoffSchema: Schema = {
-  type: "object",
-  description:
-    'Retry delays: {"type":"exponential","base_ms","max_ms"} (full jitter) or {"type":"fixed","delay_ms"}.',
-  required: ["type"],
-  additionalProperties: false,
-  properties: {
-    type: { type: "string", enum: ["exponential", "fixed"] },
-    base_ms: int(0, MAX_DELAY_MS, "Exponential: first delay ceiling (ms)."),
-    max_ms: int(0, MAX_DELAY_MS, "Exponential: largest delay (ms)."),
-    delay_ms: int(0, MAX_DELAY_MS, "Fixed: delay between attempts (ms)."),
-  },
-};
-
+/**
+ * A submission (POST /v1/tasks, and each item of a batch), written by core from the same field
+ * table its validator reads. Documentation only: the Producer validates the body.
+ */
 export const taskSubmissionSchema: Schema = {
   title: "TaskSubmission",
-  type: "object",
-  required: ["function_key"],
-  additionalProperties: false,
-  properties: {
-    function_key: { ...functionKeySchema, description: "The registered function to run." },
-    payload: { description: `Any JSON (default {}), nested at most ${MAX_JSON_DEPTH} levels.` },
-    queue: orNull({ ...queueNameSchema, description: 'Queue (default "default").' }),
-    priority: orNull(int(0, MAX_PRIORITY, "Higher runs first (default 5).")),
-    timeout_ms: orNull(int(1, MAX_TIMEOUT_MS, "Per-attempt timeout (ms).")),
-    max_retries: orNull(int(0, MAX_RETRIES_LIMIT, "Retries after the first attempt.")),
-    backoff: orNull(backoffSchema),
-    delay_ms: orNull(int(0, MAX_DELAY_MS, "Run no earlier than this many ms from now.")),
-    run_at: orNull({
-      type: "string",
-      format: "date-time",
-      description: "Run no earlier than this instant (instead of delay_ms).",
-    }),
-    idempotency_key: orNull({ type: "string", minLength: 1, maxLength: 200 }),
-    metadata: orNull({
-      type: "object",
-      maxProperties: 32,
-      additionalProperties: { type: "string", maxLength: 1024 },
-      description: "String map carried with the task (tenant, trace ids).",
-    }),
-  },
+  ...submissionJsonSchema(),
   examples: [{ function_key: "demo.echo", payload: { hello: "world" } }],
 };
 
-/** What Fastify checks of a batch body: the envelope only (items are checked one by one). */
+/** The batch body as documented; the Producer checks the list and each item on its own. */
 export const batchBodySchema: Schema = {
   title: "TaskBatch",
   type: "object",
@@ -107,19 +63,8 @@ export const batchBodySchema: Schema = {
       type: "array",
       minItems: 1,
       maxItems: MAX_BATCH_ITEMS,
-      items: {},
-      description: `1 to ${MAX_BATCH_ITEMS} TaskSubmission objects; each is validated and answered on its own.`,
-    },
-  },
-};
-
-/** The batch body as documented: same envelope, items described as TaskSubmission. */
-export const batchBodyDocSchema: Schema = {
-  ...batchBodySchema,
-  properties: {
-    tasks: {
-      ...(batchBodySchema.properties as { tasks: Schema }).tasks,
       items: taskSubmissionSchema,
+      description: `1 to ${MAX_BATCH_ITEMS} TaskSubmission objects; each is validated and answered on its own.`,
     },
   },
 };

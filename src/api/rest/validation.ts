@@ -2,16 +2,17 @@ import { Ajv, type ErrorObject } from "ajv";
 import type { FastifySchemaCompiler } from "fastify";
 import { InvalidArgumentError } from "../../core/errors.js";
 import { isTaskId } from "../../core/ids.js";
+import { ISO_INSTANT_PATTERN } from "../../core/submission-fields.js";
 
-// Fastify's validators, built on the same Ajv as payload schemas, with two settings that matter:
-// - bodies are never coerced ("5" stays a wrong type for priority, not 5), defaults are not
+// Fastify's validators for query strings, path parameters and the small bodies (task submissions
+// are the Producer's to check: see routes/tasks.ts), built on the same Ajv as payload schemas,
+// with two settings that matter:
+// - bodies are never coerced ("5" stays a wrong type for an integer, not 5), defaults are not
 //   injected and unknown fields are refused, not silently removed (removeAdditional: false);
 // - query strings and path parameters are text, so there numbers and arrays are coerced
 //   ("limit=10" → 10, "status=FAILURE" → ["FAILURE"]).
 // The first error becomes one sentence naming the field, the rule and the value received, in
-// the same words as the TaskService's own checks.
-
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+// the same words as the service's own checks.
 
 function newAjv(coerce: boolean): Ajv {
   const ajv = new Ajv({
@@ -24,7 +25,10 @@ function newAjv(coerce: boolean): Ajv {
     strictTuples: false,
   });
   ajv.addFormat("uuid", isTaskId);
-  ajv.addFormat("date-time", (s: string) => DATE_TIME.test(s) && !Number.isNaN(Date.parse(s)));
+  ajv.addFormat(
+    "date-time",
+    (s: string) => ISO_INSTANT_PATTERN.test(s) && !Number.isNaN(Date.parse(s)),
+  );
   return ajv;
 }
 

@@ -11,7 +11,6 @@ import {
 } from "../response-schemas.js";
 import { paramOf, type RouteSpec } from "../route-spec.js";
 import {
-  batchBodyDocSchema,
   batchBodySchema,
   idParamsSchema,
   listQuerySchema,
@@ -23,6 +22,8 @@ import { cursorWire, logLineWire, requeuedWire, taskRecordWire } from "../wire.j
 
 // /v1/tasks: submit (one or a batch), read (one, a page, its logs), cancel and requeue.
 // Accepting routes answer 202: the broker holds the task; running it is still to come.
+// Submission bodies go to the service unchecked (the Producer validates each task once); a
+// batch answer carries each refused item's index in its error.
 
 export function taskRoutes(service: TaskService, metrics: RestMetrics): RouteSpec[] {
   return [
@@ -33,7 +34,8 @@ export function taskRoutes(service: TaskService, metrics: RestMetrics): RouteSpe
       summary: "Submit a task (202 once the broker holds it durably)",
       tag: "tasks",
       scope: "submit",
-      schema: { body: taskSubmissionSchema, response: { 202: submittedTaskSchema } },
+      // Documented, not checked by Fastify: the Producer validates the body, once.
+      schema: { bodyDoc: taskSubmissionSchema, response: { 202: submittedTaskSchema } },
       errors: [413, 415, 422, 503],
       handler: async (request, reply) => {
         const task = await service.submit(request.body);
@@ -49,11 +51,7 @@ export function taskRoutes(service: TaskService, metrics: RestMetrics): RouteSpe
       summary: "Submit up to 1,000 tasks; one result per item, in order",
       tag: "tasks",
       scope: "submit",
-      schema: {
-        body: batchBodySchema,
-        bodyDoc: batchBodyDocSchema,
-        response: { 202: batchResultSchema },
-      },
+      schema: { bodyDoc: batchBodySchema, response: { 202: batchResultSchema } },
       errors: [413, 415, 503],
       handler: async (request, reply) => {
         const answer = await service.submitBatch(request.body);
