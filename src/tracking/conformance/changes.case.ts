@@ -1,6 +1,7 @@
 import { expect } from "vitest";
 import type { TaskEvent } from "../tracking-store.js";
-import { type CaseFn, MINUTE, submitted, T0, taskId } from "./fixtures.case.js";
+import type { TrackingCase, TrackingCaseName } from "./case-list.case.js";
+import { MINUTE, submitted, T0, taskId } from "./fixtures.case.js";
 
 // updates() and throughput(): what the dashboard's live stream and overview read (issue 7).
 
@@ -13,8 +14,8 @@ function ended(
   return { taskId: id, run: 0, attempt: 0, status, at, completedAt: at, ...extra };
 }
 
-export const changeCases = {
-  "lists updates by latest event time, oldest first, and pages after a key": async ({ store }) => {
+export const CHANGE_CASES = {
+  "updates-order": async ({ store }) => {
     const [a, b, c, d] = [taskId(), taskId(), taskId(), taskId()];
     await store.record([
       submitted(a, T0),
@@ -49,7 +50,7 @@ export const changeCases = {
     });
   },
 
-  "shows a change in updates as soon as it is recorded": async ({ store }) => {
+  "updates-live": async ({ store }) => {
     const id = taskId();
     await store.record([submitted(id, T0)]);
     expect(await store.updates({ updatedSince: T0 })).toMatchObject([{ id, status: "PENDING" }]);
@@ -62,7 +63,7 @@ export const changeCases = {
     expect(await store.updates({ updatedSince: T0 + 6 })).toEqual([]);
   },
 
-  "counts finished tasks per queue and minute bucket": async ({ store }) => {
+  throughput: async ({ store }) => {
     const events: TaskEvent[] = [];
     const finish = (queue: string, status: "SUCCESS" | "FAILURE", at: number) => {
       const id = taskId();
@@ -110,4 +111,4 @@ export const changeCases = {
       code: "invalid_argument",
     });
   },
-} satisfies Record<string, CaseFn>;
+} satisfies Partial<Record<TrackingCaseName, TrackingCase>>;

@@ -1,22 +1,14 @@
 import { newTaskId } from "../../core/ids.js";
 import type { TaskEvent, TaskRecord, TrackingStore } from "../tracking-store.js";
 
-// Test data shared by the tracking conformance cases: realistic event sequences, a seeded
-// shuffle (a failing order can be replayed), and the per-case context. Named *.case.ts so the
-// build leaves it out, like the suite itself.
+// Test data shared by the tracking conformance cases: realistic event sequences and a seeded
+// shuffle (a failing order can be replayed). Named *.case.ts so the build leaves it out, like the
+// suite itself.
 
 /** A fixed instant, so every case computes the same times. */
 export const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
 export const MINUTE = 60_000;
 export const DAY = 86_400_000;
-
-export interface CaseContext {
-  store: TrackingStore;
-  /** A second store on the same database, as another process would open it (closed by the suite). */
-  reopen(): Promise<TrackingStore>;
-}
-
-export type CaseFn = (t: CaseContext) => Promise<void>;
 
 export function taskId(): string {
   return newTaskId();

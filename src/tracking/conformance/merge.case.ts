@@ -1,8 +1,8 @@
 import { expect } from "vitest";
 import type { TaskEvent } from "../tracking-store.js";
+import type { TrackingCase, TrackingCaseName } from "./case-list.case.js";
 import {
   allPages,
-  type CaseFn,
   flakyLifecycle,
   flakyOutcome,
   groups,
@@ -18,8 +18,8 @@ import {
 // The monotonic merge: events arrive late, twice, or in any order, and every store converges to
 // the same record.
 
-export const mergeCases = {
-  "keeps SUCCESS when STARTED and the submission arrive after it": async ({ store }) => {
+export const MERGE_CASES = {
+  "late-submission-keeps-success": async ({ store }) => {
     const id = taskId();
     const [pending0, started0, , started1, success1] = flakyLifecycle(id, T0);
     await store.record([success1]);
@@ -38,7 +38,7 @@ export const mergeCases = {
     });
   },
 
-  "converges to the same record whatever the order and batching of events": async ({ store }) => {
+  "any-order": async ({ store }) => {
     const random = seededRandom(20261127);
     // The whole history, and the history up to a retry that is still running (its error shows).
     const histories = [
@@ -61,7 +61,7 @@ export const mergeCases = {
     expect(await store.get(taskId())).toBeUndefined();
   },
 
-  "shows the whole lifecycle's outcome, and a running retry's error": async ({ store }) => {
+  "lifecycle-outcome": async ({ store }) => {
     const done = taskId();
     await store.record(flakyLifecycle(done, T0));
     expect(await store.get(done)).toMatchObject(flakyOutcome(done, T0));
@@ -79,7 +79,7 @@ export const mergeCases = {
     });
   },
 
-  "is idempotent under duplicated events": async ({ store }) => {
+  "duplicate-events": async ({ store }) => {
     const id = taskId();
     const events = flakyLifecycle(id, T0);
     await store.record(events);
@@ -89,7 +89,7 @@ export const mergeCases = {
     expect(await store.get(id)).toEqual(once);
   },
 
-  "keeps the first final state of an attempt": async ({ store }) => {
+  "first-final-state": async ({ store }) => {
     const id = taskId();
     await store.record([submitted(id, T0)]);
     const final = { taskId: id, run: 0, attempt: 0, at: T0 + 50, completedAt: T0 + 50 };
@@ -106,7 +106,7 @@ export const mergeCases = {
     });
   },
 
-  "refreshes a redelivered attempt that has not finished": async ({ store }) => {
+  "redelivered-attempt": async ({ store }) => {
     const id = taskId();
     const started = { taskId: id, run: 0, attempt: 0, status: "STARTED" as const };
     await store.record([
@@ -123,7 +123,7 @@ export const mergeCases = {
     });
   },
 
-  "ignores events of an older attempt": async ({ store }) => {
+  "older-attempt": async ({ store }) => {
     const id = taskId();
     const [pending0, started0, pending1] = flakyLifecycle(id, T0);
     await store.record([pending0, pending1]);
@@ -136,9 +136,7 @@ export const mergeCases = {
     });
   },
 
-  "clears the previous attempt's outcome on retry but keeps its error visible": async ({
-    store,
-  }) => {
+  "retry-clears-outcome": async ({ store }) => {
     const id = taskId();
     const [pending0, started0, pending1, started1, success1] = flakyLifecycle(id, T0);
     await store.record([pending0, started0, pending1]);
@@ -163,7 +161,7 @@ export const mergeCases = {
     });
   },
 
-  "lets a new run win after FAILURE and ignores the old run's late events": async ({ store }) => {
+  "new-run-wins": async ({ store }) => {
     const id = taskId();
     const failure = {
       taskId: id,
@@ -210,7 +208,7 @@ export const mergeCases = {
     });
   },
 
-  "fills descriptive fields from a submission that arrives last": async ({ store }) => {
+  "late-submission-fills": async ({ store }) => {
     const id = taskId();
     await store.record([
       { taskId: id, run: 0, attempt: 0, status: "STARTED", at: T0 + 5, startedAt: T0 + 5 },
@@ -238,7 +236,7 @@ export const mergeCases = {
     expect(await store.get(id)).toMatchObject({ functionKey: "demo.flaky", payload: null });
   },
 
-  "records a batch of thousands of events in one call": async ({ store }) => {
+  "batch-thousands": async ({ store }) => {
     // Larger than one statement or transaction of any store (writers flush up to 5,000 items).
     const ids = Array.from({ length: 2_345 }, () => taskId());
     const succeeded = (id: string, i: number): TaskEvent => ({
@@ -271,7 +269,7 @@ export const mergeCases = {
     expect(new Set(listed)).toEqual(new Set(ids));
   },
 
-  "round-trips JSON payloads, results and unicode text": async ({ store }) => {
+  "json-and-unicode": async ({ store }) => {
     const id = taskId();
     const payload = { nested: { list: [1, "two", null, true], emoji: "✓ ünïcödé" }, n: 1.5 };
     await store.record([
@@ -289,4 +287,4 @@ export const mergeCases = {
     expect(record?.payload).toEqual(payload);
     expect(record?.error?.message).toMatch(/^Ärger: NUL.? inside$/);
   },
-} satisfies Record<string, CaseFn>;
+} satisfies Partial<Record<TrackingCaseName, TrackingCase>>;

@@ -1,7 +1,8 @@
 import { expect } from "vitest";
 import type { TaskStatus } from "../../core/status.js";
 import type { TaskEvent } from "../tracking-store.js";
-import { allPages, type CaseFn, MINUTE, submitted, T0, taskId } from "./fixtures.case.js";
+import type { TrackingCase, TrackingCaseName } from "./case-list.case.js";
+import { allPages, MINUTE, submitted, T0, taskId } from "./fixtures.case.js";
 
 // list(): filters, text search and cursor pagination.
 
@@ -17,10 +18,8 @@ function finished(id: string, status: TaskStatus, at: number, message?: string):
   };
 }
 
-export const queryCases = {
-  "lists newest first and filters by status, function key, queue and time range": async ({
-    store,
-  }) => {
+export const QUERY_CASES = {
+  "list-filters": async ({ store }) => {
     const ids = Array.from({ length: 6 }, () => taskId());
     const [a, b, c, d, e, f] = ids as [string, string, string, string, string, string];
     await store.record([
@@ -52,9 +51,7 @@ export const queryCases = {
     expect(await list({ functionKey: "no.such.key" })).toEqual([]);
   },
 
-  "searches id, function key and error message case-insensitively with % and _ literal": async ({
-    store,
-  }) => {
+  "text-search": async ({ store }) => {
     const ids = Array.from({ length: 5 }, () => taskId());
     const [a, b, c, d, e] = ids as [string, string, string, string, string];
     await store.record([
@@ -84,7 +81,7 @@ export const queryCases = {
     ).toEqual([b]);
   },
 
-  "pages with a cursor without skipping or repeating records": async ({ store }) => {
+  "cursor-paging": async ({ store }) => {
     const sortTime = new Map<string, number>();
     const events: TaskEvent[] = [];
     for (let i = 0; i < 120; i += 1) {
@@ -124,7 +121,7 @@ export const queryCases = {
     expect(started.pages).toBe(3);
   },
 
-  "continues from a cursor whose task has since left the filtered set": async ({ store }) => {
+  "cursor-left-set": async ({ store }) => {
     // Ties on the creation time, so the cursor's position is found among equal times.
     const ids = Array.from({ length: 9 }, () => taskId());
     await store.record(ids.map((id, i) => submitted(id, T0 + Math.floor(i / 3) * 1_000)));
@@ -150,7 +147,7 @@ export const queryCases = {
     expect(seen).toEqual(expected);
   },
 
-  "rejects a cursor it did not issue and a limit out of range": async ({ store }) => {
+  "paging-arguments": async ({ store }) => {
     await expect(store.list({ cursor: "not-a-cursor" })).rejects.toMatchObject({
       code: "invalid_argument",
     });
@@ -158,4 +155,4 @@ export const queryCases = {
     await expect(store.list({ limit: 501 })).rejects.toMatchObject({ code: "invalid_argument" });
     expect((await store.list({ limit: 500 })).tasks).toEqual([]);
   },
-} satisfies Record<string, CaseFn>;
+} satisfies Partial<Record<TrackingCaseName, TrackingCase>>;

@@ -1,7 +1,7 @@
 import { expect } from "vitest";
 import type { TaskEvent, TaskLogLine, WorkerHeartbeat } from "../tracking-store.js";
+import type { TrackingCase, TrackingCaseName } from "./case-list.case.js";
 import {
-  type CaseFn,
   DAY,
   flakyLifecycle,
   flakyOutcome,
@@ -40,8 +40,8 @@ function heartbeat(
   };
 }
 
-export const sideTableCases = {
-  "returns log lines oldest first, the most recent ones when limited": async ({ store }) => {
+export const SIDE_TABLE_CASES = {
+  logs: async ({ store }) => {
     const id = taskId();
     const other = taskId();
     await store.appendLogs([
@@ -78,7 +78,7 @@ export const sideTableCases = {
     expect(await store.logs(taskId())).toEqual([]);
   },
 
-  "keeps the latest heartbeat per worker and filters by seenSince": async ({ store }) => {
+  heartbeats: async ({ store }) => {
     await store.heartbeat([heartbeat("w1", T0), heartbeat("w2", T0 - 10 * MINUTE)]);
     await store.heartbeat([
       heartbeat("w1", T0 + 5_000, { running: 7 }),
@@ -95,7 +95,7 @@ export const sideTableCases = {
     expect(stopped).toMatchObject({ workerId: "w2", stoppedAt: T0 + 6_000, running: 0 });
   },
 
-  "purges tasks, logs and workers older than the cut-off": async ({ store }) => {
+  purge: async ({ store }) => {
     const old = taskId();
     const recent = taskId();
     const delayed = taskId();
@@ -118,7 +118,7 @@ export const sideTableCases = {
     expect(await store.purge({ olderThan: cutOff })).toEqual({ tasks: 0, logs: 0, workers: 0 });
   },
 
-  "migrates again and from a second instance without harm": async ({ store, reopen }) => {
+  "migrate-again": async ({ store, reopen }) => {
     const id = taskId();
     await store.record([submitted(id, T0)]);
     const second = await reopen();
@@ -126,10 +126,7 @@ export const sideTableCases = {
     expect(await second.get(id)).toMatchObject({ id, status: "PENDING" });
   },
 
-  "converges when two store instances record the same tasks concurrently": async ({
-    store,
-    reopen,
-  }) => {
+  "concurrent-writers": async ({ store, reopen }) => {
     const second = await reopen();
     await second.migrate();
     const random = seededRandom(7);
@@ -157,4 +154,4 @@ export const sideTableCases = {
       expect(await second.get(id)).toEqual(await store.get(id));
     }
   },
-} satisfies Record<string, CaseFn>;
+} satisfies Partial<Record<TrackingCaseName, TrackingCase>>;

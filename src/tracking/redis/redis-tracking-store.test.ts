@@ -22,15 +22,9 @@ describe.skipIf(!available)("Redis tracking store", () => {
   describeTrackingConformance("redis", async () => {
     stores += 1;
     const prefix = `${run}-${stores}`;
-    const open = () => openRedisTrackingStore(`${url}?prefix=${prefix}&retention=0`);
-    const store = open();
     return {
-      store,
-      async reopen() {
-        return open();
-      },
+      open: async () => openRedisTrackingStore(`${url}?prefix=${prefix}&retention=0`),
       async cleanup() {
-        await store.close();
         await deleteKeys(url, trackingKeys(prefix));
       },
     };

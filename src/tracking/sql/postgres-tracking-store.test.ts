@@ -44,14 +44,9 @@ describe.skipIf(!available)("PostgreSQL tracking store", () => {
   describeTrackingConformance("postgres", async () => {
     schemas += 1;
     const schema = `${run}_${schemas}`;
-    const store = await openSqlTrackingStore(url, { schema });
     return {
-      store,
-      reopen: () => openSqlTrackingStore(url, { schema }),
-      async cleanup() {
-        await store.close();
-        await dropSchema(schema);
-      },
+      open: () => openSqlTrackingStore(url, { schema }),
+      cleanup: () => dropSchema(schema),
     };
   });
 

@@ -25,12 +25,9 @@ afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 describeTrackingConformance("sqlite", async () => {
   files += 1;
   const file = path.join(root, `case-${files}`, "tracking.db");
-  const store = await openSqlTrackingStore(`sqlite://${file}`);
   return {
-    store,
-    reopen: () => openSqlTrackingStore(`sqlite://${file}`),
+    open: () => openSqlTrackingStore(`sqlite://${file}`),
     async cleanup() {
-      await store.close();
       fs.rmSync(path.dirname(file), { recursive: true, force: true });
     },
   };
