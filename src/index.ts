@@ -1,9 +1,25 @@
 // GoTaskQ's public library API: what an application imports to define tasks, submit them and
 // run workers. Everything else (adapters, transports, the CLI) is internal and may change.
-// Concrete brokers and tracking stores are opened from URLs with `openBroker`/`openTracking`.
+// Concrete brokers and tracking stores are opened from URLs with `openBroker`/`openTracking`;
+// `createServer` and `createWorkerApp` wire a whole API or worker process as the CLI does.
 
+export { Backends, type BackendsOptions } from "./app/backends.js";
+export {
+  createServer,
+  type GoTaskQServer,
+  type InMemoryOperator,
+  type ServerDeps,
+  type ServerTuning,
+} from "./app/server.js";
+export {
+  createWorkerApp,
+  type GoTaskQWorker,
+  type WorkerDeps,
+  type WorkerTuning,
+} from "./app/worker.js";
 export { openBroker, openTracking } from "./backends/open.js";
 export type { Broker, DeadLetterReason, DeadLetterSelector } from "./broker/broker.js";
+export { DEFAULT_CONFIG, type GoTaskQConfig } from "./config/config.js";
 export type { BackoffPolicy, CustomBackoff } from "./core/backoff.js";
 export { DEFAULT_BACKOFF } from "./core/backoff.js";
 export type { TaskEnvelope } from "./core/envelope.js";
@@ -17,7 +33,7 @@ export {
   TimeoutError,
   UnavailableError,
 } from "./core/errors.js";
-export type { Service } from "./core/lifecycle.js";
+export { type Part, type Service, ServiceSequence } from "./core/lifecycle.js";
 export { TASK_STATUSES, type TaskStatus } from "./core/status.js";
 export type { TaskSubmission } from "./core/submission.js";
 export { createLogger, type Logger, silentLogger } from "./logging/logger.js";
