@@ -13,6 +13,12 @@ import { afterEach, beforeEach, describe, it } from "vitest";
 //   in the skipped test's title, so a gap is never silent.
 //
 // Every client a case opens is closed after it, whatever happens, before the harness cleans up.
+//
+// Each seam lays its suite out the same way, in `src/<seam>/conformance/`: `case-list.case.ts`
+// (the names and titles, the context type; it imports no case file), case files exporting
+// `{ name: case }` objects that satisfy `Partial<Record<Name, Case>>`, and the entry
+// `<seam>.case.ts` exporting `describe<Seam>Conformance(name, makeHarness, { skip, … })`, which
+// spreads the case files into one complete record and calls `describeConformance`.
 
 export interface ConformanceHarness<Client> {
   /** Opens another client on this harness's namespace; the suite closes it after the case. */
