@@ -53,6 +53,7 @@ export interface TaskServiceDeps {
   broker: Broker;
   /** Read side of tracking (get, list, logs, workers, and the requeue/cancel fallbacks). */
   tracking: TrackingStore;
+  /** What functions() lists; give the Producer the same one, as it refuses unknown keys. */
   registry?: TaskRegistry;
   logger: Logger;
   now?: () => number;
