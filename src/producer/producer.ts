@@ -3,7 +3,7 @@ import { GoTaskQError, InvalidArgumentError } from "../core/errors.js";
 import { parseTaskId } from "../core/ids.js";
 import { type ValidSubmission, validateSubmission } from "../core/submission.js";
 import { createLogger, type Logger } from "../logging/logger.js";
-import type { RegisteredTask, TaskOptions, TaskRegistry } from "../tasks/registry.js";
+import type { TaskOptions, TaskRegistry } from "../tasks/registry.js";
 import { guardedSink } from "../tasks/task-events.js";
 import { noTracking, type TrackingSink } from "../tracking/tracking-sink.js";
 import { type PreparedTask, prepareTask, type SubmittedTask } from "./prepared-task.js";
@@ -202,23 +202,13 @@ export class Producer {
       maxPayloadBytes: this.maxPayloadBytes,
       now: this.now,
     });
-    const options = this.registry ? this.checkFunction(valid) : undefined;
+    const options = this.registry ? functionOptions(this.registry, valid) : undefined;
     const queueGiven = (input as Record<string, unknown>).queue != null;
     const queue = queueGiven ? valid.queue : (options?.queue ?? valid.queue);
     return prepareTask(
       { ...valid, queue },
       { now: this.now(), broker: this.broker, ...(options ? { defaults: options } : {}) },
     );
-  }
-
-  /**
-   * The function's options; throws UnknownFunctionError (422) for a key the registry does not
-   * know, InvalidArgumentError for a payload its schema refuses.
-   */
-  private checkFunction(valid: ValidSubmission): Readonly<TaskOptions> {
-    const registry = this.registry as TaskRegistry;
-    registry.validatePayload(valid.function_key, valid.payload);
-    return (registry.get(valid.function_key) as RegisteredTask).options;
   }
 
   private accepted({ envelope, event }: PreparedTask): void {
@@ -235,6 +225,15 @@ export class Producer {
       "task submitted",
     );
   }
+}
+
+/**
+ * The function's options; throws UnknownFunctionError (422) for a key the registry does not
+ * know, InvalidArgumentError for a payload its schema refuses.
+ */
+function functionOptions(registry: TaskRegistry, valid: ValidSubmission): Readonly<TaskOptions> {
+  registry.validatePayload(valid.function_key, valid.payload);
+  return registry.require(valid.function_key).options;
 }
 
 function asDomainError(error: unknown): GoTaskQError {
