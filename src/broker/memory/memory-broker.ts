@@ -9,17 +9,12 @@ import type {
   DeadLetterQueue,
   Delivery,
   OutgoingMessage,
+  QueueStats,
   Subscription,
 } from "../broker.js";
+import { GuardedBroker } from "../guarded-broker.js";
 import { GuardedDelivery, type SettleOp } from "../guarded-delivery.js";
-import {
-  checkCommand,
-  checkConsume,
-  checkListOptions,
-  checkOutgoing,
-  checkQueueName,
-  invokeCallback,
-} from "../validation.js";
+import { invokeCallback } from "../validation.js";
 import { type Entry, type MemoryConsumer, MemoryNamespace } from "./memory-namespace.js";
 
 // The in-process broker: for tests and `memory://`, never for production (nothing survives the
@@ -64,10 +59,10 @@ export function open(_url: string): Broker {
   return createMemoryBroker();
 }
 
-class MemoryBroker implements Broker {
+class MemoryBroker extends GuardedBroker {
   readonly kind = "memory";
   readonly limits = MEMORY_LIMITS;
-  readonly control: ControlChannel;
+  protected readonly controlChannel: ControlChannel;
   readonly ns: MemoryNamespace;
   private readonly ownsNamespace: boolean;
   private readonly consumers = new Set<MemorySubscription>();
@@ -75,16 +70,14 @@ class MemoryBroker implements Broker {
   closed = false;
 
   constructor(options: MemoryBrokerOptions) {
+    super();
     this.ownsNamespace = options.namespace === undefined;
     this.ns = options.namespace ?? new MemoryNamespace(options);
-    this.control = {
+    this.controlChannel = {
       broadcast: async (command: ControlCommand) => {
-        this.ensureOpen();
-        checkCommand(command);
         this.ns.control.broadcast({ type: "revoke", taskId: command.taskId, at: command.at });
       },
       subscribe: async (handler: (command: ControlCommand) => void) => {
-        this.ensureOpen();
         const unsubscribe = this.ns.control.subscribe(handler);
         this.controlUnsubscribes.add(unsubscribe);
         return {
@@ -101,24 +94,20 @@ class MemoryBroker implements Broker {
     return !this.closed && !this.ns.isClosed;
   }
 
-  ensureOpen(): void {
-    if (!this.isOpen()) throw new UnavailableError("memory broker is closed");
+  protected closedError(): UnavailableError | undefined {
+    return this.isOpen() ? undefined : new UnavailableError("memory broker is closed");
   }
 
-  async publish(queue: string, messages: readonly OutgoingMessage[]) {
-    this.ensureOpen();
-    checkOutgoing(this.limits, queue, messages);
+  protected async performPublish(queue: string, messages: readonly OutgoingMessage[]) {
     this.ns.publish(queue, messages);
   }
 
-  async consume(
+  protected async performConsume(
     queues: readonly string[],
     options: ConsumeOptions,
     onDelivery: (delivery: Delivery) => void,
   ): Promise<Subscription> {
-    this.ensureOpen();
-    checkConsume(queues, options);
-    const subscription = new MemorySubscription(this, [...new Set(queues)], options, onDelivery);
+    const subscription = new MemorySubscription(this, queues, options, onDelivery);
     this.consumers.add(subscription);
     this.ns.addConsumer(subscription);
     return subscription;
@@ -129,35 +118,22 @@ class MemoryBroker implements Broker {
     this.ns.removeConsumer(subscription);
   }
 
-  deadLetters(queue: string): DeadLetterQueue {
-    checkQueueName(queue);
+  protected performDeadLetters(queue: string): DeadLetterQueue {
     return {
-      list: async (options) => {
-        this.ensureOpen();
-        checkListOptions(options);
-        return this.ns.deadLetters.list(queue, options);
-      },
-      requeue: async (selector, rewrite) => {
-        this.ensureOpen();
-        return this.ns.requeueDeadLetters(queue, selector, rewrite, this.limits);
-      },
+      list: async (options) => this.ns.deadLetters.list(queue, options),
+      requeue: async (selector, rewrite) => this.ns.requeueDeadLetters(queue, selector, rewrite),
     };
   }
 
-  async stats(queue: string) {
-    this.ensureOpen();
-    checkQueueName(queue);
+  protected async performStats(queue: string): Promise<QueueStats> {
     return this.ns.stats(queue);
   }
 
-  async queues(): Promise<string[]> {
-    this.ensureOpen();
+  protected async performQueues(): Promise<string[]> {
     return this.ns.queueNames();
   }
 
-  async ping(): Promise<void> {
-    this.ensureOpen();
-  }
+  protected async performPing(): Promise<void> {}
 
   async close(): Promise<void> {
     if (this.closed) return;

@@ -1,12 +1,10 @@
 import type {
-  BrokerLimits,
   DeadLetterEntry,
   DeadLetterReason,
   DeadLetterSelector,
   OutgoingMessage,
   QueueStats,
 } from "../broker.js";
-import { checkOutgoing } from "../validation.js";
 import { DEFAULT_REVOCATION_RETENTION_MS, MemoryControl } from "./memory-control.js";
 import { MemoryDeadLetters } from "./memory-dead-letters.js";
 import { PriorityHeap } from "./priority-heap.js";
@@ -315,12 +313,11 @@ export class MemoryNamespace {
     queue: string,
     selector: DeadLetterSelector,
     rewrite: (entry: DeadLetterEntry) => OutgoingMessage,
-    limits: BrokerLimits,
   ): DeadLetterEntry[] {
     const { entries, remove } = this.deadLetters.select(queue, selector);
-    // Rewrite and validate everything before changing anything: a requeue is all-or-nothing.
+    // Rewrite everything before changing anything: a rewrite that throws (a message the broker
+    // refuses) leaves the DLQ as it was.
     const messages = entries.map(rewrite);
-    checkOutgoing(limits, queue, messages);
     remove();
     this.publish(queue, messages);
     return entries;

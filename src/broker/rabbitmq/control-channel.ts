@@ -1,6 +1,6 @@
 import type { Channel, ConsumeMessage } from "amqplib";
 import type { ControlChannel, ControlCommand, Subscription } from "../broker.js";
-import { checkCommand, invokeCallback } from "../validation.js";
+import { invokeCallback } from "../validation.js";
 import type { RabbitContext } from "./context.js";
 import { toDomainError } from "./errors.js";
 
@@ -21,9 +21,6 @@ export class RabbitControlChannel implements ControlChannel {
   constructor(private readonly ctx: RabbitContext) {}
 
   async broadcast(command: ControlCommand): Promise<void> {
-    const closed = this.ctx.closedError();
-    if (closed) throw closed;
-    checkCommand(command);
     await this.ctx.topology.ensureControl();
     const { type, taskId, at } = command;
     await this.ctx.publisher.send([
@@ -37,8 +34,6 @@ export class RabbitControlChannel implements ControlChannel {
   }
 
   async subscribe(handler: (command: ControlCommand) => void): Promise<Subscription> {
-    const closed = this.ctx.closedError();
-    if (closed) throw closed;
     const subscription = new ControlSubscription(this.ctx, handler, (s) =>
       this.subscriptions.delete(s),
     );

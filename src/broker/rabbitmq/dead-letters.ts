@@ -8,7 +8,6 @@ import type {
   DeadLetterSelector,
   OutgoingMessage,
 } from "../broker.js";
-import { checkListOptions, checkOutgoing, checkSelector } from "../validation.js";
 import type { RabbitContext } from "./context.js";
 import {
   AT_HEADER,
@@ -43,7 +42,6 @@ export class RabbitDeadLetters implements DeadLetterQueue {
     cursor?: string;
     reason?: DeadLetterReason;
   }): Promise<DeadLetterPage> {
-    checkListOptions(options);
     const { cursor } = options;
     if (cursor !== undefined && (typeof cursor !== "string" || !CURSOR.test(cursor))) {
       throw new InvalidArgumentError(
@@ -72,7 +70,6 @@ export class RabbitDeadLetters implements DeadLetterQueue {
     selector: DeadLetterSelector,
     rewrite: (entry: DeadLetterEntry) => OutgoingMessage,
   ): Promise<DeadLetterEntry[]> {
-    checkSelector(selector);
     await this.ctx.prepare(this.queue);
     const ids = "ids" in selector ? new Set(selector.ids) : undefined;
     const chosen: DeadLetterEntry[] = [];
@@ -89,7 +86,6 @@ export class RabbitDeadLetters implements DeadLetterQueue {
             : true;
         if (!selected) return false;
         const next = rewrite(entry);
-        checkOutgoing(this.ctx.limits, this.queue, [next]);
         chosen.push(entry);
         if (next.delayMs > 0) delayed = true;
         outgoing.push(workMessage(this.ctx.names, this.queue, next));

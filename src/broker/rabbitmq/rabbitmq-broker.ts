@@ -4,14 +4,13 @@ import type {
   Broker,
   BrokerLimits,
   ConsumeOptions,
-  ControlChannel,
   DeadLetterQueue,
   Delivery,
   OutgoingMessage,
   QueueStats,
   Subscription,
 } from "../broker.js";
-import { checkConsume, checkOutgoing, checkQueueName } from "../validation.js";
+import { GuardedBroker } from "../guarded-broker.js";
 import type { RabbitContext } from "./context.js";
 import { RabbitControlChannel } from "./control-channel.js";
 import { RabbitDeadLetters } from "./dead-letters.js";
@@ -52,22 +51,22 @@ export function open(url: string): Broker {
   return openRabbitBroker(url);
 }
 
-export class RabbitBroker implements Broker {
+export class RabbitBroker extends GuardedBroker {
   readonly kind = "rabbitmq";
   readonly limits: RabbitBrokerLimits;
-  readonly control: ControlChannel;
   private readonly ctx: RabbitContext;
   private readonly publisherLink: Link;
   private readonly consumerLink: Link;
   private readonly topology: Topology;
   private readonly publisher: Publisher;
   private readonly reader: QueueReader;
-  private readonly controlChannel: RabbitControlChannel;
+  protected readonly controlChannel: RabbitControlChannel;
   private readonly subscriptions = new Set<RabbitSubscription>();
   private readonly registered = new Map<string, Promise<void>>();
   private closed = false;
 
   constructor(readonly options: RabbitOptions) {
+    super();
     this.limits = {
       // RabbitMQ takes up to 128 MiB by default, but large messages hurt every queue they pass;
       // the producer's payload limit (1 MiB by default) is the one users meet first.
@@ -92,11 +91,10 @@ export class RabbitBroker implements Broker {
       consumerLink: this.consumerLink,
       prepare: (queue) => this.prepare(queue),
       redeclare: () => this.redeclare(),
-      closedError: () => (this.closed ? this.closedError() : undefined),
+      closedError: () => this.closedError(),
     };
     this.reader = new QueueReader(this.ctx);
     this.controlChannel = new RabbitControlChannel(this.ctx);
-    this.control = this.controlChannel;
     // Connect the publisher in the background, as a producer or API server starts: the first
     // submission then does not pay for the handshake. A failure here is reported on first use.
     this.publisherLink.get().catch(() => undefined);
@@ -106,12 +104,10 @@ export class RabbitBroker implements Broker {
     return this.topology.names;
   }
 
-  private closedError(): UnavailableError {
-    return new UnavailableError(`the RabbitMQ broker client (${this.options.where}) is closed`);
-  }
-
-  private ensureOpen(): void {
-    if (this.closed) throw this.closedError();
+  protected closedError(): UnavailableError | undefined {
+    return this.closed
+      ? new UnavailableError(`the RabbitMQ broker client (${this.options.where}) is closed`)
+      : undefined;
   }
 
   private redeclare(): void {
@@ -142,9 +138,10 @@ export class RabbitBroker implements Broker {
     return done;
   }
 
-  async publish(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
-    this.ensureOpen();
-    checkOutgoing(this.limits, queue, messages);
+  protected async performPublish(
+    queue: string,
+    messages: readonly OutgoingMessage[],
+  ): Promise<void> {
     if (messages.length === 0) return;
     await this.prepare(queue);
     const names = this.names;
@@ -159,16 +156,14 @@ export class RabbitBroker implements Broker {
     await this.publisher.send(outgoing);
   }
 
-  async consume(
+  protected async performConsume(
     queues: readonly string[],
     options: ConsumeOptions,
     onDelivery: (delivery: Delivery) => void,
   ): Promise<Subscription> {
-    this.ensureOpen();
-    checkConsume(queues, options);
     const subscription = new RabbitSubscription(
       this.ctx,
-      [...new Set(queues)],
+      queues,
       { prefetch: options.prefetch, leaseMs: options.leaseMs },
       onDelivery,
       (s) => this.subscriptions.delete(s),
@@ -184,9 +179,7 @@ export class RabbitBroker implements Broker {
     return subscription;
   }
 
-  deadLetters(queue: string): DeadLetterQueue {
-    checkQueueName(queue);
-    this.ensureOpen();
+  protected performDeadLetters(queue: string): DeadLetterQueue {
     return new RabbitDeadLetters(this.ctx, this.reader, queue);
   }
 
@@ -195,9 +188,7 @@ export class RabbitBroker implements Broker {
    * is what this client's subscriptions hold: AMQP does not expose a queue's unacked count (only
    * the management plugin does), so another process's deliveries are not counted here.
    */
-  async stats(queue: string): Promise<QueueStats> {
-    this.ensureOpen();
-    checkQueueName(queue);
+  protected async performStats(queue: string): Promise<QueueStats> {
     let inFlight = 0;
     for (const s of this.subscriptions) inFlight += s.heldIn(queue);
     // The ladder exists only once the queue saw a delayed message.
@@ -229,8 +220,7 @@ export class RabbitBroker implements Broker {
     };
   }
 
-  async queues(): Promise<string[]> {
-    this.ensureOpen();
+  protected async performQueues(): Promise<string[]> {
     await this.topology.ensureRegistry();
     const names = new Set<string>();
     // Each client records a queue once per process; duplicates are removed as they are read.
@@ -243,8 +233,7 @@ export class RabbitBroker implements Broker {
     return [...names].sort();
   }
 
-  async ping(): Promise<void> {
-    this.ensureOpen();
+  protected async performPing(): Promise<void> {
     await this.publisherLink.get();
   }
 

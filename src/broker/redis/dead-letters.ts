@@ -1,6 +1,5 @@
 import { InvalidArgumentError } from "../../core/errors.js";
 import type {
-  BrokerLimits,
   DeadLetterEntry,
   DeadLetterPage,
   DeadLetterQueue,
@@ -8,7 +7,6 @@ import type {
   DeadLetterSelector,
   OutgoingMessage,
 } from "../broker.js";
-import { checkListOptions, checkOutgoing, checkSelector } from "../validation.js";
 import type { RedisClient, ScriptCaller } from "./connection.js";
 import type { QueueKeys } from "./keys.js";
 
@@ -27,7 +25,6 @@ export class RedisDeadLetters implements DeadLetterQueue {
     private readonly redis: RedisClient,
     private readonly scripts: ScriptCaller,
     private readonly keys: QueueKeys,
-    private readonly limits: BrokerLimits,
     private readonly nonce: () => string,
     private readonly guard: <T>(work: () => Promise<T>) => Promise<T>,
   ) {}
@@ -38,7 +35,6 @@ export class RedisDeadLetters implements DeadLetterQueue {
     reason?: DeadLetterReason;
   }): Promise<DeadLetterPage> {
     return this.guard(async () => {
-      checkListOptions(options);
       const after = parseCursor(options.cursor);
       const found: Stored[] = [];
       // One more than asked, to know whether a next page exists.
@@ -61,7 +57,6 @@ export class RedisDeadLetters implements DeadLetterQueue {
     rewrite: (entry: DeadLetterEntry) => OutgoingMessage,
   ): Promise<DeadLetterEntry[]> {
     return this.guard(async () => {
-      checkSelector(selector);
       const ids = "ids" in selector ? new Set(selector.ids) : undefined;
       const chosen: { entry: Stored; message: OutgoingMessage }[] = [];
       for await (const entry of this.scan(undefined)) {
@@ -69,11 +64,6 @@ export class RedisDeadLetters implements DeadLetterQueue {
         if ("reason" in selector && entry.reason !== selector.reason) continue;
         chosen.push({ entry, message: rewrite(publicEntry(entry)) });
       }
-      checkOutgoing(
-        this.limits,
-        this.keys.queue,
-        chosen.map((c) => c.message),
-      );
       const moved = new Set<string>();
       for (let i = 0; i < chosen.length; i += SCAN_CHUNK) {
         const args: (string | number | Buffer)[] = [this.nonce()];

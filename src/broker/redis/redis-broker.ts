@@ -6,14 +6,13 @@ import type {
   Broker,
   BrokerLimits,
   ConsumeOptions,
-  ControlChannel,
   DeadLetterQueue,
   Delivery,
   OutgoingMessage,
   QueueStats,
   Subscription,
 } from "../broker.js";
-import { checkConsume, checkOutgoing, checkQueueName } from "../validation.js";
+import { GuardedBroker } from "../guarded-broker.js";
 import {
   type ConnectionSettings,
   createConnection,
@@ -134,10 +133,9 @@ export function openRedisBroker(options: RedisBrokerOptions): Broker {
   return new RedisBroker(options, prefix);
 }
 
-class RedisBroker implements Broker {
+class RedisBroker extends GuardedBroker {
   readonly kind = "redis";
   readonly limits = REDIS_LIMITS;
-  readonly control: ControlChannel;
   private readonly settings: ConnectionSettings;
   private readonly where: string;
   private readonly redis: RedisClient;
@@ -146,7 +144,7 @@ class RedisBroker implements Broker {
   private readonly queueKeys = new Map<string, QueueKeys>();
   private readonly publisher: Publisher;
   private readonly settler: SettleBatcher;
-  private readonly controlChannel: RedisControlChannel;
+  protected readonly controlChannel: RedisControlChannel;
   private readonly subscriptions = new Set<RedisSubscription>();
   private readonly nonce = randomBytes(6).toString("base64url");
   private readonly warn: (message: string) => void;
@@ -159,6 +157,7 @@ class RedisBroker implements Broker {
     options: RedisBrokerOptions,
     private readonly prefix: string,
   ) {
+    super();
     this.settings = {
       url: options.url,
       cluster: options.cluster ?? false,
@@ -191,7 +190,6 @@ class RedisBroker implements Broker {
       options.revocationRetentionMs ?? DEFAULT_REVOCATION_RETENTION_MS,
       this.guard,
     );
-    this.control = this.controlChannel;
   }
 
   private readonly keysFor = (queue: string): QueueKeys => {
@@ -203,17 +201,15 @@ class RedisBroker implements Broker {
     return keys;
   };
 
-  private closedError(): GoTaskQError | undefined {
+  protected closedError(): GoTaskQError | undefined {
     return this.closed ? new UnavailableError(`${this.where} is closed`) : undefined;
   }
 
   /**
-   * Runs an operation on an open, connected client and translates its errors. While Redis is
-   * away it fails at once (after the first connection; before it, it waits connectTimeoutMs).
+   * Runs an operation on a connected client and translates its errors. While Redis is away it
+   * fails at once (after the first connection; before it, it waits connectTimeoutMs).
    */
   private readonly guard = async <T>(work: () => Promise<T>): Promise<T> => {
-    const closed = this.closedError();
-    if (closed) throw closed;
     try {
       if (this.redis.status !== "ready") {
         if (this.everReady) {
@@ -244,23 +240,20 @@ class RedisBroker implements Broker {
     return connection;
   };
 
-  publish(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
+  protected performPublish(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
     return this.guard(async () => {
-      checkOutgoing(this.limits, queue, messages);
       if (messages.length === 0) return;
       await this.publisher.publish(queue, messages);
     });
   }
 
-  consume(
+  protected performConsume(
     queues: readonly string[],
     options: ConsumeOptions,
     onDelivery: (delivery: Delivery) => void,
   ): Promise<Subscription> {
     return this.guard(async () => {
-      checkConsume(queues, options);
-      const unique = [...new Set(queues)];
-      await Promise.all(unique.map((queue) => this.publisher.register(queue)));
+      await Promise.all(queues.map((queue) => this.publisher.register(queue)));
       const consumer = `${hostname()}:${process.pid}:${this.nonce}:${this.subscriptionCount++}`;
       const subscription = new RedisSubscription(
         {
@@ -280,7 +273,7 @@ class RedisBroker implements Broker {
           closedError: () => this.closedError(),
           report: (message) => this.warn(`${this.where}: ${message}`),
         },
-        unique,
+        queues,
         options,
         onDelivery,
         consumer,
@@ -295,21 +288,18 @@ class RedisBroker implements Broker {
     });
   }
 
-  deadLetters(queue: string): DeadLetterQueue {
-    checkQueueName(queue);
+  protected performDeadLetters(queue: string): DeadLetterQueue {
     return new RedisDeadLetters(
       this.redis,
       this.scripts,
       this.keysFor(queue),
-      this.limits,
       () => `${this.nonce}.r${this.nonces++}.`,
       this.guard,
     );
   }
 
-  stats(queue: string): Promise<QueueStats> {
+  protected performStats(queue: string): Promise<QueueStats> {
     return this.guard(async () => {
-      checkQueueName(queue);
       const [ready, inFlight, delayed, deadLettered] = (await this.scripts.gtqStatsBuffer(
         this.keysFor(queue).all,
         GROUP,
@@ -324,11 +314,11 @@ class RedisBroker implements Broker {
     });
   }
 
-  queues(): Promise<string[]> {
+  protected performQueues(): Promise<string[]> {
     return this.guard(async () => (await this.redis.smembers(this.global.queues)).sort());
   }
 
-  ping(): Promise<void> {
+  protected performPing(): Promise<void> {
     return this.guard(async () => {
       await this.redis.ping();
     });

@@ -6,14 +6,13 @@ import type {
   Broker,
   BrokerLimits,
   ConsumeOptions,
-  ControlChannel,
   DeadLetterQueue,
   Delivery,
   OutgoingMessage,
   QueueStats,
   Subscription,
 } from "../broker.js";
-import { checkConsume, checkListOptions, checkOutgoing, checkQueueName } from "../validation.js";
+import { GuardedBroker } from "../guarded-broker.js";
 import { DEFAULT_REVOCATION_RETENTION_MS, SqliteControlChannel } from "./control-channel.js";
 import { DeadLetterStore } from "./dead-letters.js";
 import { SqliteSubscription } from "./delivery.js";
@@ -111,22 +110,22 @@ export function openSqliteBroker(options: SqliteBrokerOptions): Broker {
   return new SqliteBroker(db, { ...options, pollIntervalMs });
 }
 
-class SqliteBroker implements Broker {
+class SqliteBroker extends GuardedBroker {
   readonly kind = "sqlite";
   readonly limits = SQLITE_LIMITS;
-  readonly control: ControlChannel;
   private readonly now: () => number;
   private readonly loop: WriteLoop;
   private readonly writer: MessageWriter;
   private readonly deadLetterStore: DeadLetterStore;
   private readonly reader: StatsReader;
-  private readonly controlChannel: SqliteControlChannel;
+  protected readonly controlChannel: SqliteControlChannel;
   private closed = false;
 
   constructor(
     private readonly db: Database.Database,
     private readonly options: SqliteBrokerOptions & { pollIntervalMs: number },
   ) {
+    super();
     this.now = options.now ?? Date.now;
     try {
       this.loop = new WriteLoop(db, options.path, this.now, options.pollIntervalMs);
@@ -144,12 +143,18 @@ class SqliteBroker implements Broker {
       db.close();
       throw toDomainError(error, options.path);
     }
-    this.control = this.controlChannel;
+  }
+
+  protected closedError(): UnavailableError | undefined {
+    return this.closed
+      ? new UnavailableError(`sqlite broker ${this.options.path} is closed`)
+      : undefined;
   }
 
   /** Runs a synchronous SQLite operation on an open broker, translating its errors. */
   private readonly guard = <T>(work: () => T): T => {
-    if (this.closed) throw new UnavailableError(`sqlite broker ${this.options.path} is closed`);
+    const closed = this.closedError();
+    if (closed) throw closed;
     try {
       return work();
     } catch (error) {
@@ -157,26 +162,26 @@ class SqliteBroker implements Broker {
     }
   };
 
-  async publish(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
-    this.guard(() => checkOutgoing(this.limits, queue, messages));
+  protected async performPublish(
+    queue: string,
+    messages: readonly OutgoingMessage[],
+  ): Promise<void> {
     if (messages.length === 0) return;
     return this.loop.publish(queue, messages);
   }
 
-  async consume(
+  protected async performConsume(
     queues: readonly string[],
     options: ConsumeOptions,
     onDelivery: (delivery: Delivery) => void,
   ): Promise<Subscription> {
-    const unique = [...new Set(queues)];
     this.guard(() => {
-      checkConsume(queues, options);
-      for (const queue of unique) this.writer.noteQueue(queue);
+      for (const queue of queues) this.writer.noteQueue(queue);
     });
     const subscription = new SqliteSubscription(
       this.loop,
       this.limits,
-      unique,
+      queues,
       options,
       onDelivery,
     );
@@ -184,36 +189,26 @@ class SqliteBroker implements Broker {
     return subscription;
   }
 
-  deadLetters(queue: string): DeadLetterQueue {
-    checkQueueName(queue);
+  protected performDeadLetters(queue: string): DeadLetterQueue {
     return {
-      list: async (options) =>
-        this.guard(() => {
-          checkListOptions(options);
-          return this.deadLetterStore.list(queue, options);
-        }),
+      list: async (options) => this.guard(() => this.deadLetterStore.list(queue, options)),
       requeue: async (selector, rewrite) => {
-        const entries = this.guard(() =>
-          this.deadLetterStore.requeue(queue, selector, rewrite, this.limits),
-        );
+        const entries = this.guard(() => this.deadLetterStore.requeue(queue, selector, rewrite));
         if (entries.length > 0) this.loop.wake();
         return entries;
       },
     };
   }
 
-  async stats(queue: string): Promise<QueueStats> {
-    return this.guard(() => {
-      checkQueueName(queue);
-      return this.reader.stats(queue, this.now());
-    });
+  protected async performStats(queue: string): Promise<QueueStats> {
+    return this.guard(() => this.reader.stats(queue, this.now()));
   }
 
-  async queues(): Promise<string[]> {
+  protected async performQueues(): Promise<string[]> {
     return this.guard(() => this.reader.queues());
   }
 
-  async ping(): Promise<void> {
+  protected async performPing(): Promise<void> {
     this.guard(() => this.reader.ping());
   }
 

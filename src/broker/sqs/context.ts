@@ -17,8 +17,6 @@ export interface SqsContext {
   readonly deletes: Batcher<string>;
   readonly visibility: Batcher<VisibilityChange>;
   now(): number;
-  /** Rejects with `unavailable` once the client was closed. */
-  ensureOpen(): void;
   isClosed(): boolean;
   sendToLane(queue: string, lane: number, entries: readonly SqsEntry[]): Promise<void>;
   sendToDeadLetters(queue: string, entries: readonly SqsEntry[]): Promise<void>;

@@ -6,7 +6,7 @@ import {
   SendMessageCommand,
 } from "@aws-sdk/client-sqs";
 import type { ControlChannel, ControlCommand, Subscription } from "../broker.js";
-import { checkCommand, invokeCallback } from "../validation.js";
+import { invokeCallback } from "../validation.js";
 import type { SqsContext } from "./context.js";
 import { isQueueMissing, toDomainError } from "./sdk.js";
 
@@ -32,8 +32,6 @@ export class SqsControlChannel implements ControlChannel {
   constructor(private readonly ctx: SqsContext) {}
 
   async broadcast(command: ControlCommand): Promise<void> {
-    checkCommand(command);
-    this.ctx.ensureOpen();
     const names = this.ctx.topology.names;
     const body = JSON.stringify({ type: command.type, taskId: command.taskId, at: command.at });
     await this.ctx.track(
@@ -64,7 +62,6 @@ export class SqsControlChannel implements ControlChannel {
   }
 
   async subscribe(handler: (command: ControlCommand) => void): Promise<Subscription> {
-    this.ctx.ensureOpen();
     const names = this.ctx.topology.names;
     const inboxName = names.control(randomBytes(8).toString("hex"));
     let url: string;

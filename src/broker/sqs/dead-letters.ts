@@ -9,7 +9,6 @@ import {
   type DeadLetterSelector,
   type OutgoingMessage,
 } from "../broker.js";
-import { checkListOptions, checkOutgoing, checkSelector } from "../validation.js";
 import { decodeMessage, encodeMessage, type ReceivedMessage } from "./codec.js";
 import type { SqsContext } from "./context.js";
 import { toDomainError } from "./sdk.js";
@@ -68,8 +67,6 @@ export class SqsDeadLetters implements DeadLetterQueue {
     cursor?: string;
     reason?: DeadLetterReason;
   }): Promise<DeadLetterPage> {
-    this.ctx.ensureOpen();
-    checkListOptions(options);
     if (options.cursor !== undefined && !/^\d{15}\.[A-Za-z0-9-]{1,100}$/.test(options.cursor)) {
       throw new InvalidArgumentError(
         `cursor must be the nextCursor of a previous page (got ${JSON.stringify(String(options.cursor).slice(0, 40))})`,
@@ -97,8 +94,6 @@ export class SqsDeadLetters implements DeadLetterQueue {
     selector: DeadLetterSelector,
     rewrite: (entry: DeadLetterEntry) => OutgoingMessage,
   ): Promise<DeadLetterEntry[]> {
-    this.ctx.ensureOpen();
-    checkSelector(selector);
     const { url, scanned } = await this.scan();
     if (!url) return [];
     const ids = "ids" in selector ? new Set(selector.ids) : undefined;
@@ -109,11 +104,6 @@ export class SqsDeadLetters implements DeadLetterQueue {
     const done: DeadLetterEntry[] = [];
     try {
       const outgoing = chosen.map((s) => ({ scanned: s, message: rewrite(s.entry) }));
-      checkOutgoing(
-        this.ctx.limits,
-        this.queue,
-        outgoing.map((o) => o.message),
-      );
       for (const { scanned: s, message } of outgoing) {
         const encoded = encodeMessage(message.id, message.body, {
           ...(message.delayMs > 900_000 ? { dueAt: this.ctx.now() + message.delayMs } : {}),

@@ -5,14 +5,13 @@ import type {
   Broker,
   BrokerLimits,
   ConsumeOptions,
-  ControlChannel,
   DeadLetterQueue,
   Delivery,
   OutgoingMessage,
   QueueStats,
   Subscription,
 } from "../broker.js";
-import { checkConsume, checkOutgoing, checkQueueName } from "../validation.js";
+import { GuardedBroker } from "../guarded-broker.js";
 import { deleteBatcher, visibilityBatcher } from "./batcher.js";
 import { ATTRIBUTE_RESERVE_BYTES, checkEncodedSize, encodeMessage } from "./codec.js";
 import type { SqsContext } from "./context.js";
@@ -73,13 +72,12 @@ export function open(url: string): Broker {
   return openSqsBroker(parseSqsUrl(url));
 }
 
-class SqsBroker implements Broker {
+class SqsBroker extends GuardedBroker {
   readonly kind = "sqs";
   readonly limits: BrokerLimits;
-  readonly control: ControlChannel;
   private readonly clients: SqsClients;
   private readonly ctx: SqsContext;
-  private readonly controlChannel: SqsControlChannel;
+  protected readonly controlChannel: SqsControlChannel;
   private readonly subscriptions = new Set<SqsSubscription>();
   private readonly known = new Set<string>();
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -87,6 +85,7 @@ class SqsBroker implements Broker {
   private closing: Promise<void> | undefined;
 
   constructor(private readonly options: ResolvedSqsOptions) {
+    super();
     this.limits = sqsLimits(options);
     this.clients = createClients(options);
     const topology = new Topology(
@@ -104,9 +103,6 @@ class SqsBroker implements Broker {
       deletes: deleteBatcher(this.clients),
       visibility: visibilityBatcher(this.clients),
       now: options.now,
-      ensureOpen: () => {
-        if (this.closed) throw new UnavailableError("sqs broker client is closed");
-      },
       isClosed: () => this.closed,
       sendToLane: (queue, lane, entries) => this.sendToLane(queue, lane, entries),
       sendToDeadLetters: (queue, entries) =>
@@ -125,7 +121,10 @@ class SqsBroker implements Broker {
       },
     };
     this.controlChannel = new SqsControlChannel(this.ctx);
-    this.control = this.controlChannel;
+  }
+
+  protected closedError(): UnavailableError | undefined {
+    return this.closed ? new UnavailableError("sqs broker client is closed") : undefined;
   }
 
   /** Priority 0–9 → lane 0 … lanes-1 (lane lanes-1 is polled first). */
@@ -174,9 +173,10 @@ class SqsBroker implements Broker {
     }
   }
 
-  async publish(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
-    this.ctx.ensureOpen();
-    checkOutgoing(this.limits, queue, messages);
+  protected async performPublish(
+    queue: string,
+    messages: readonly OutgoingMessage[],
+  ): Promise<void> {
     if (messages.length === 0) return;
     const now = this.ctx.now();
     const byLane = new Map<number, SqsEntry[]>();
@@ -205,20 +205,19 @@ class SqsBroker implements Broker {
     );
   }
 
-  async consume(
+  protected async performConsume(
     queues: readonly string[],
     options: ConsumeOptions,
     onDelivery: (delivery: Delivery) => void,
   ): Promise<Subscription> {
-    this.ctx.ensureOpen();
-    checkConsume(queues, options);
-    const unique = [...new Set(queues)];
-    for (const q of unique) this.known.add(q);
-    const subscription = new SqsSubscription(this.ctx, unique, options, onDelivery);
+    for (const q of queues) this.known.add(q);
+    const subscription = new SqsSubscription(this.ctx, queues, options, onDelivery);
     await subscription.start();
-    if (this.closed) {
+    // Closed while the subscription was starting.
+    const closed = this.closedError();
+    if (closed) {
       await subscription.close();
-      throw new UnavailableError("sqs broker client is closed");
+      throw closed;
     }
     this.subscriptions.add(subscription);
     const close = subscription.close.bind(subscription);
@@ -229,14 +228,11 @@ class SqsBroker implements Broker {
     return subscription;
   }
 
-  deadLetters(queue: string): DeadLetterQueue {
-    checkQueueName(queue);
+  protected performDeadLetters(queue: string): DeadLetterQueue {
     return new SqsDeadLetters(this.ctx, queue, this.laneOf);
   }
 
-  async stats(queue: string): Promise<QueueStats> {
-    this.ctx.ensureOpen();
-    checkQueueName(queue);
+  protected async performStats(queue: string): Promise<QueueStats> {
     const names = this.ctx.topology.names;
     const counts = async (name: string): Promise<[number, number, number]> => {
       const url = await this.ctx.topology.existingUrl(name);
@@ -281,8 +277,7 @@ class SqsBroker implements Broker {
     };
   }
 
-  async queues(): Promise<string[]> {
-    this.ctx.ensureOpen();
+  protected async performQueues(): Promise<string[]> {
     const names = this.ctx.topology.names;
     const found = new Set(this.known);
     for (const { name } of await this.ctx.topology.list(names.lanePrefix)) {
@@ -292,8 +287,7 @@ class SqsBroker implements Broker {
     return [...found].sort();
   }
 
-  async ping(): Promise<void> {
-    this.ctx.ensureOpen();
+  protected async performPing(): Promise<void> {
     try {
       await this.clients.calls.send(
         new ListQueuesCommand({ QueueNamePrefix: this.options.prefix || "gotaskq", MaxResults: 1 }),
