@@ -10,9 +10,11 @@ import {
   type OutgoingMessage,
 } from "./broker.js";
 
-// Argument checks every broker adapter applies at its boundary, before touching its backend, so
-// that all of them refuse the same inputs with the same messages (the conformance suite relies
-// on it) and a publish is all-or-nothing: nothing is sent when any message of a batch is invalid.
+// Argument checks of the broker seam, applied once for every adapter by the guards
+// (guarded-broker.ts for the Broker, its dead letters and control channel; guarded-delivery.ts
+// for deliveries) before a backend is touched, so that all adapters refuse the same inputs with
+// the same messages (the conformance suite relies on it) and a publish is all-or-nothing: nothing
+// is sent when any message of a batch is invalid.
 
 /** A second settle of the same delivery (each delivery is settled exactly once). */
 export function alreadySettled(id: string, how: string): GoTaskQError {
