@@ -19,10 +19,10 @@ import { startChild } from "./spawn-child.js";
 // submission until the queue is empty. Per scenario: every backend and tracking variant, then
 // BullMQ in the same process layout (so a burst of load from elsewhere hits one cell, not a
 // whole column). The raw client ceilings of RabbitMQ and SQS (bench/raw-*-scenarios.ts, producer
-// and worker at once) run first. Each cell's folder is removed once it is measured; the backends'
+// and worker at once) run once per scenario, after that backend's cells. Each cell's folder is removed once it is measured; the backends'
 // server-side leftovers are removed by their `stop` (bench/backends/), BullMQ's by run.ts.
 
-/** Cells by key: `<backend>/<scenario>/<tracking>`, `bullmq/<scenario>`, `<backend>/raw`. */
+/** Cells by key: `<backend>/<scenario>/<tracking>`, `bullmq/<scenario>`, `<backend>/<scenario>/raw`. */
 export type ProductResults = Record<string, ProductCell>;
 
 export const RAW_BACKENDS = ["rabbitmq", "sqs"] as const;
@@ -56,10 +56,14 @@ export function variantsOf(
 }
 
 /** The raw ceiling: producer and worker children at once, timed until the worker's last ack. */
-async function runRawCell(ctx: ProductPhaseContext, backend: BenchBackend): Promise<ProductCell> {
+async function runRawCell(
+  ctx: ProductPhaseContext,
+  backend: BenchBackend,
+  scenario: ProductScenario,
+): Promise<ProductCell> {
   // Scope and queue as the queue phase's "mixed" group names them: the backend's stop removes it.
-  const scope = `${ctx.runId}-product-raw-mixed`;
-  const dir = path.join(ctx.tempRoot, `product-${backend.name}-raw`);
+  const scope = `${ctx.runId}-product-${scenario}-raw-mixed`;
+  const dir = path.join(ctx.tempRoot, `product-${backend.name}-${scenario}-raw`);
   mkdirSync(dir, { recursive: true });
   const spec = (role: "producer" | "worker"): ChildSpec => ({
     role,
@@ -135,12 +139,6 @@ export async function runProductPhase(ctx: ProductPhaseContext): Promise<Product
   process.stderr.write(
     `bench: product phase, ${config.tasks} tasks per cell, scenarios ${config.scenarios.join(",")}, backends ${ctx.backends.map((b) => b.name).join(",")}\n`,
   );
-  for (const backend of ctx.backends) {
-    if (!(RAW_BACKENDS as readonly string[]).includes(backend.name)) continue;
-    results[`${backend.name}/raw`] = await measure(`${backend.name} raw ceiling`, () =>
-      runRawCell(ctx, backend),
-    );
-  }
   for (const scenario of config.scenarios) {
     for (const backend of ctx.backends) {
       for (const tracking of variantsOf(config, backend.name, scenario)) {
@@ -153,6 +151,11 @@ export async function runProductPhase(ctx: ProductPhaseContext): Promise<Product
         };
         results[key] = await measure(key, () => runGoTaskQCell(cell, scenario, backend, tracking));
         rmSync(cell.dir, { recursive: true, force: true });
+      }
+      // Beside the cells it is compared with, so both meet the same load from elsewhere.
+      if ((RAW_BACKENDS as readonly string[]).includes(backend.name)) {
+        const rawKey = `${backend.name}/${scenario}/raw`;
+        results[rawKey] = await measure(rawKey, () => runRawCell(ctx, backend, scenario));
       }
     }
     const key = `bullmq/${scenario}`;

@@ -1,4 +1,5 @@
-import { statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
+import path from "node:path";
 import { CLI_MAIN } from "./cli-process.js";
 import type { ProductConfig, ProductScenario, ProductTracking } from "./config.js";
 import type { ProductCell } from "./product-cells.js";
@@ -49,7 +50,6 @@ function throughputTable(
   const name = backend.name;
   const variants = config.tracking.filter((t) => t !== "sqlite" || name === "redis");
   const hasRaw = (RAW_BACKENDS as readonly string[]).includes(name);
-  const raw = results[`${name}/raw`];
   const header = [
     "scenario",
     ...variants.map((t) => `GoTaskQ, ${trackingLabel(name, t)}`),
@@ -63,6 +63,7 @@ function throughputTable(
     const cell = (t: ProductTracking) =>
       measured.includes(t) ? results[productKey(name, scenario, t)] : undefined;
     const bull = results[`bullmq/${scenario}`];
+    const raw = results[`${name}/${scenario}/raw`];
     return [
       SCENARIO_TITLES[scenario],
       ...variants.map((t) => rate(cell(t))),
@@ -115,9 +116,22 @@ function processTable(results: ProductResults, config: ProductConfig, backend: s
   return table(PROCESS_HEADER, rows);
 }
 
+/** Newest modification time of the .ts files under `dir`, in ms since the epoch. */
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile() || !entry.name.endsWith(".ts")) continue;
+    newest = Math.max(newest, statSync(path.join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+/** When dist/ was built, and whether src/ changed since: the figures are of what was built. */
 function builtAt(): string {
   try {
-    return statSync(CLI_MAIN).mtime.toISOString();
+    const built = statSync(CLI_MAIN).mtimeMs;
+    const stale = newestSource("src") > built ? "; src/ changed since: run npm run build:cli" : "";
+    return `${new Date(built).toISOString()}${stale}`;
   } catch {
     return "not built";
   }
@@ -158,7 +172,7 @@ export function renderProductSection(
     "",
     "- a: one client POSTs batches of 1,000 one after another; b: four such clients at once; c: one task per POST /v1/tasks, " +
       `${config.connections} requests in flight; d, e: \`gotaskq server\` with one or two \`gotaskq worker\` processes; f: a script using \`Producer.submitBatch\` (1,000 per call, one after another) feeding one \`gotaskq worker\`.`,
-    "- Raw ceiling (RabbitMQ, SQS): the queue phase's raw producer and worker (bench/raw-*-scenarios.ts) run at once on the same number of tasks, timed until the worker's last ack: what the client library does with nothing of GoTaskQ, and without REST in front.",
+    "- Raw ceiling (RabbitMQ, SQS): the queue phase's raw producer and worker (bench/raw-*-scenarios.ts) run at once on the same number of tasks, timed until the worker's last ack, once per scenario right after that backend's cells: what the client library does with nothing of GoTaskQ, and without REST in front (the same figure for every scenario but for noise).",
     "- Ratios above 1× mean GoTaskQ is faster. The machine is shared: compare the load averages in the header before comparing two reports.",
     "",
   ].join("\n");
