@@ -4,7 +4,7 @@ import { type GrpcServerHandle, startGrpcServer } from "../api/grpc/server.js";
 import { OperatorDirectory } from "../api/operators/operator-directory.js";
 import type { OperatorRole } from "../api/operators/operators-file.js";
 import { TokenBucketLimiter } from "../api/rate-limiter.js";
-import { createDashboardAuth } from "../api/rest/dashboard-auth.js";
+import { createDashboardAuth, type DashboardAuth } from "../api/rest/dashboard-auth.js";
 import { type RestServer, startRestServer } from "../api/rest/server.js";
 import { TaskService } from "../api/task-service.js";
 import type { WatchOptions } from "../api/task-watch.js";
@@ -92,148 +92,173 @@ interface Api {
 }
 
 export function createServer(config: GoTaskQConfig, deps: ServerDeps = {}): GoTaskQServer {
-  const logger = deps.logger ?? createLogger({ level: config.logLevel });
-  const tuning = deps.tuning ?? {};
-  const transports = { rest: true, dashboard: true, grpc: true, ...deps.transports };
-  const backends =
-    deps.backends ??
-    new Backends(config, {
-      logger,
-      // The API alone: its event loop serves requests, so SQLite tracking writes go to a thread.
-      sqliteWriteThread: deps.sqliteWriteThread ?? deps.worker === undefined,
-    });
-  const registry = deps.registry ? { registry: deps.registry } : {};
-  const recheck =
-    tuning.recheckIntervalMs !== undefined ? { recheckIntervalMs: tuning.recheckIntervalMs } : {};
-
-  let api: Api | undefined;
-  let rest: RestServer | undefined;
-  let grpc: GrpcServerHandle | undefined;
-  let operatorCount = 0;
-  const started = (): Api => {
-    if (!api) throw new GoTaskQError("conflict", "the server is not started: await start() first");
-    return api;
-  };
-
-  const apiPart: Part = {
-    name: "api",
-    async start() {
-      const producer = new Producer({
-        broker: backends.broker,
-        tracking: backends.writer,
-        logger,
-        maxPayloadBytes: config.maxPayloadBytes,
-        ...registry,
-      });
-      const service = new TaskService({
-        producer,
-        broker: backends.broker,
-        tracking: backends.tracking,
-        logger,
-        ...registry,
-        ...(tuning.watch ? { watch: tuning.watch } : {}),
-      });
-      const auth = await ApiKeyVerifier.load({
-        keysFile: path.resolve(config.apiKeysFile),
-        plaintextKeys: config.apiKeys,
-        logger,
-        ...recheck,
-      });
-      const rateLimiter =
-        deps.rateLimiter ??
-        new TokenBucketLimiter({
-          ratePerSecond: config.rateLimitPerSecond,
-          burst: config.rateLimitBurst,
-        });
-      api = { producer, service, auth, rateLimiter };
-    },
-    async stop() {},
-  };
-
-  const restPart: Part = {
-    name: "rest",
-    async start() {
-      const { service, auth, rateLimiter } = started();
-      let dashboard: Parameters<typeof startRestServer>[0]["dashboard"];
-      if (transports.dashboard) {
-        const operators = await OperatorDirectory.load({
-          file: path.resolve(config.operatorsFile),
-          inMemory: deps.operators ?? [],
-          logger,
-          ...recheck,
-        });
-        operatorCount = operators.size;
-        dashboard = { auth: createDashboardAuth(operators) };
-      }
-      rest = await startRestServer({
-        service,
-        auth,
-        rateLimiter,
-        ...(dashboard ? { dashboard } : {}),
-        host: config.host,
-        port: config.httpPort,
-        bodyLimitBytes: config.maxBodyBytes,
-        logger,
-      });
-    },
-    stop: async () => rest?.close(),
-  };
-
-  const grpcPart: Part = {
-    name: "grpc",
-    async start() {
-      const { service, auth, rateLimiter } = started();
-      grpc = await startGrpcServer({
-        service,
-        auth,
-        rateLimiter,
-        host: config.host,
-        port: config.grpcPort,
-        maxMessageBytes: config.maxBodyBytes,
-        logger,
-        ...(tuning.grpcCloseGraceMs !== undefined ? { closeGraceMs: tuning.grpcCloseGraceMs } : {}),
-      });
-    },
-    stop: async () => grpc?.close(),
-  };
-
-  const parts: Part[] = [
-    ...(deps.backends ? [] : [{ name: "backends", ...bind(backends) }]),
-    ...(deps.worker
-      ? [workerPart(config, backends, logger, deps.worker.registry, deps.worker.tuning)]
-      : []),
-    apiPart,
-    ...(transports.rest ? [restPart] : []),
-    ...(transports.grpc ? [grpcPart] : []),
-  ];
-  const sequence = new ServiceSequence(parts, (part, err) =>
-    logger.error({ event: "shutdown_error", part, err }, "stop failed"),
-  );
-
-  return {
-    logger,
-    backends,
-    get service() {
-      return started().service;
-    },
-    get producer() {
-      return started().producer;
-    },
-    get rest() {
-      return rest;
-    },
-    get grpc() {
-      return grpc;
-    },
-    get operatorCount() {
-      return operatorCount;
-    },
-    start: () => sequence.start(),
-    stop: () => sequence.stop(),
-  };
+  return new ServerApp(config, deps);
 }
 
-/** A service's start and stop as functions that keep their `this`. */
-export function bind(service: Service): Service {
-  return { start: () => service.start(), stop: () => service.stop() };
+class ServerApp implements GoTaskQServer {
+  readonly logger: Logger;
+  readonly backends: Backends;
+  readonly #config: GoTaskQConfig;
+  readonly #deps: ServerDeps;
+  readonly #sequence: ServiceSequence;
+  #api: Api | undefined;
+  #rest: RestServer | undefined;
+  #grpc: GrpcServerHandle | undefined;
+  #operatorCount = 0;
+
+  constructor(config: GoTaskQConfig, deps: ServerDeps) {
+    this.#config = config;
+    this.#deps = deps;
+    const logger = deps.logger ?? createLogger({ level: config.logLevel });
+    this.logger = logger;
+    const backends =
+      deps.backends ??
+      new Backends(config, {
+        logger,
+        // The API alone: its event loop serves requests, so SQLite tracking writes go to a thread.
+        sqliteWriteThread: deps.sqliteWriteThread ?? deps.worker === undefined,
+      });
+    this.backends = backends;
+    const transports = { rest: true, grpc: true, ...deps.transports };
+    const parts: Part[] = [
+      ...(deps.backends
+        ? []
+        : [{ name: "backends", start: () => backends.start(), stop: () => backends.stop() }]),
+      ...(deps.worker
+        ? [workerPart(config, backends, logger, deps.worker.registry, deps.worker.tuning)]
+        : []),
+      { name: "api", start: () => this.#startApi(), stop: async () => {} },
+      ...(transports.rest
+        ? [{ name: "rest", start: () => this.#startRest(), stop: async () => this.#rest?.close() }]
+        : []),
+      ...(transports.grpc
+        ? [{ name: "grpc", start: () => this.#startGrpc(), stop: async () => this.#grpc?.close() }]
+        : []),
+    ];
+    this.#sequence = new ServiceSequence(parts, (part, err) =>
+      logger.error({ event: "shutdown_error", part, err }, "stop failed"),
+    );
+  }
+
+  get service(): TaskService {
+    return this.#started().service;
+  }
+
+  get producer(): Producer {
+    return this.#started().producer;
+  }
+
+  get rest(): RestServer | undefined {
+    return this.#rest;
+  }
+
+  get grpc(): GrpcServerHandle | undefined {
+    return this.#grpc;
+  }
+
+  get operatorCount(): number {
+    return this.#operatorCount;
+  }
+
+  start(): Promise<void> {
+    return this.#sequence.start();
+  }
+
+  stop(): Promise<void> {
+    return this.#sequence.stop();
+  }
+
+  /** Producer and TaskService on the backends, and what every transport shares. */
+  async #startApi(): Promise<void> {
+    const config = this.#config;
+    const { broker, writer, tracking } = this.backends;
+    const { logger } = this;
+    const registry = this.#deps.registry ? { registry: this.#deps.registry } : {};
+    const watch = this.#deps.tuning?.watch;
+    const producer = new Producer({
+      broker,
+      tracking: writer,
+      logger,
+      maxPayloadBytes: config.maxPayloadBytes,
+      ...registry,
+    });
+    const service = new TaskService({
+      producer,
+      broker,
+      tracking,
+      logger,
+      ...registry,
+      ...(watch ? { watch } : {}),
+    });
+    const auth = await ApiKeyVerifier.load({
+      keysFile: path.resolve(config.apiKeysFile),
+      plaintextKeys: config.apiKeys,
+      logger,
+      ...this.#recheck(),
+    });
+    const rateLimiter =
+      this.#deps.rateLimiter ??
+      new TokenBucketLimiter({
+        ratePerSecond: config.rateLimitPerSecond,
+        burst: config.rateLimitBurst,
+      });
+    this.#api = { producer, service, auth, rateLimiter };
+  }
+
+  async #startRest(): Promise<void> {
+    const { service, auth, rateLimiter } = this.#started();
+    const config = this.#config;
+    const dashboard =
+      this.#deps.transports?.dashboard === false ? undefined : await this.#dashboard();
+    this.#rest = await startRestServer({
+      service,
+      auth,
+      rateLimiter,
+      ...(dashboard ? { dashboard } : {}),
+      host: config.host,
+      port: config.httpPort,
+      bodyLimitBytes: config.maxBodyBytes,
+      logger: this.logger,
+    });
+  }
+
+  /** The dashboard's operators: the operators file, plus any kept in memory. */
+  async #dashboard(): Promise<{ auth: DashboardAuth }> {
+    const operators = await OperatorDirectory.load({
+      file: path.resolve(this.#config.operatorsFile),
+      inMemory: this.#deps.operators ?? [],
+      logger: this.logger,
+      ...this.#recheck(),
+    });
+    this.#operatorCount = operators.size;
+    return { auth: createDashboardAuth(operators) };
+  }
+
+  async #startGrpc(): Promise<void> {
+    const { service, auth, rateLimiter } = this.#started();
+    const config = this.#config;
+    const closeGraceMs = this.#deps.tuning?.grpcCloseGraceMs;
+    this.#grpc = await startGrpcServer({
+      service,
+      auth,
+      rateLimiter,
+      host: config.host,
+      port: config.grpcPort,
+      maxMessageBytes: config.maxBodyBytes,
+      logger: this.logger,
+      ...(closeGraceMs !== undefined ? { closeGraceMs } : {}),
+    });
+  }
+
+  #recheck(): { recheckIntervalMs?: number } {
+    const ms = this.#deps.tuning?.recheckIntervalMs;
+    return ms !== undefined ? { recheckIntervalMs: ms } : {};
+  }
+
+  #started(): Api {
+    if (!this.#api) {
+      throw new GoTaskQError("conflict", "the server is not started: await start() first");
+    }
+    return this.#api;
+  }
 }
