@@ -1,11 +1,11 @@
 import path from "node:path";
 import { ApiKeyVerifier } from "../api/auth/api-keys.js";
-import { type GrpcServerHandle, startGrpcServer } from "../api/grpc/server.js";
+import type { GrpcServerHandle } from "../api/grpc/server.js";
 import { OperatorDirectory } from "../api/operators/operator-directory.js";
 import type { OperatorRole } from "../api/operators/operators-file.js";
 import { TokenBucketLimiter } from "../api/rate-limiter.js";
-import { createDashboardAuth, type DashboardAuth } from "../api/rest/dashboard-auth.js";
-import { type RestServer, startRestServer } from "../api/rest/server.js";
+import type { DashboardAuth } from "../api/rest/dashboard-auth.js";
+import type { RestServer } from "../api/rest/server.js";
 import { TaskService } from "../api/task-service.js";
 import type { WatchOptions } from "../api/task-watch.js";
 import type { GoTaskQConfig } from "../config/config.js";
@@ -26,7 +26,9 @@ import { type WorkerTuning, workerPart } from "./worker.js";
 //
 // Parts start in order: backends → worker → REST → gRPC, and stop in reverse, so requests stop
 // first, running tasks finish next, and the backends close last. Config arrives resolved: the
-// CLI reads the environment, this module never does.
+// CLI reads the environment, this module never does. The transports (fastify, grpc-js) are
+// imported on start, so an application that imports the library for a Producer or a Worker
+// does not load them.
 
 export interface InMemoryOperator {
   name: string;
@@ -210,6 +212,7 @@ class ServerApp implements GoTaskQServer {
     const config = this.#config;
     const dashboard =
       this.#deps.transports?.dashboard === false ? undefined : await this.#dashboard();
+    const { startRestServer } = await import("../api/rest/server.js");
     this.#rest = await startRestServer({
       service,
       auth,
@@ -231,6 +234,7 @@ class ServerApp implements GoTaskQServer {
       ...this.#recheck(),
     });
     this.#operatorCount = operators.size;
+    const { createDashboardAuth } = await import("../api/rest/dashboard-auth.js");
     return { auth: createDashboardAuth(operators) };
   }
 
@@ -238,6 +242,7 @@ class ServerApp implements GoTaskQServer {
     const { service, auth, rateLimiter } = this.#started();
     const config = this.#config;
     const closeGraceMs = this.#deps.tuning?.grpcCloseGraceMs;
+    const { startGrpcServer } = await import("../api/grpc/server.js");
     this.#grpc = await startGrpcServer({
       service,
       auth,
