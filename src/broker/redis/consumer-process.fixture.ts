@@ -1,6 +1,6 @@
 import { openRedisBroker } from "./redis-broker.js";
 
-// A consumer process for redis-faults.test.ts (run with `node --import tsx`): it holds every
+// A consumer process for redis-broker-faults.test.ts (run with `node --import tsx`): it holds every
 // delivery like a handler stuck in a long task, extending each lease every leaseMs/3 as the
 // worker's lease keeper does, and prints `holding <id> <deliveryCount>` per delivery and `ready`
 // once subscribed. The test kills it with SIGKILL.

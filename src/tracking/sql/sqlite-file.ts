@@ -10,7 +10,7 @@ import type Database from "better-sqlite3";
 // Waiting for another process's write lock never blocks the event loop. better-sqlite3 is
 // synchronous: with a busy_timeout of N ms, a statement that finds the file locked sleeps the
 // whole thread for up to N ms, so a worker's handlers, lease extensions and broker acks would all
-// stall behind tracking, against "tracking never slows execution" (DESIGN §1). (With the former
+// stall behind tracking, against "tracking never slows execution". (With the former
 // 5 s, a tracking database locked by another process froze a worker for 5 s per flush attempt.)
 // So the connection's busy_timeout is 0 once the file is open: SQLITE_BUSY comes back at once,
 // and `retryWhileBusy` runs the work again after 1, 2, 5 … 50 ms timers, for up to BUSY_WAIT_MS;
