@@ -1,21 +1,30 @@
 import { openBroker, openTracking } from "../backends/open.js";
 import type { Broker } from "../broker/broker.js";
 import type { GoTaskQConfig } from "../config/config.js";
+import type { CoordinationStore } from "../coordination/coordination-store.js";
 import { GoTaskQError } from "../core/errors.js";
 import type { Service } from "../core/lifecycle.js";
 import type { Logger } from "../logging/logger.js";
 import { BestEffortWriter } from "../tracking/best-effort-writer.js";
 import type { TrackingStore } from "../tracking/tracking-store.js";
+import {
+  type CoordinationOpener,
+  effectiveCoordinationUrl,
+  LazyCoordination,
+} from "./coordination.js";
 
 // The backends of one process: the broker, the tracking store and the one best-effort writer in
 // front of that store. Every producer and worker of the process shares them, so the producer and
 // the API read and write the same broker, and the writer's bounded buffer and drop counter are
-// the process's. Opened in that order by start(), closed in reverse by stop().
+// the process's. Opened in that order by start(), closed in reverse by stop(). The coordination
+// store is the exception: start() only checks its URL, and it opens on the first coordination()
+// call (a process whose tasks need no coordination never connects); stop() closes it first.
 
 export type BackendsConfig = Pick<
   GoTaskQConfig,
   "brokerUrl" | "trackingUrl" | "trackingBufferItems"
->;
+> &
+  Partial<Pick<GoTaskQConfig, "coordinationUrl">>;
 
 export interface BackendsOptions {
   logger: Logger;
@@ -31,10 +40,16 @@ export interface BackendsOptions {
   broker?: Broker;
   /** How often the writer flushes, in ms. Default: the writer's own. */
   flushIntervalMs?: number;
+  /**
+   * An open coordination store to use instead of opening `coordinationUrl` (tests); stop()
+   * closes it. Or `open`: how to open the configured URL (default src/coordination/open.ts).
+   */
+  coordination?: CoordinationStore | { open: CoordinationOpener };
 }
 
 interface Opened {
   broker: Broker;
+  coordination: LazyCoordination;
   tracking?: TrackingStore;
   writer?: BestEffortWriter;
 }
@@ -64,6 +79,24 @@ export class Backends implements Service {
     return this.#ready().writer;
   }
 
+  /**
+   * The process's coordination store, opened on the first call and shared by every caller.
+   * Rejects with `unavailable` naming GOTASKQ_COORDINATION_URL when none is configured, or when
+   * the store cannot be reached (a later call tries again).
+   */
+  coordination(): Promise<CoordinationStore> {
+    try {
+      return this.#ready().coordination.store();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Whether a coordination store is configured (it may not be open yet). */
+  get hasCoordination(): boolean {
+    return this.#ready().coordination.configured;
+  }
+
   start(): Promise<void> {
     this.#starting ??= this.#open();
     return this.#starting;
@@ -79,8 +112,11 @@ export class Backends implements Service {
 
   async #open(): Promise<void> {
     const { logger } = this.#options;
+    // Before anything opens: an unknown coordination scheme fails start-up, naming the variable.
+    const coordination = this.#coordination();
     const opened: Opened = {
       broker: this.#options.broker ?? (await openBroker(this.#config.brokerUrl, { logger })),
+      coordination,
     };
     this.#opened = opened;
     try {
@@ -107,6 +143,9 @@ export class Backends implements Service {
     this.#opened = undefined;
     if (!opened) return;
     const { logger } = this.#options;
+    await opened.coordination.close().catch((err: unknown) => {
+      logger.warn({ event: "coordination_close_failed", err }, "coordination store close failed");
+    });
     if (opened.writer) {
       await opened.writer.stop();
       // What tracking lost while its store was slow or down (execution lost nothing).
@@ -120,6 +159,20 @@ export class Backends implements Service {
     } finally {
       await opened.broker.close();
     }
+  }
+
+  #coordination(): LazyCoordination {
+    const { logger, coordination } = this.#options;
+    if (coordination && "kind" in coordination) return LazyCoordination.of(coordination, logger);
+    const url = effectiveCoordinationUrl({
+      coordinationUrl: this.#config.coordinationUrl,
+      brokerUrl: this.#config.brokerUrl,
+      trackingUrl: this.#config.trackingUrl,
+    });
+    return new LazyCoordination(url, {
+      logger,
+      ...(coordination ? { open: coordination.open } : {}),
+    });
   }
 
   #ready(): Required<Opened> {

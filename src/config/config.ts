@@ -9,6 +9,13 @@ export interface GoTaskQConfig {
   brokerUrl: string;
   /** Tracking store by URL: sqlite://path, postgres://…, none. Default `sqlite://.gotaskq/tracking.db`. */
   trackingUrl: string;
+  /**
+   * Coordination store by URL (idempotency keys, unique tasks, shared sessions): sqlite://path,
+   * redis://…, postgres://…, memory://, or `none` (features that need it then refuse). Opened
+   * only when a feature first needs it. Default unset: the broker URL when it is sqlite:// or
+   * redis://, else the tracking URL when it is postgres:// or redis://, else none.
+   */
+  coordinationUrl: string | undefined;
   /** Interface the API servers bind. Default `127.0.0.1`. */
   host: string;
   /** REST port. Default 8080. */
@@ -55,6 +62,7 @@ export interface GoTaskQConfig {
 export const DEFAULT_CONFIG: GoTaskQConfig = {
   brokerUrl: "sqlite://.gotaskq/broker.db",
   trackingUrl: "sqlite://.gotaskq/tracking.db",
+  coordinationUrl: undefined,
   host: "127.0.0.1",
   httpPort: 8080,
   grpcPort: 50051,
@@ -117,6 +125,7 @@ export function resolveConfig(env: Source, flags: Partial<GoTaskQConfig> = {}): 
   const fromEnv: GoTaskQConfig = {
     brokerUrl: env.GOTASKQ_BROKER_URL || d.brokerUrl,
     trackingUrl: env.GOTASKQ_TRACKING_URL || d.trackingUrl,
+    coordinationUrl: env.GOTASKQ_COORDINATION_URL || d.coordinationUrl,
     host: env.GOTASKQ_HOST || d.host,
     httpPort: port("GOTASKQ_HTTP_PORT", env.GOTASKQ_HTTP_PORT, d.httpPort),
     grpcPort: port("GOTASKQ_GRPC_PORT", env.GOTASKQ_GRPC_PORT, d.grpcPort),
