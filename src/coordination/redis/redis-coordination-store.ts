@@ -1,0 +1,296 @@
+import type { Redis } from "ioredis";
+import { GoTaskQError, UnavailableError } from "../../core/errors.js";
+import type {
+  AcquireResult,
+  ClaimResult,
+  CoordinationLimits,
+  CoordinationStore,
+  Entry,
+  EntryPage,
+  ListedEntry,
+  TakeResult,
+  TokenBucketRate,
+} from "../coordination-store.js";
+import {
+  checkDelta,
+  checkDuration,
+  checkListLimit,
+  checkName,
+  checkRate,
+  checkSlotLimit,
+  checkValue,
+} from "./arguments.js";
+import { CoordinationScript, createClient, withinDeadline } from "./connection.js";
+import {
+  ACQUIRE_SLOT,
+  ADD,
+  CLAIM,
+  LIST,
+  PUT,
+  READ,
+  RELEASE,
+  RENEW_SLOT,
+  REPLACE,
+  TAKE_TOKENS,
+} from "./coordination-scripts.js";
+import { CoordinationKeys } from "./keys.js";
+import {
+  parseRedisCoordinationUrl,
+  type RedisCoordinationOptions,
+  redactUrl,
+  resolveRedisCoordinationOptions,
+} from "./redis-coordination-options.js";
+
+// The CoordinationStore on Redis (6.2 or later: ZADD XX with a score, PX on SET) through ioredis.
+// Every operation is one script (coordination-scripts.ts, key layout in keys.ts) or one native
+// command, so it is atomic, and every expiry is measured by the server's clock. Every call is
+// bounded by the operation timeout (connection.ts): a Redis that is away or stalls gives
+// `unavailable`, never a hang.
+
+export const REDIS_COORDINATION_LIMITS: CoordinationLimits = {
+  // Entries are claims and small records (sessions, join results); 64 KiB keeps a 1,000-entry
+  // list page at 64 MiB at most, and a script that copies values short.
+  maxValueBytes: 64 * 1024,
+};
+
+const SCRIPTS = {
+  claim: new CoordinationScript("claim", CLAIM),
+  put: new CoordinationScript("put", PUT),
+  read: new CoordinationScript("read", READ),
+  replace: new CoordinationScript("replace", REPLACE),
+  release: new CoordinationScript("release", RELEASE),
+  list: new CoordinationScript("list", LIST),
+  takeTokens: new CoordinationScript("take_tokens", TAKE_TOKENS),
+  acquireSlot: new CoordinationScript("acquire_slot", ACQUIRE_SLOT),
+  renewSlot: new CoordinationScript("renew_slot", RENEW_SLOT),
+  add: new CoordinationScript("add", ADD),
+};
+
+/** The URL schemes `open` understands (coordination/open.ts routes them here). */
+export const SCHEMES: readonly string[] = ["redis:", "rediss:"];
+
+/**
+ * `redis://[user:password@]host[:port][/db][?prefix=gotaskq]`, `rediss://` for TLS; `options`
+ * override the URL's. The connection opens in the background; the first call waits for it
+ * (within the operation timeout).
+ */
+export function open(url: string, options: RedisCoordinationOptions = {}): CoordinationStore {
+  const { connectUrl, options: fromUrl } = parseRedisCoordinationUrl(url);
+  const defined = Object.fromEntries(
+    Object.entries(options).filter(([, value]) => value !== undefined),
+  ) as RedisCoordinationOptions;
+  const resolved = resolveRedisCoordinationOptions({ ...fromUrl, ...defined });
+  const client = createClient(connectUrl, resolved.operationTimeoutMs);
+  client.connect().catch(() => {});
+  return new RedisCoordinationStore(
+    client,
+    new CoordinationKeys(resolved.prefix),
+    resolved.operationTimeoutMs,
+    `coordination store ${redactUrl(connectUrl)}`,
+  );
+}
+
+/** A TTL Redis reports for a live key: PTTL may read 0 in the key's last millisecond. */
+function liveTtl(pttl: unknown): number {
+  return Math.max(1, Number(pttl));
+}
+
+class RedisCoordinationStore implements CoordinationStore {
+  readonly kind = "redis";
+  readonly limits = REDIS_COORDINATION_LIMITS;
+  private closed = false;
+
+  constructor(
+    private readonly client: Redis,
+    private readonly keys: CoordinationKeys,
+    private readonly operationTimeoutMs: number,
+    private readonly where: string,
+  ) {}
+
+  async claim(key: string, value: string, ttlMs: number): Promise<ClaimResult> {
+    this.checkEntryWrite(key, value, ttlMs);
+    const reply = (await this.script("claim", this.entryKeys(key), [
+      value,
+      ttlMs,
+      key,
+      this.keys.entryPrefix,
+    ])) as [number, string?, number?];
+    if (reply[0] === 1) return { claimed: true };
+    return { claimed: false, holder: { value: String(reply[1]), ttlMs: liveTtl(reply[2]) } };
+  }
+
+  async put(key: string, value: string, ttlMs: number): Promise<void> {
+    this.checkEntryWrite(key, value, ttlMs);
+    await this.script("put", this.entryKeys(key), [value, ttlMs, key, this.keys.entryPrefix]);
+  }
+
+  async read(key: string): Promise<Entry | undefined> {
+    this.checkOpen();
+    checkName("key", key);
+    const reply = (await this.script("read", [this.keys.entry(key)], [])) as
+      | [string, number]
+      | null;
+    return reply ? { value: reply[0], ttlMs: liveTtl(reply[1]) } : undefined;
+  }
+
+  async replace(key: string, expected: string, value: string, ttlMs: number): Promise<boolean> {
+    this.checkEntryWrite(key, value, ttlMs);
+    checkValue(expected, Number.POSITIVE_INFINITY);
+    const reply = await this.script("replace", this.entryKeys(key), [
+      expected,
+      value,
+      ttlMs,
+      key,
+      this.keys.entryPrefix,
+    ]);
+    return reply === 1;
+  }
+
+  async release(key: string, expected?: string): Promise<boolean> {
+    this.checkOpen();
+    checkName("key", key);
+    if (expected !== undefined) checkValue(expected, Number.POSITIVE_INFINITY);
+    const reply = await this.script("release", this.entryKeys(key), [
+      key,
+      expected === undefined ? "0" : "1",
+      expected ?? "",
+    ]);
+    return reply === 1;
+  }
+
+  async list(prefix: string, options: { limit: number; after?: string }): Promise<EntryPage> {
+    this.checkOpen();
+    if (typeof prefix !== "string") checkName("prefix", prefix);
+    checkListLimit(options?.limit);
+    const { after, limit } = options;
+    if (after !== undefined && typeof after !== "string") checkName("after", after);
+    // Byte order of UTF-8 keys: no UTF-8 byte is 0xff, so every key that starts with `prefix`
+    // sorts below prefix + 0xff, and none that does not lies between.
+    const fromAfter =
+      after !== undefined && Buffer.compare(Buffer.from(after), Buffer.from(prefix)) >= 0;
+    const min = fromAfter ? `(${after}` : prefix ? `[${prefix}` : "-";
+    const max = prefix ? Buffer.concat([Buffer.from(`(${prefix}`), Buffer.from([0xff])]) : "+";
+    // One more than asked for: it says whether there is a next page.
+    const flat = (await this.script(
+      "list",
+      [this.keys.lexIndex, this.keys.expiryIndex],
+      [this.keys.entryPrefix, min, max, limit + 1],
+    )) as (string | number)[];
+    const entries: ListedEntry[] = [];
+    for (let i = 0; i + 2 < flat.length && entries.length < limit; i += 3) {
+      entries.push({
+        key: String(flat[i]),
+        value: String(flat[i + 1]),
+        ttlMs: liveTtl(flat[i + 2]),
+      });
+    }
+    const last = entries.at(-1);
+    return flat.length > limit * 3 && last ? { entries, nextAfter: last.key } : { entries };
+  }
+
+  async takeTokens(name: string, rate: TokenBucketRate, count = 1): Promise<TakeResult> {
+    this.checkOpen();
+    checkName("name", name);
+    checkRate(rate, count);
+    const reply = (await this.script(
+      "takeTokens",
+      [this.keys.bucket(name)],
+      [rate.limit, rate.intervalMs, count],
+    )) as [number, number];
+    return reply[0] === 1
+      ? { taken: true, remaining: reply[1] }
+      : { taken: false, retryAfterMs: reply[1] };
+  }
+
+  async acquireSlot(
+    name: string,
+    limit: number,
+    holder: string,
+    leaseMs: number,
+  ): Promise<AcquireResult> {
+    this.checkOpen();
+    checkName("name", name);
+    checkSlotLimit(limit);
+    checkName("holder", holder);
+    checkDuration("leaseMs", leaseMs);
+    const reply = (await this.script(
+      "acquireSlot",
+      [this.keys.semaphore(name)],
+      [limit, holder, leaseMs],
+    )) as [number, number?];
+    return reply[0] === 1 ? { acquired: true } : { acquired: false, held: Number(reply[1]) };
+  }
+
+  async renewSlot(name: string, holder: string, leaseMs: number): Promise<boolean> {
+    this.checkOpen();
+    checkName("name", name);
+    checkName("holder", holder);
+    checkDuration("leaseMs", leaseMs);
+    const reply = await this.script("renewSlot", [this.keys.semaphore(name)], [holder, leaseMs]);
+    return reply === 1;
+  }
+
+  async releaseSlot(name: string, holder: string): Promise<void> {
+    this.checkOpen();
+    checkName("name", name);
+    checkName("holder", holder);
+    // One native command: the set's own expiry still covers the remaining leases.
+    await this.call(() => this.client.zrem(this.keys.semaphore(name), holder));
+  }
+
+  async add(name: string, delta: number, ttlMs: number): Promise<number> {
+    this.checkOpen();
+    checkName("name", name);
+    checkDelta(delta);
+    checkDuration("ttlMs", ttlMs);
+    return Number(await this.script("add", [this.keys.counter(name)], [delta, ttlMs]));
+  }
+
+  async ping(): Promise<void> {
+    this.checkOpen();
+    await this.call(() => this.client.ping());
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Every call awaited its reply, so nothing is left to flush; calls still in flight reject
+    // with `unavailable`.
+    this.client.disconnect();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new UnavailableError(`${this.where} is closed`);
+  }
+
+  private checkEntryWrite(key: string, value: string, ttlMs: number): void {
+    this.checkOpen();
+    checkName("key", key);
+    checkValue(value, this.limits.maxValueBytes);
+    checkDuration("ttlMs", ttlMs);
+  }
+
+  private entryKeys(key: string): string[] {
+    return [this.keys.entry(key), this.keys.lexIndex, this.keys.expiryIndex];
+  }
+
+  private script(
+    name: keyof typeof SCRIPTS,
+    keys: readonly string[],
+    args: readonly (string | number | Buffer)[],
+  ): Promise<unknown> {
+    return this.call(() => SCRIPTS[name].run(this.client, keys, args));
+  }
+
+  private call<T>(body: () => Promise<T>): Promise<T> {
+    return withinDeadline(this.client, this.operationTimeoutMs, this.where, body).catch(
+      (error: unknown) => {
+        // A call that lost the race with close() reports the close, not the dropped socket.
+        if (this.closed && error instanceof GoTaskQError && error.code === "unavailable") {
+          throw new UnavailableError(`${this.where} is closed`, { cause: error });
+        }
+        throw error;
+      },
+    );
+  }
+}
