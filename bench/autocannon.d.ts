@@ -15,15 +15,6 @@ declare module "autocannon" {
       method?: "GET" | "POST" | "PUT" | "DELETE" | "PATCH";
       headers?: Record<string, string>;
       body?: string | Buffer;
-      /** Per-request overrides; `setupRequest` may change each request before it is sent. */
-      requests?: { setupRequest?: (request: RequestParams) => RequestParams }[];
-    }
-
-    interface RequestParams {
-      method?: string;
-      path?: string;
-      headers?: Record<string, string>;
-      body?: string | Buffer;
     }
 
     /** hdr-histogram-percentiles-obj; latency in milliseconds. */
