@@ -176,6 +176,26 @@ describe("sqlite broker specifics", () => {
     expect(received).toHaveLength(10);
   });
 
+  it("wakes an idle consumer when another connection commits, without waiting for its poll", async () => {
+    const { file } = setup();
+    // A poll interval no test waits for: only the file notification can deliver in time.
+    const consumer = openSqliteBroker({ path: file, pollIntervalMs: 60_000 });
+    cleanups.push(() => consumer.close());
+    const got: Delivery[] = [];
+    await consumer.consume(["woken"], { prefetch: 10, leaseMs: 30_000 }, (d) => got.push(d));
+    const producer = openSqliteBroker({ path: file, pollIntervalMs: 60_000 });
+    cleanups.push(() => producer.close());
+    for (let round = 1; round <= 3; round++) {
+      await producer.publish("woken", [message(`peer-${round}`)]);
+      await pollUntil(() => got.length === round, {
+        timeoutMs: 10_000,
+        what: `delivery ${round} of another connection's publish`,
+      });
+      await got[round - 1]?.ack();
+    }
+    expect(got.map((d) => d.id)).toEqual(["peer-1", "peer-2", "peer-3"]);
+  });
+
   it("keeps a 7-day delay on its clock, then delivers it", async () => {
     const { file } = setup();
     let now = Date.now();

@@ -5,6 +5,7 @@ import type { OutgoingMessage } from "../broker.js";
 import type { SettleOp } from "../guarded-delivery.js";
 import { type ClaimedRow, Claimer } from "./claim.js";
 import { toDomainError } from "./errors.js";
+import { PeerWriteWatcher } from "./peer-writes.js";
 import { MessageWriter } from "./publish.js";
 import { Settler } from "./settle.js";
 
@@ -16,8 +17,10 @@ import { Settler } from "./settle.js";
 //
 // When to tick: at once when this process published, settled or subscribed (its own work is
 // visible at once); again at once after a claim that filled every free slot (more may be
-// waiting); otherwise, while some subscription has free slots, every `pollIntervalMs` (default
-// 50 ms) or sooner when a delayed message or a lease falls due, to see other processes' work.
+// waiting); when another process commits to the file while some subscription has free slots
+// (peer-writes.ts); otherwise, while some subscription has free slots, every `pollIntervalMs`
+// (default 50 ms) or sooner when a delayed message or a lease falls due, to see other processes'
+// work where file notifications do not reach.
 // Idle polls first ask a cheap read (WAL readers take no lock) and only take the write lock when
 // there is something to claim. Nothing is scheduled while every subscription is full or none
 // exists, and nothing at all after `close`.
@@ -69,6 +72,7 @@ export class WriteLoop {
   private readonly tokenPrefix = randomInt(1, 2 ** 31) * TOKEN_COUNTER_SPAN;
   private tokenCounter = 0;
   private stopped = false;
+  private readonly peers: PeerWriteWatcher;
 
   constructor(
     db: Database.Database,
@@ -80,6 +84,9 @@ export class WriteLoop {
     this.claimer = new Claimer(db);
     this.settler = new Settler(db, this.writer);
     this.write = db.transaction((work: () => void) => work());
+    this.peers = new PeerWriteWatcher(file, () => {
+      if (this.subscriptions.some((s) => s.freeSlots() > 0)) this.wake();
+    });
   }
 
   get isStopped(): boolean {
@@ -103,12 +110,14 @@ export class WriteLoop {
 
   add(subscription: LoopSubscription): void {
     this.subscriptions.push(subscription);
+    this.peers.start();
     this.wake();
   }
 
   remove(subscription: LoopSubscription): void {
     const index = this.subscriptions.indexOf(subscription);
     if (index >= 0) this.subscriptions.splice(index, 1);
+    if (this.subscriptions.length === 0) this.peers.stop();
   }
 
   /** Ticks as soon as the current I/O phase ends. */
@@ -121,6 +130,7 @@ export class WriteLoop {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.peers.stop();
     if (this.immediate) clearImmediate(this.immediate);
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.immediate = undefined;
