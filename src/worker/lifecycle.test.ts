@@ -182,18 +182,21 @@ describe("Worker lifecycle", () => {
 
 /** A broker whose deliveries' ack rejects while `fail()` says so (a broker hiccup). */
 function failingAcks(broker: Broker, fail: () => boolean): Broker {
-  return Object.assign(Object.create(broker) as Broker, {
-    consume: (
-      queues: readonly string[],
-      options: Parameters<Broker["consume"]>[1],
-      onDelivery: (d: Delivery) => void,
-    ) =>
-      broker.consume(queues, options, (d) =>
-        onDelivery(
-          Object.assign(Object.create(d) as Delivery, {
-            ack: () => (fail() ? Promise.reject(new Error("connection reset")) : d.ack()),
-          }),
-        ),
+  const consume: Broker["consume"] = (queues, options, onDelivery) =>
+    broker.consume(queues, options, (d) =>
+      onDelivery(
+        Object.assign(Object.create(d) as Delivery, {
+          ack: () => (fail() ? Promise.reject(new Error("connection reset")) : d.ack()),
+        }),
       ),
+    );
+  // A Proxy reading through to the broker itself, not an object inheriting from it: the broker's
+  // getters and methods use private fields, which only the broker instance has.
+  return new Proxy(broker, {
+    get(target, property) {
+      if (property === "consume") return consume;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
   });
 }
