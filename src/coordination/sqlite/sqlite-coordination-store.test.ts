@@ -1,0 +1,147 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, describe, expect, it } from "vitest";
+import { openSqliteBroker } from "../../broker/sqlite/sqlite-broker.js";
+import { describeCoordinationConformance } from "../conformance/coordination.case.js";
+import { open, openSqliteCoordinationStore } from "./sqlite-coordination-store.js";
+
+// The SQLite coordination store on the shared conformance suite — each harness a fresh file in a
+// fresh directory, every client its own Database handle on it, as separate processes would have —
+// plus what only a file has to prove: the tables share a file with the broker's, expired rows
+// are swept, and the URL forms.
+
+const OPERATION_TIMEOUT_MS = 300;
+
+function tempDir(): string {
+  return mkdtempSync(path.join(tmpdir(), "gotaskq-coordination-"));
+}
+
+describeCoordinationConformance(
+  "sqlite",
+  async () => {
+    const dir = tempDir();
+    const file = path.join(dir, "coordination.db");
+    let locker: Database.Database | undefined;
+    const openOn = (prefix: string) =>
+      Promise.resolve(
+        openSqliteCoordinationStore({
+          path: file,
+          prefix,
+          operationTimeoutMs: OPERATION_TIMEOUT_MS,
+        }),
+      );
+    return {
+      open: () => openOn("conformance"),
+      openNamespace: (name) => openOn(`conformance${name}`),
+      // Another process holding the write lock past the operation timeout: what "the store went
+      // away" looks like for a file (writes wait busy_timeout, then fail; WAL readers go on).
+      breakConnection: async () => {
+        locker = new Database(file);
+        locker.exec("BEGIN IMMEDIATE");
+      },
+      cleanup: async () => {
+        if (locker?.inTransaction) locker.exec("ROLLBACK");
+        locker?.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+  {
+    operationTimeoutMs: OPERATION_TIMEOUT_MS,
+    skip: {
+      "store-clock":
+        "SQLite has no server: the store's clock is the process clock, which every process on the machine sharing the file reads alike; a client with a clock of its own cannot exist",
+    },
+  },
+);
+
+describe("sqlite coordination store specifics", () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+  const fresh = () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    return dir;
+  };
+
+  it("shares a file with the broker without touching its schema version", async () => {
+    const file = path.join(fresh(), "broker.db");
+    const broker = openSqliteBroker({ path: file });
+    const store = openSqliteCoordinationStore({ path: file });
+    await store.put("k", "v", 60_000);
+    await broker.publish("q", [{ id: "m", body: new Uint8Array([1]), priority: 5, delayMs: 0 }]);
+    const again = openSqliteCoordinationStore({ path: file });
+    expect((await again.read("k"))?.value).toBe("v");
+    const raw = new Database(file, { readonly: true });
+    expect(raw.pragma("user_version", { simple: true })).toBe(1);
+    expect(raw.prepare("SELECT version FROM coordination_schema").all()).toEqual([{ version: 1 }]);
+    raw.close();
+    await Promise.all([store.close(), again.close(), broker.close()]);
+  });
+
+  it("sweeps expired rows of every kind, a bounded batch per interval", async () => {
+    const file = path.join(fresh(), "coordination.db");
+    let now = 1_000_000;
+    const store = openSqliteCoordinationStore({
+      path: file,
+      now: () => now,
+      cleanupIntervalMs: 10_000,
+    });
+    await store.put("k", "v", 1_000);
+    await store.takeTokens("b", { limit: 1, intervalMs: 1_000 });
+    await store.acquireSlot("s", 1, "h", 1_000);
+    await store.add("c", 1, 1_000);
+    const raw = new Database(file, { readonly: true });
+    const rows = () =>
+      ["entries", "buckets", "slots", "counters"].map(
+        (table) =>
+          (raw.prepare(`SELECT count(*) AS n FROM coordination_${table}`).get() as { n: number }).n,
+      );
+    expect(rows()).toEqual([1, 1, 1, 1]);
+    now += 5_000;
+    await store.ping();
+    expect(rows()).toEqual([1, 1, 1, 1]);
+    now += 5_000;
+    await store.ping();
+    expect(rows()).toEqual([0, 0, 0, 0]);
+    raw.close();
+    await store.close();
+  });
+
+  it("opens sqlite://relative paths against the working directory and sqlite:///absolute ones", async () => {
+    const dir = fresh();
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      const relative = open("sqlite://nested/coordination.db?prefix=one");
+      await relative.put("k", "v", 60_000);
+      const absolute = open(`sqlite://${path.join(dir, "nested", "coordination.db")}`, {
+        prefix: "one",
+      });
+      expect((await absolute.read("k"))?.value).toBe("v");
+      const otherPrefix = open(`sqlite://${path.join(dir, "nested", "coordination.db")}`);
+      expect(await otherPrefix.read("k")).toBeUndefined();
+      await Promise.all([relative.close(), absolute.close(), otherPrefix.close()]);
+    } finally {
+      process.chdir(cwd);
+    }
+    expect(() => open("sqlite://")).toThrow(/names no file/);
+    expect(() => open("sqlite://x.db?prefix=has space")).toThrow(/prefix/);
+  });
+
+  it("reports an unusable file as unavailable, naming it", () => {
+    const file = path.join(fresh(), "not-a-dir");
+    rmSync(file, { force: true });
+    Database(file).close();
+    expect(() => openSqliteCoordinationStore({ path: path.join(file, "coordination.db") })).toThrow(
+      expect.objectContaining({
+        code: "unavailable",
+        message: expect.stringContaining("not-a-dir"),
+      }),
+    );
+  });
+});
