@@ -1,62 +1,20 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { performance } from "node:perf_hooks";
 import type { BenchBackend } from "./backends/backend.js";
 import { CLI_MAIN, type RunningProcess, startProcess } from "./cli-process.js";
 import type { ProductConfig, ProductScenario, ProductTracking } from "./config.js";
 import { appHandle } from "./product-app-ipc.js";
 import type { BullAppSpec } from "./product-bullmq-app.js";
-import {
-  type QueueCounts,
-  type RestLoad,
-  restLoad,
-  restQueueCounts,
-  waitUntilDrained,
-} from "./product-clients.js";
+import { type RestLoad, restLoad, restQueueCounts } from "./product-clients.js";
+import { type CellContext, type ProductCell, startInOrder, timeCell } from "./product-timing.js";
 
-// One cell of the product phase: its processes started in a fresh folder (the cell's working
-// directory, so the CLI's default `.gotaskq/` paths land there), every task submitted, the clock
-// stopped when the queue is empty, then every process stopped with SIGTERM and what it reported
-// collected. A GoTaskQ cell runs the built CLI; a BullMQ cell runs bench/product-bullmq-app.ts in
-// the same process layout.
-
-/** How one process of a cell ended: peak RSS, CPU used while the cell was timed, its logs. */
-export interface ProcessOutcome {
-  label: string;
-  peakRssBytes: number;
-  /** CPU of this process from the first submission until the queue was empty, in ms. */
-  cpuMs: number;
-  stdoutBytes: number;
-  exit: string;
-  trackingWritten?: number;
-  trackingDropped?: number;
-}
-
-export type ProductCell =
-  | {
-      ok: true;
-      tasks: number;
-      /** First submission until the queue showed nothing ready, in flight or delayed. */
-      elapsedMs: number;
-      /** First submission until the last one was accepted. */
-      submittedMs: number;
-      deadLettered: number;
-      processes: ProcessOutcome[];
-    }
-  | { ok: false; reason: string };
-
-export interface CellContext {
-  config: ProductConfig;
-  /** The folder of this cell (created here), removed with the run's temporary root. */
-  dir: string;
-  /** Scope handed to the backend for its URLs: unique per run and cell. */
-  scope: string;
-  apiKey: string;
-}
+// The process layout of each product cell: which processes start, in which order, with which
+// environment, in a fresh folder (the cell's working directory, so the CLI's default `.gotaskq/`
+// paths land there), and how its tasks are submitted and its queue watched. A GoTaskQ cell runs
+// the built CLI; a BullMQ cell runs bench/product-bullmq-app.ts in the same layout. Timing and
+// stopping are bench/product-timing.ts.
 
 const READY_TIMEOUT_MS = 60_000;
-/** Above the CLI's default shutdown grace (30 s): a clean stop is never cut short. */
-const STOP_GRACE_MS = 45_000;
 
 /** The load a scenario puts on the product, shared by GoTaskQ and BullMQ cells. */
 export function loadOf(scenario: ProductScenario, config: ProductConfig): RestLoad {
@@ -119,95 +77,6 @@ function gotaskqEnv(
       ? { GOTASKQ_RATE_LIMIT_PER_SECOND: "1000000", GOTASKQ_RATE_LIMIT_BURST: "1000000" }
       : {}),
   };
-}
-
-/** Stops every process (in parallel), then reads what each reported. */
-async function stopAll(
-  processes: readonly RunningProcess[],
-  cpuAtStart: Map<RunningProcess, number>,
-  cpuAtEnd: Map<RunningProcess, number>,
-): Promise<ProcessOutcome[]> {
-  return Promise.all(
-    processes.map(async (p) => {
-      const report = await p.stop(STOP_GRACE_MS);
-      const stats = report.trackingStats;
-      const start = cpuAtStart.get(p);
-      const end = cpuAtEnd.get(p);
-      return {
-        label: p.label,
-        peakRssBytes: report.peakRssBytes,
-        cpuMs: start !== undefined && end !== undefined ? end - start : 0,
-        stdoutBytes: report.stdoutBytes,
-        exit: report.exit,
-        ...(typeof stats?.written === "number" ? { trackingWritten: stats.written } : {}),
-        ...(typeof stats?.dropped === "number" ? { trackingDropped: stats.dropped } : {}),
-      };
-    }),
-  );
-}
-
-interface Drive {
-  /** Submits everything; resolves with the tasks accepted. */
-  submit(): Promise<number>;
-  counts(): Promise<QueueCounts | undefined>;
-}
-
-/** Times `drive` on running processes and stops them; never leaves one running. */
-async function timeCell(
-  ctx: CellContext,
-  processes: RunningProcess[],
-  drive: () => Drive,
-): Promise<ProductCell> {
-  const cpuAtStart = new Map<RunningProcess, number>();
-  const cpuAtEnd = new Map<RunningProcess, number>();
-  let result: ProductCell;
-  try {
-    const driver = drive();
-    for (const p of processes) cpuAtStart.set(p, p.cpuMs());
-    const startedAt = performance.now();
-    const deadline = startedAt + ctx.config.cellTimeoutMs;
-    const accepted = await Promise.race([
-      driver.submit(),
-      new Promise<never>((_, reject) =>
-        setTimeout(
-          () => reject(new Error("submissions not done before the cell's timeout")),
-          ctx.config.cellTimeoutMs,
-        ).unref(),
-      ),
-    ]);
-    const submittedMs = performance.now() - startedAt;
-    const drained = await waitUntilDrained(driver.counts, ctx.config.pollMs, deadline);
-    for (const p of processes) cpuAtEnd.set(p, p.cpuMs());
-    result =
-      accepted === ctx.config.tasks
-        ? {
-            ok: true,
-            tasks: accepted,
-            elapsedMs: drained.at - startedAt,
-            submittedMs,
-            deadLettered: drained.deadLettered,
-            processes: [],
-          }
-        : { ok: false, reason: `only ${accepted} of ${ctx.config.tasks} tasks accepted` };
-  } catch (error) {
-    result = { ok: false, reason: (error as Error).message.split("\n")[0] ?? "failed" };
-  }
-  const outcomes = await stopAll(processes, cpuAtStart, cpuAtEnd);
-  return result.ok ? { ...result, processes: outcomes } : result;
-}
-
-/** Starts processes in order (each after the previous is ready); kills them all on a failure. */
-async function startInOrder(
-  starts: readonly (() => Promise<RunningProcess>)[],
-): Promise<RunningProcess[]> {
-  const started: RunningProcess[] = [];
-  try {
-    for (const start of starts) started.push(await start());
-    return started;
-  } catch (error) {
-    await Promise.all(started.map((p) => p.stop(5_000)));
-    throw error;
-  }
 }
 
 function startCli(

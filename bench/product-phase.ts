@@ -4,12 +4,8 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { BenchBackend } from "./backends/backend.js";
 import type { ProductConfig, ProductScenario, ProductTracking } from "./config.js";
-import {
-  type CellContext,
-  type ProductCell,
-  runBullCell,
-  runGoTaskQCell,
-} from "./product-cells.js";
+import { runBullCell, runGoTaskQCell } from "./product-cells.js";
+import type { CellContext, ProductCell } from "./product-timing.js";
 import type { ChildSpec } from "./protocol.js";
 import { startChild } from "./spawn-child.js";
 

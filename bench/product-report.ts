@@ -2,8 +2,8 @@ import { readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { CLI_MAIN } from "./cli-process.js";
 import type { ProductConfig, ProductScenario, ProductTracking } from "./config.js";
-import type { ProductCell } from "./product-cells.js";
 import { type ProductResults, productKey, RAW_BACKENDS, variantsOf } from "./product-phase.js";
+import type { ProductCell } from "./product-timing.js";
 import { type BackendInfo, table } from "./report.js";
 
 // The product phase's part of the report, which leads it: per broker backend one table of end to
