@@ -169,6 +169,47 @@ describe.skipIf(!available)("PostgreSQL coordination store", () => {
       }
     });
 
+    it("sweeps expired rows of every table that no write would overwrite", async () => {
+      const rows: [string, string][] = [
+        [
+          "gotaskq_coordination_entries",
+          "(ns, key, value, expires_at) values ($1, 'swept', '', 0)",
+        ],
+        [
+          "gotaskq_coordination_buckets",
+          "(ns, name, tokens, updated_at, granted, expires_at) values ($1, 'swept', 0, 0, true, 0)",
+        ],
+        [
+          "gotaskq_coordination_slots",
+          "(ns, name, holder, expires_at) values ($1, 'swept', 'h', 0)",
+        ],
+        [
+          "gotaskq_coordination_counters",
+          "(ns, name, value, expires_at) values ($1, 'swept', 1, 0)",
+        ],
+      ];
+      await admin(async (c) => {
+        for (const [table, values] of rows)
+          await c.query(`insert into ${table} ${values}`, [prefix]);
+      });
+      // A fresh client sweeps on its first write; close() waits for that sweep.
+      const store = await open(url, { prefix });
+      await store.put("trigger", "v", 60_000);
+      await store.close();
+      const left = await admin(async (c) => {
+        const counts: number[] = [];
+        for (const [table] of rows) {
+          const { rows: found } = await c.query(
+            `select 1 from ${table} where ns = $1 and expires_at = 0`,
+            [prefix],
+          );
+          counts.push(found.length);
+        }
+        return counts;
+      });
+      expect(left).toEqual([0, 0, 0, 0]);
+    });
+
     it("lists keys holding LIKE's wildcards literally", async () => {
       const store = await track(open(url, { prefix }));
       await store.put("w:a%b", "1", 60_000);
