@@ -20,7 +20,32 @@ export interface BucketRow {
   expires_at: number;
 }
 
-export function prepareStatements(db: Database.Database) {
+type Statement<Params extends unknown[], Row = unknown> = Database.Statement<Params, Row>;
+type Prefix = string;
+
+export interface Statements {
+  readEntry: Statement<[Prefix, string, number], EntryRow>;
+  putEntry: Statement<[Prefix, string, string, number]>;
+  replaceEntry: Statement<[string, number, Prefix, string, string, number]>;
+  releaseEntry: Statement<[Prefix, string, number]>;
+  releaseExpected: Statement<[Prefix, string, string, number]>;
+  listEntries: Statement<[Prefix, string, string, number], ListedRow>;
+  readBucket: Statement<[Prefix, string], BucketRow>;
+  writeBucket: Statement<[Prefix, string, number, number, number]>;
+  dropExpiredSlots: Statement<[Prefix, string, number]>;
+  countSlots: Statement<[Prefix, string], { held: number }>;
+  renewSlot: Statement<[number, Prefix, string, string, number]>;
+  insertSlot: Statement<[Prefix, string, string, number]>;
+  releaseSlot: Statement<[Prefix, string, string]>;
+  addCounter: Statement<
+    [{ prefix: Prefix; name: string; delta: number; expiresAt: number; now: number }],
+    { value: number }
+  >;
+  ping: Statement<[]>;
+  cleanup: Statement<[number, number]>[];
+}
+
+export function prepareStatements(db: Database.Database): Statements {
   return {
     readEntry: db.prepare<[string, string, number], EntryRow>(
       "SELECT value, expires_at FROM coordination_entries WHERE prefix = ? AND key = ? AND expires_at > ?",
@@ -97,5 +122,3 @@ export function prepareStatements(db: Database.Database) {
     ),
   };
 }
-
-export type Statements = ReturnType<typeof prepareStatements>;
