@@ -52,7 +52,7 @@ export function registerDashboardPages(
   };
 
   const page = async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!signedIn(request, options.dashboard)) {
+    if (!(await signedIn(request, options.dashboard))) {
       const next = encodeURIComponent(request.url);
       return reply.header("cache-control", "no-store").redirect(`/login?next=${next}`, 302);
     }

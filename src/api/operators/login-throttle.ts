@@ -1,4 +1,7 @@
+import { createHash } from "node:crypto";
+import type { CoordinationStore } from "../../coordination/coordination-store.js";
 import { InvalidArgumentError } from "../../core/errors.js";
+import { onCoordinationStore } from "./store-fault.js";
 
 // Login attempts, limited per client socket address and per username, so neither one address
 // trying many names nor many addresses trying one name can brute-force a password. Only FAILED
@@ -6,31 +9,28 @@ import { InvalidArgumentError } from "../../core/errors.js";
 // attacker gets `burst` guesses, then one per `1 / refillPerSecond` seconds. A refused attempt
 // does no scrypt work (that is what makes flooding the login cheap to refuse).
 //
-// In memory, per API process; bounded like the API-key limiter (full buckets are forgotten).
+// Both live in the coordination store, so the limit holds across API replicas: a token bucket per
+// key (refilled by the store's clock, forgotten once full), and, once a failure empties it, a
+// "wait" record that lives until the next token is due. The check before an attempt is one read
+// of that record; the store has no way to look at a bucket without taking from it, and taking on
+// every attempt would spend the budget on correct passwords too. Keys are hashed: a name typed in
+// the username box may be a password, and it should not sit readable in the store.
 
 export interface LoginThrottleOptions {
+  /** Which limit this is ("address", "username"); keeps the two apart in the store. */
+  name: string;
   /** Failed attempts allowed at once per key. */
   burst: number;
   /** Failed attempts regained per second per key. */
   refillPerSecond: number;
-  /** Keys held at most. Default 10,000. */
-  maxKeys?: number;
-  now?: () => number;
-}
-
-interface Bucket {
-  tokens: number;
-  at: number;
 }
 
 export class LoginThrottle {
-  readonly #burst: number;
-  readonly #rate: number;
-  readonly #maxKeys: number;
-  readonly #now: () => number;
-  readonly #buckets = new Map<string, Bucket>();
+  readonly #store: CoordinationStore;
+  readonly #name: string;
+  readonly #rate: { limit: number; intervalMs: number };
 
-  constructor(options: LoginThrottleOptions) {
+  constructor(store: CoordinationStore, options: LoginThrottleOptions) {
     if (!(Number.isInteger(options.burst) && options.burst >= 1)) {
       throw new InvalidArgumentError(
         `burst must be an integer of at least 1 (got ${options.burst})`,
@@ -41,40 +41,40 @@ export class LoginThrottle {
         `refillPerSecond must be a positive number (got ${options.refillPerSecond})`,
       );
     }
-    this.#burst = options.burst;
-    this.#rate = options.refillPerSecond;
-    this.#maxKeys = options.maxKeys ?? 10_000;
-    this.#now = options.now ?? Date.now;
+    this.#store = store;
+    this.#name = options.name;
+    // The store's bucket refills `limit` per `intervalMs`: burst per burst/rate seconds.
+    this.#rate = {
+      limit: options.burst,
+      intervalMs: Math.round((options.burst / options.refillPerSecond) * 1_000),
+    };
   }
 
   /** 0 when `key` may try now, else the seconds to wait (for Retry-After). */
-  retryAfterSeconds(key: string): number {
-    const tokens = this.#tokens(key, this.#now());
-    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / this.#rate));
+  async retryAfterSeconds(key: string): Promise<number> {
+    const wait = await onCoordinationStore("cannot check the login limit", () =>
+      this.#store.read(this.#key("wait", key)),
+    );
+    return wait ? Math.max(1, Math.ceil(wait.ttlMs / 1_000)) : 0;
   }
 
   /** Spends one token of `key` for a failed attempt. */
-  failed(key: string): void {
-    const now = this.#now();
-    const tokens = this.#tokens(key, now);
-    this.#buckets.delete(key); // re-insert: Map order then tracks the last failure
-    this.#buckets.set(key, { tokens: Math.max(0, tokens - 1), at: now });
-    if (this.#buckets.size > this.#maxKeys) this.#sweep(now);
+  async failed(key: string): Promise<void> {
+    await onCoordinationStore("cannot record the failed login", async () => {
+      const took = await this.#store.takeTokens(this.#key("bucket", key), this.#rate);
+      const waitMs = took.taken
+        ? Math.ceil(Math.max(0, 1 - took.remaining) * this.#msPerToken)
+        : took.retryAfterMs;
+      if (waitMs >= 1) await this.#store.put(this.#key("wait", key), "1", waitMs);
+    });
   }
 
-  #tokens(key: string, now: number): number {
-    const b = this.#buckets.get(key);
-    if (!b) return this.#burst;
-    return Math.min(this.#burst, b.tokens + (Math.max(0, now - b.at) * this.#rate) / 1_000);
+  get #msPerToken(): number {
+    return this.#rate.intervalMs / this.#rate.limit;
   }
 
-  #sweep(now: number): void {
-    for (const key of this.#buckets.keys()) {
-      if (this.#tokens(key, now) >= this.#burst) this.#buckets.delete(key);
-    }
-    for (const key of this.#buckets.keys()) {
-      if (this.#buckets.size <= this.#maxKeys) break;
-      this.#buckets.delete(key);
-    }
+  #key(kind: "bucket" | "wait", key: string): string {
+    const digest = createHash("sha256").update(key, "utf8").digest("base64url").slice(0, 32);
+    return `dashboard:login-${kind}:${this.#name}:${digest}`;
   }
 }

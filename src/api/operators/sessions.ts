@@ -1,22 +1,31 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { CoordinationStore, Entry } from "../../coordination/coordination-store.js";
 import type { OperatorRole } from "./operators-file.js";
+import { onCoordinationStore } from "./store-fault.js";
 
-// Dashboard sessions, in memory in the API process (an API replica restart logs operators out;
-// with several replicas, put sticky sessions in front or log in per replica). A session id is
-// 256 random bits, sent only in the HttpOnly cookie; the map is keyed by its SHA-256, so the
-// ids themselves are never held. Each session carries its own CSRF token (256 bits) that the
-// SPA sends back in X-CSRF-Token on every state-changing request.
+// Dashboard sessions, as records in the coordination store, so every API replica sees a login at
+// once and refuses a logged-out cookie at once (no sticky sessions; a restart logs nobody out).
+// A session id is 256 random bits, sent only in the HttpOnly cookie; the record's key is the id's
+// SHA-256, so a dump of the store yields no cookie that would sign anyone in. The record holds
+// what a request needs (operator name, role at login, CSRF token, login time), never a password
+// hash. Each session carries its own CSRF token (256 bits) that the SPA sends back in
+// X-CSRF-Token on every state-changing request.
 //
 // Expiry: idle (default 30 min without a request) and absolute (default 12 h after login),
-// whichever comes first. Memory is bounded: past `maxSessions` the oldest sessions are dropped.
+// whichever comes first, both as the record's TTL by the store's clock: an expired session is
+// simply absent on every replica. Sliding the idle timer on every request would be a store write
+// per request, so a lookup restarts the TTL only once `refreshFraction` (default 1/10) of the idle
+// time has passed since the last restart: an idle session then ends between 27 and 30 minutes
+// after its last request, and a busy one costs at most one write per 3 minutes. The absolute
+// limit counts from `createdAt` by the API process's clock (replicas' clocks agree to well
+// under the 12 h it measures).
 
 export interface Session {
   operator: string;
   role: OperatorRole;
   csrfToken: string;
-  /** Epoch ms. */
+  /** Login time, epoch ms. */
   createdAt: number;
-  lastSeenAt: number;
 }
 
 export interface SessionStoreOptions {
@@ -24,97 +33,155 @@ export interface SessionStoreOptions {
   idleMs?: number;
   /** A session ends this long after login whatever its use (ms). Default 12 hours. */
   absoluteMs?: number;
-  /** Sessions held at most; the oldest go first. Default 10,000. */
-  maxSessions?: number;
-  /** Clock (tests). Default Date.now. */
+  /** Share of `idleMs` that passes before a lookup restarts the idle TTL. Default 0.1. */
+  refreshFraction?: number;
+  /** Clock for the absolute limit (tests). Default Date.now. */
   now?: () => number;
 }
 
-const SWEEP_INTERVAL_MS = 60_000;
+const KEY_PREFIX = "dashboard:session:";
+const MAX_ID_LENGTH = 128;
+const LIST_PAGE = 500;
 
-function digest(id: string): string {
-  return createHash("sha256").update(id, "utf8").digest("base64url");
+function keyOf(id: string): string {
+  return KEY_PREFIX + createHash("sha256").update(id, "utf8").digest("base64url");
+}
+
+function encode(session: Session): string {
+  return JSON.stringify({
+    operator: session.operator,
+    role: session.role,
+    csrf_token: session.csrfToken,
+    created_at: session.createdAt,
+  });
+}
+
+/** The stored record, or undefined for anything that is not one (treated as no session). */
+function decode(value: string): Session | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  if (typeof raw !== "object" || raw === null) return undefined;
+  const r = raw as Record<string, unknown>;
+  if (
+    typeof r.operator !== "string" ||
+    (r.role !== "viewer" && r.role !== "operator") ||
+    typeof r.csrf_token !== "string" ||
+    typeof r.created_at !== "number"
+  ) {
+    return undefined;
+  }
+  return { operator: r.operator, role: r.role, csrfToken: r.csrf_token, createdAt: r.created_at };
+}
+
+interface Found {
+  key: string;
+  entry: Entry;
+  session: Session;
 }
 
 export class SessionStore {
   readonly idleMs: number;
   readonly absoluteMs: number;
-  readonly #max: number;
+  readonly #store: CoordinationStore;
+  readonly #refreshAfterMs: number;
   readonly #now: () => number;
-  readonly #sessions = new Map<string, Session>();
-  #sweptAt: number;
 
-  constructor(options: SessionStoreOptions = {}) {
+  constructor(store: CoordinationStore, options: SessionStoreOptions = {}) {
+    this.#store = store;
     this.idleMs = options.idleMs ?? 30 * 60_000;
     this.absoluteMs = options.absoluteMs ?? 12 * 3_600_000;
-    this.#max = options.maxSessions ?? 10_000;
+    this.#refreshAfterMs = this.idleMs * (options.refreshFraction ?? 0.1);
     this.#now = options.now ?? Date.now;
-    this.#sweptAt = this.#now();
   }
 
   /** Opens a session; returns its id (for the cookie only) and the session. */
-  create(operator: string, role: OperatorRole): { id: string; session: Session } {
-    const now = this.#now();
-    this.#sweep(now);
+  async create(operator: string, role: OperatorRole): Promise<{ id: string; session: Session }> {
     const id = randomBytes(32).toString("base64url");
     const session: Session = {
       operator,
       role,
       csrfToken: randomBytes(32).toString("base64url"),
-      createdAt: now,
-      lastSeenAt: now,
+      createdAt: this.#now(),
     };
-    this.#sessions.set(digest(id), session);
-    // Map order is insertion order: the first entries are the oldest sessions.
-    for (const key of this.#sessions.keys()) {
-      if (this.#sessions.size <= this.#max) break;
-      this.#sessions.delete(key);
-    }
+    await onCoordinationStore("cannot open a dashboard session", () =>
+      this.#store.put(keyOf(id), encode(session), Math.min(this.idleMs, this.absoluteMs)),
+    );
     return { id, session };
   }
 
-  /** The live session of `id` (its idle timer restarts), or undefined. */
-  touch(id: string | undefined): Session | undefined {
-    const session = this.peek(id);
-    if (session) session.lastSeenAt = this.#now();
-    return session;
+  /** The live session of `id`, its idle timer restarted when due; undefined when it ended. */
+  async touch(id: string | undefined): Promise<Session | undefined> {
+    const found = await this.#find(id);
+    if (!found) return undefined;
+    const { key, entry, session } = found;
+    const ttlMs = this.#ttl(session);
+    if (ttlMs - entry.ttlMs <= this.#refreshAfterMs) return session;
+    // replace, not put: a logout on another replica between the read and here must stay a
+    // logout, and a concurrent refresh of the same value is as good as this one.
+    const kept = await onCoordinationStore("cannot check the dashboard session", () =>
+      this.#store.replace(key, entry.value, entry.value, ttlMs),
+    );
+    return kept ? session : (await this.#find(id))?.session;
   }
 
   /** The live session of `id` without extending it (an open event stream is not activity). */
-  peek(id: string | undefined): Session | undefined {
-    if (id === undefined || id.length === 0 || id.length > 128) return undefined;
-    const now = this.#now();
-    if (now - this.#sweptAt >= SWEEP_INTERVAL_MS) this.#sweep(now);
-    const key = digest(id);
-    const session = this.#sessions.get(key);
+  async peek(id: string | undefined): Promise<Session | undefined> {
+    return (await this.#find(id))?.session;
+  }
+
+  /** Ends the session of `id` on every replica. */
+  async destroy(id: string | undefined): Promise<void> {
+    if (id === undefined || id.length === 0 || id.length > MAX_ID_LENGTH) return;
+    await onCoordinationStore("cannot end the dashboard session", () =>
+      this.#store.release(keyOf(id)),
+    );
+  }
+
+  /**
+   * Ends every session of an operator (removed from the operators file): a scan of the session
+   * records, which is rare (once per removal) and bounded by the live sessions.
+   */
+  async destroyOperator(operator: string): Promise<void> {
+    await onCoordinationStore("cannot end the operator's dashboard sessions", async () => {
+      let after: string | undefined;
+      do {
+        const page = await this.#store.list(KEY_PREFIX, {
+          limit: LIST_PAGE,
+          ...(after !== undefined ? { after } : {}),
+        });
+        for (const e of page.entries) {
+          if (decode(e.value)?.operator === operator) await this.#store.release(e.key, e.value);
+        }
+        after = page.nextAfter;
+      } while (after !== undefined);
+    });
+  }
+
+  /** Milliseconds the session may live from now: the idle time, capped by the absolute limit. */
+  #ttl(session: Session): number {
+    return Math.min(this.idleMs, session.createdAt + this.absoluteMs - this.#now());
+  }
+
+  async #find(id: string | undefined): Promise<Found | undefined> {
+    if (id === undefined || id.length === 0 || id.length > MAX_ID_LENGTH) return undefined;
+    const key = keyOf(id);
+    const entry = await onCoordinationStore("cannot check the dashboard session", () =>
+      this.#store.read(key),
+    );
+    if (!entry) return undefined;
+    const session = decode(entry.value);
     if (!session) return undefined;
-    if (this.#expired(session, now)) {
-      this.#sessions.delete(key);
+    if (this.#ttl(session) < 1) {
+      await onCoordinationStore("cannot end the dashboard session", () =>
+        this.#store.release(key, entry.value),
+      );
       return undefined;
     }
-    return session;
-  }
-
-  destroy(id: string | undefined): void {
-    if (id !== undefined) this.#sessions.delete(digest(id));
-  }
-
-  /** Ends every session of an operator (removed, or its role changed). */
-  destroyOperator(operator: string): void {
-    for (const [key, s] of this.#sessions) if (s.operator === operator) this.#sessions.delete(key);
-  }
-
-  get size(): number {
-    return this.#sessions.size;
-  }
-
-  #expired(s: Session, now: number): boolean {
-    return now - s.lastSeenAt >= this.idleMs || now - s.createdAt >= this.absoluteMs;
-  }
-
-  #sweep(now: number): void {
-    this.#sweptAt = now;
-    for (const [key, s] of this.#sessions) if (this.#expired(s, now)) this.#sessions.delete(key);
+    return { key, entry, session };
   }
 }
 

@@ -46,7 +46,7 @@ export function authHook(
     let principal: Principal;
     let budget: string;
     if (key === undefined && dashboard && sessionCookie(request) !== undefined) {
-      const signed = signedIn(request, dashboard);
+      const signed = await signedIn(request, dashboard);
       if (!signed) throw new GoTaskQError("unauthenticated", SESSION_ENDED);
       requireCsrf(request, signed.session);
       request.signedIn = signed;

@@ -1,4 +1,6 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
+import type { CoordinationStore } from "../../coordination/coordination-store.js";
+import { createMemoryCoordinationStore } from "../../coordination/memory/memory-coordination-store.js";
 import { GoTaskQError } from "../../core/errors.js";
 import type { Principal, Scope } from "../auth/scopes.js";
 import { LoginThrottle } from "../operators/login-throttle.js";
@@ -13,6 +15,11 @@ import { csrfTokenMatches, type Session, SessionStore } from "../operators/sessi
 //
 // CSRF: the cookie is SameSite=Strict, and on top of that every state-changing request made
 // with it must echo the session's token in X-CSRF-Token (a header a cross-site form cannot set).
+//
+// Sessions and the login limits live in the coordination store. When it cannot be reached, a
+// request that carries a session cookie answers 503, not 401 (a 401 sends the SPA to the login
+// page over a transient fault), and so does a login (there is nowhere to record the session or
+// the failed attempt). Requests with an API key never touch the store.
 
 export const SESSION_COOKIE = "gotaskq_session";
 export const CSRF_HEADER = "x-csrf-token";
@@ -47,33 +54,67 @@ export function sessionCookie(request: FastifyRequest): string | undefined {
 /**
  * The signed-in operator of this request, or undefined. `touch` restarts the idle timer (a page
  * or API request); the operator is looked up again so a removed operator's sessions end and a
- * changed role applies at once.
+ * changed role applies at once. Rejects with `unavailable` when the store cannot be reached.
  */
-export function signedIn(
+export async function signedIn(
   request: FastifyRequest,
   dashboard: DashboardAuth,
   options: { touch: boolean } = { touch: true },
-): SignedIn | undefined {
+): Promise<SignedIn | undefined> {
   const sessionId = sessionCookie(request);
   if (sessionId === undefined) return undefined;
   const { sessions, directory } = dashboard;
-  const session = options.touch ? sessions.touch(sessionId) : sessions.peek(sessionId);
+  const session = options.touch ? await sessions.touch(sessionId) : await sessions.peek(sessionId);
   if (!session) return undefined;
   const operator = directory.lookup(session.operator);
   if (!operator) {
-    sessions.destroyOperator(session.operator);
+    await sessions.destroyOperator(session.operator);
     return undefined;
   }
   session.role = operator.role;
   return { sessionId, session, operator };
 }
 
-/** True while the session behind `sessionId` is valid (for long-lived streams). */
-export function sessionStillValid(dashboard: DashboardAuth, signed: SignedIn): boolean {
-  return (
-    dashboard.sessions.peek(signed.sessionId) !== undefined &&
-    dashboard.directory.lookup(signed.operator.name) !== undefined
-  );
+/**
+ * Whether a long-lived stream opened by `signed` may go on, answered synchronously from what is
+ * known: the operator (in memory) and the session's absolute limit at once; a logout, possibly on
+ * another replica, within `recheckMs` (a store read at most that often, in the background). An
+ * unreachable store keeps the last answer: a transient fault does not cut the stream.
+ */
+export function sessionWatch(
+  dashboard: DashboardAuth,
+  signed: SignedIn,
+  recheckMs = 5_000,
+  now: () => number = Date.now,
+): () => boolean {
+  let valid = true;
+  let checkedAt = now();
+  let checking = false;
+  const endsAt = signed.session.createdAt + dashboard.sessions.absoluteMs;
+  return () => {
+    if (!valid) return false;
+    const t = now();
+    if (t >= endsAt || dashboard.directory.lookup(signed.operator.name) === undefined) {
+      valid = false;
+      return false;
+    }
+    if (!checking && t - checkedAt >= recheckMs) {
+      checking = true;
+      dashboard.sessions
+        .peek(signed.sessionId)
+        .then(
+          (session) => {
+            if (!session) valid = false;
+          },
+          () => {},
+        )
+        .finally(() => {
+          checking = false;
+          checkedAt = now();
+        });
+    }
+    return valid;
+  };
 }
 
 export function operatorPrincipal(operator: Operator): Principal {
@@ -112,14 +153,28 @@ export const SESSION_ENDED =
   "dashboard session expired or unknown; log in again (POST /auth/login) or send an API key";
 
 /**
- * The dashboard's auth state with the default limits: 5 failed logins per username, then one
- * per 12 s; 20 per client address, then one per 3 s; sessions idle 30 min, absolute 12 h.
+ * The dashboard's auth state on `store` with the default limits: 5 failed logins per username,
+ * then one per 12 s; 20 per client address, then one per 3 s; sessions idle 30 min, absolute 12 h.
  */
-export function createDashboardAuth(directory: OperatorDirectory): DashboardAuth {
+export function createDashboardAuth(
+  directory: OperatorDirectory,
+  coordination?: CoordinationStore,
+): DashboardAuth {
+  // TRANSITIONAL, until the composition root opens the coordination store and passes it in: a
+  // store private to this process (sessions as before: per replica).
+  const store = coordination ?? createMemoryCoordinationStore();
   return {
     directory,
-    sessions: new SessionStore(),
-    usernameThrottle: new LoginThrottle({ burst: 5, refillPerSecond: 1 / 12 }),
-    addressThrottle: new LoginThrottle({ burst: 20, refillPerSecond: 1 / 3 }),
+    sessions: new SessionStore(store),
+    usernameThrottle: new LoginThrottle(store, {
+      name: "username",
+      burst: 5,
+      refillPerSecond: 1 / 12,
+    }),
+    addressThrottle: new LoginThrottle(store, {
+      name: "address",
+      burst: 20,
+      refillPerSecond: 1 / 3,
+    }),
   };
 }

@@ -5,6 +5,7 @@ import {
   type DashboardAuth,
   requireCsrf,
   SESSION_ENDED,
+  sessionCookie,
   setSessionCookie,
   signedIn,
 } from "../dashboard-auth.js";
@@ -14,7 +15,9 @@ import type { Schema } from "../schemas.js";
 // /auth: the dashboard's login, session and logout. Open routes (no API key), each checking the
 // session itself. Login answers the same 401 for an unknown name and a wrong password, after the
 // same scrypt work, and is throttled per client socket address and per username (failed
-// attempts only; 429 + Retry-After, with no scrypt work spent on a refused attempt).
+// attempts only; 429 + Retry-After, with no scrypt work spent on a refused attempt). Sessions
+// and the throttle live in the coordination store: when it is unreachable, login, session and
+// logout answer 503 (see dashboard-auth.ts).
 
 const WRONG = "wrong username or password";
 
@@ -58,14 +61,16 @@ export function authRoutes(dashboard: DashboardAuth): RouteSpec[] {
       summary: "Dashboard login: sets the HttpOnly session cookie, returns the CSRF token",
       tag: "auth",
       schema: { body: loginBodySchema, response: { 200: sessionSchema } },
-      errors: [401, 415, 429],
+      errors: [401, 415, 429, 503],
       handler: async (request, reply) => {
         const { username, password } = request.body as { username: string; password: string };
         const address = request.socket.remoteAddress ?? "unknown";
         const user = username.toLowerCase();
         const wait = Math.max(
-          addressThrottle.retryAfterSeconds(address),
-          usernameThrottle.retryAfterSeconds(user),
+          ...(await Promise.all([
+            addressThrottle.retryAfterSeconds(address),
+            usernameThrottle.retryAfterSeconds(user),
+          ])),
         );
         if (wait > 0) {
           throw new RateLimitedError(
@@ -75,14 +80,13 @@ export function authRoutes(dashboard: DashboardAuth): RouteSpec[] {
         }
         const operator = await directory.verify(username, password);
         if (!operator) {
-          addressThrottle.failed(address);
-          usernameThrottle.failed(user);
+          await Promise.all([addressThrottle.failed(address), usernameThrottle.failed(user)]);
           throw new GoTaskQError("unauthenticated", WRONG);
         }
         // A session id from before the login is never reused (no session fixation).
-        const previous = signedIn(request, dashboard, { touch: false });
-        if (previous) sessions.destroy(previous.sessionId);
-        const { id, session } = sessions.create(operator.name, operator.role);
+        const previous = sessionCookie(request);
+        if (previous !== undefined) await sessions.destroy(previous);
+        const { id, session } = await sessions.create(operator.name, operator.role);
         setSessionCookie(request, reply, id);
         reply.header("cache-control", "no-store");
         return { operator, csrf_token: session.csrfToken };
@@ -95,9 +99,9 @@ export function authRoutes(dashboard: DashboardAuth): RouteSpec[] {
       summary: "The signed-in operator and the session's CSRF token (401 when not signed in)",
       tag: "auth",
       schema: { response: { 200: sessionSchema } },
-      errors: [401],
+      errors: [401, 503],
       handler: async (request, reply) => {
-        const signed = signedIn(request, dashboard);
+        const signed = await signedIn(request, dashboard);
         if (!signed) throw new GoTaskQError("unauthenticated", SESSION_ENDED);
         reply.header("cache-control", "no-store");
         return { operator: signed.operator, csrf_token: signed.session.csrfToken };
@@ -110,12 +114,12 @@ export function authRoutes(dashboard: DashboardAuth): RouteSpec[] {
       summary: "Ends the session and clears its cookie (needs X-CSRF-Token)",
       tag: "auth",
       schema: { response: { 204: { type: "null" } } },
-      errors: [401],
+      errors: [401, 503],
       handler: async (request, reply) => {
-        const signed = signedIn(request, dashboard, { touch: false });
+        const signed = await signedIn(request, dashboard, { touch: false });
         if (!signed) throw new GoTaskQError("unauthenticated", SESSION_ENDED);
         requireCsrf(request, signed.session);
-        sessions.destroy(signed.sessionId);
+        await sessions.destroy(signed.sessionId);
         clearSessionCookie(request, reply);
         reply.code(204);
         return null;

@@ -1,6 +1,6 @@
 import { SECURITY_HEADERS } from "../../dashboard/security-headers.js";
 import type { TaskService } from "../../task-service.js";
-import { type DashboardAuth, sessionStillValid } from "../dashboard-auth.js";
+import { type DashboardAuth, sessionWatch } from "../dashboard-auth.js";
 import type { EventStreamHub } from "../event-stream.js";
 import { HttpProblem } from "../problem.js";
 import type { RouteSpec } from "../route-spec.js";
@@ -87,8 +87,7 @@ export function eventRoutes(
             ...(query.functionKey !== undefined ? { functionKey: query.functionKey } : {}),
             ...(query.queue !== undefined ? { queue: query.queue } : {}),
           },
-          stillAuthorized:
-            signed && dashboard ? () => sessionStillValid(dashboard, signed) : () => true,
+          stillAuthorized: signed && dashboard ? sessionWatch(dashboard, signed) : () => true,
         });
       },
     },
