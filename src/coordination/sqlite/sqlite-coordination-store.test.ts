@@ -1,6 +1,8 @@
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { openSqliteBroker } from "../../broker/sqlite/sqlite-broker.js";
@@ -57,6 +59,28 @@ describeCoordinationConformance(
   },
 );
 
+const RACER = fileURLToPath(new URL("./racer-process.fixture.ts", import.meta.url));
+
+/** Runs racer-process.fixture.ts to its end and returns the line it printed. */
+function race(file: string, name: string, rounds: number, startAt: number) {
+  return new Promise<{ name: string; claims: number[]; slots: number[] }>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", RACER, file, name, String(rounds), String(startAt)],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      out += chunk;
+    });
+    child.once("error", reject);
+    child.once("exit", (code) => {
+      if (code === 0) resolve(JSON.parse(out));
+      else reject(new Error(`racer ${name} exited with ${code}: ${out}`));
+    });
+  });
+}
+
 describe("sqlite coordination store specifics", () => {
   const dirs: string[] = [];
   afterEach(() => {
@@ -67,6 +91,32 @@ describe("sqlite coordination store specifics", () => {
     dirs.push(dir);
     return dir;
   };
+
+  it("two processes racing for the same keys and slots: exactly one wins each, 200 rounds", async () => {
+    const file = path.join(fresh(), "coordination.db");
+    // Created first, so neither racer spends its start migrating.
+    await openSqliteCoordinationStore({ path: file }).close();
+    const rounds = 200;
+    // Both start together once tsx has loaded (about a second each, in parallel).
+    const startAt = Date.now() + 3_000;
+    const [a, b] = await Promise.all([
+      race(file, "a", rounds, startAt),
+      race(file, "b", rounds, startAt),
+    ]);
+    for (const kind of ["claims", "slots"] as const) {
+      const won = [...a[kind], ...b[kind]].sort((x, y) => x - y);
+      expect(won, kind).toEqual(Array.from({ length: rounds }, (_, i) => i));
+    }
+    // Both actually raced: each won some rounds.
+    expect(a.claims.length + a.slots.length).toBeGreaterThan(0);
+    expect(b.claims.length + b.slots.length).toBeGreaterThan(0);
+    const store = openSqliteCoordinationStore({ path: file, prefix: "race" });
+    const winners = new Set(a.claims);
+    for (const round of [0, rounds - 1]) {
+      expect((await store.read(`race:${round}`))?.value).toBe(winners.has(round) ? "a" : "b");
+    }
+    await store.close();
+  });
 
   it("shares a file with the broker without touching its schema version", async () => {
     const file = path.join(fresh(), "broker.db");
