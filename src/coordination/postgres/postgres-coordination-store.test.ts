@@ -221,11 +221,19 @@ describe.skipIf(!available)("PostgreSQL coordination store", () => {
       expect(underscore.entries.map((e) => e.key)).toEqual(["w:a_c"]);
     });
 
-    it("refuses U+0000, which PostgreSQL text cannot hold, as an invalid argument", async () => {
+    it("refuses what PostgreSQL cannot store or index as an invalid argument", async () => {
       const store = await track(open(url, { prefix }));
-      await expect(store.put("nul", "a\u0000b", 60_000)).rejects.toMatchObject({
-        code: "invalid_argument",
-      });
+      for (const call of [
+        () => store.put("nul", "a\u0000b", 60_000),
+        () => store.put("a\u0000b", "v", 60_000),
+        () => store.put("k".repeat(1025), "v", 60_000),
+        () => store.acquireSlot("s", 1, "é".repeat(513), 60_000),
+        () => store.list("a\u0000", { limit: 10 }),
+      ]) {
+        await expect(call()).rejects.toMatchObject({ code: "invalid_argument" });
+      }
+      await store.put("k".repeat(1024), "v", 60_000);
+      expect((await store.read("k".repeat(1024)))?.value).toBe("v");
     });
 
     it("refuses a bad prefix or timeout when opening, naming the rule", async () => {

@@ -1,4 +1,15 @@
-import { GoTaskQError, UnavailableError } from "../../core/errors.js";
+import { GoTaskQError, InvalidArgumentError, UnavailableError } from "../../core/errors.js";
+import {
+  checkAdd,
+  checkDuration,
+  checkEntry,
+  checkKey,
+  checkLimit,
+  checkListLimit,
+  checkSlot,
+  checkTake,
+  checkValue,
+} from "../arguments.js";
 import type {
   AcquireResult,
   ClaimResult,
@@ -9,15 +20,7 @@ import type {
   TakeResult,
   TokenBucketRate,
 } from "../coordination-store.js";
-import {
-  checkDelta,
-  checkDurationMs,
-  checkInteger,
-  checkKey,
-  checkListArguments,
-  checkValue,
-  MAX_VALUE_BYTES,
-} from "./arguments.js";
+import { checkIndexed, checkText, MAX_VALUE_BYTES } from "./arguments.js";
 import { BoundedPool } from "./bounded-pool.js";
 import { createPool } from "./connection.js";
 import { type PostgresCoordinationOptions, parsePostgresCoordinationUrl } from "./options.js";
@@ -35,8 +38,6 @@ export const SCHEMES = ["postgres:", "postgresql:"] as const;
 
 /** A claim answered with neither outcome raced a commit; a second try settles it in practice. */
 const CLAIM_ATTEMPTS = 5;
-const MAX_TOKEN_LIMIT = 1_000_000_000;
-const MAX_SEMAPHORE_LIMIT = 1_000_000;
 
 /**
  * Opens the store at `url` (postgres://user@host:5432/db?prefix=gotaskq) and creates its tables
@@ -82,18 +83,13 @@ export class PostgresCoordinationStore implements CoordinationStore {
   }
 
   async claim(key: string, value: string, ttlMs: number): Promise<ClaimResult> {
-    const args = [
-      this.#ns,
-      checkKey("key", key),
-      checkValue("value", value),
-      checkDurationMs("ttlMs", ttlMs),
-    ];
+    this.#checkEntry(key, value, ttlMs);
     this.#sweep.afterWrite();
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       const { rows } = await this.#pool.query<{ claimed: boolean } & Partial<EntryRow>>(
         "claim",
         sql.CLAIM,
-        args,
+        [this.#ns, key, value, ttlMs],
       );
       const row = rows[0];
       if (row?.claimed) return { claimed: true };
@@ -107,53 +103,61 @@ export class PostgresCoordinationStore implements CoordinationStore {
   }
 
   async put(key: string, value: string, ttlMs: number): Promise<void> {
-    const args = [
-      this.#ns,
-      checkKey("key", key),
-      checkValue("value", value),
-      checkDurationMs("ttlMs", ttlMs),
-    ];
+    this.#checkEntry(key, value, ttlMs);
     this.#sweep.afterWrite();
-    await this.#pool.query("put", sql.PUT, args);
+    await this.#pool.query("put", sql.PUT, [this.#ns, key, value, ttlMs]);
   }
 
   async read(key: string): Promise<Entry | undefined> {
-    const args = [this.#ns, checkKey("key", key)];
-    const { rows } = await this.#pool.query<EntryRow>("read", sql.READ, args);
+    this.#checkKey("key", key);
+    const { rows } = await this.#pool.query<EntryRow>("read", sql.READ, [this.#ns, key]);
     const row = rows[0];
     return row && { value: row.value, ttlMs: row.ttl_ms };
   }
 
   async replace(key: string, expected: string, value: string, ttlMs: number): Promise<boolean> {
-    const args = [
-      this.#ns,
-      checkKey("key", key),
-      checkValue("expected", expected),
-      checkValue("value", value),
-      checkDurationMs("ttlMs", ttlMs),
-    ];
+    this.#checkEntry(key, value, ttlMs);
+    this.#checkValue("expected", expected);
     this.#sweep.afterWrite();
-    const { rowCount } = await this.#pool.query("replace", sql.REPLACE, args);
+    const { rowCount } = await this.#pool.query("replace", sql.REPLACE, [
+      this.#ns,
+      key,
+      expected,
+      value,
+      ttlMs,
+    ]);
     return rowCount === 1;
   }
 
   async release(key: string, expected?: string): Promise<boolean> {
-    const args = [
-      this.#ns,
-      checkKey("key", key),
-      expected === undefined ? null : checkValue("expected", expected),
-    ];
+    this.#checkKey("key", key);
+    if (expected !== undefined) this.#checkValue("expected", expected);
     this.#sweep.afterWrite();
-    const { rows } = await this.#pool.query<{ live: number }>("release", sql.RELEASE, args);
+    const { rows } = await this.#pool.query<{ live: number }>("release", sql.RELEASE, [
+      this.#ns,
+      key,
+      expected ?? null,
+    ]);
     return (rows[0]?.live ?? 0) > 0;
   }
 
   async list(prefix: string, options: { limit: number; after?: string }): Promise<EntryPage> {
-    const { prefix: start, limit, after } = checkListArguments(prefix, options);
+    const { limit, after = "" } = options;
+    checkListLimit(limit);
+    // The prefix may be empty (every entry), and `after` any string, listed or not.
+    for (const [what, text] of [
+      ["list prefix", prefix],
+      ["list after", after],
+    ] as const) {
+      if (typeof text !== "string") {
+        throw new InvalidArgumentError(`${what} must be a string (got ${typeof text})`);
+      }
+      checkText(what, text);
+    }
     // One row more than asked says whether another page follows.
     const { rows } = await this.#pool.query<EntryRow & { key: string }>("list", sql.LIST, [
       this.#ns,
-      start,
+      prefix,
       after,
       limit + 1,
     ]);
@@ -165,20 +169,14 @@ export class PostgresCoordinationStore implements CoordinationStore {
   }
 
   async takeTokens(name: string, rate: TokenBucketRate, count = 1): Promise<TakeResult> {
-    const limit = checkInteger("rate.limit", rate?.limit, 1, MAX_TOKEN_LIMIT);
-    const intervalMs = checkDurationMs("rate.intervalMs", rate.intervalMs);
-    const args = [
-      this.#ns,
-      checkKey("bucket name", name),
-      limit,
-      intervalMs,
-      checkInteger("count", count, 1, limit),
-    ];
+    checkTake(name, rate, count);
+    checkIndexed("bucket name", name);
+    const { limit, intervalMs } = rate;
     this.#sweep.afterWrite();
     const { rows } = await this.#pool.query<{ granted: boolean; tokens: number }>(
       "takeTokens",
       sql.TAKE_TOKENS,
-      args,
+      [this.#ns, name, limit, intervalMs, count],
     );
     const row = rows[0];
     if (!row) throw new GoTaskQError("internal", "the token bucket upsert returned no row");
@@ -194,22 +192,20 @@ export class PostgresCoordinationStore implements CoordinationStore {
     holder: string,
     leaseMs: number,
   ): Promise<AcquireResult> {
-    const semaphore = checkKey("semaphore name", name);
-    const args = [
-      this.#ns,
-      semaphore,
-      checkKey("holder", holder),
-      checkInteger("limit", limit, 1, MAX_SEMAPHORE_LIMIT),
-      checkDurationMs("leaseMs", leaseMs),
-    ];
+    this.#checkSlot(name, holder);
+    checkLimit("limit", limit);
+    checkDuration("leaseMs", leaseMs);
     this.#sweep.afterWrite();
     return this.#pool.transaction("acquireSlot", async (client) => {
       // JSON keeps (ns, name) pairs distinct whatever characters either holds.
-      await client.query(sql.LOCK_SEMAPHORE, [JSON.stringify([this.#ns, semaphore])]);
-      const { rows } = await client.query<{ held: number; acquired: boolean }>(
-        sql.ACQUIRE_SLOT,
-        args,
-      );
+      await client.query(sql.LOCK_SEMAPHORE, [JSON.stringify([this.#ns, name])]);
+      const { rows } = await client.query<{ held: number; acquired: boolean }>(sql.ACQUIRE_SLOT, [
+        this.#ns,
+        name,
+        holder,
+        limit,
+        leaseMs,
+      ]);
       const row = rows[0];
       if (!row) throw new GoTaskQError("internal", "the semaphore statement returned no row");
       return row.acquired ? { acquired: true } : { acquired: false, held: row.held };
@@ -217,30 +213,32 @@ export class PostgresCoordinationStore implements CoordinationStore {
   }
 
   async renewSlot(name: string, holder: string, leaseMs: number): Promise<boolean> {
-    const args = [
+    this.#checkSlot(name, holder);
+    checkDuration("leaseMs", leaseMs);
+    const { rowCount } = await this.#pool.query("renewSlot", sql.RENEW_SLOT, [
       this.#ns,
-      checkKey("semaphore name", name),
-      checkKey("holder", holder),
-      checkDurationMs("leaseMs", leaseMs),
-    ];
-    const { rowCount } = await this.#pool.query("renewSlot", sql.RENEW_SLOT, args);
+      name,
+      holder,
+      leaseMs,
+    ]);
     return rowCount === 1;
   }
 
   async releaseSlot(name: string, holder: string): Promise<void> {
-    const args = [this.#ns, checkKey("semaphore name", name), checkKey("holder", holder)];
-    await this.#pool.query("releaseSlot", sql.RELEASE_SLOT, args);
+    this.#checkSlot(name, holder);
+    await this.#pool.query("releaseSlot", sql.RELEASE_SLOT, [this.#ns, name, holder]);
   }
 
   async add(name: string, delta: number, ttlMs: number): Promise<number> {
-    const args = [
-      this.#ns,
-      checkKey("counter name", name),
-      checkDelta(delta),
-      checkDurationMs("ttlMs", ttlMs),
-    ];
+    checkAdd(name, delta, ttlMs);
+    checkIndexed("counter name", name);
     this.#sweep.afterWrite();
-    const { rows } = await this.#pool.query<{ value: number }>("add", sql.ADD, args);
+    const { rows } = await this.#pool.query<{ value: number }>("add", sql.ADD, [
+      this.#ns,
+      name,
+      delta,
+      ttlMs,
+    ]);
     const row = rows[0];
     if (!row) throw new GoTaskQError("internal", "the counter upsert returned no row");
     return row.value;
@@ -252,5 +250,29 @@ export class PostgresCoordinationStore implements CoordinationStore {
 
   close(): Promise<void> {
     return this.#pool.close(this.#sweep.settled());
+  }
+
+  // The shared checks every store applies, then what PostgreSQL text and indexes refuse.
+
+  #checkKey(what: string, key: string): void {
+    checkKey(what, key);
+    checkIndexed(what, key);
+  }
+
+  #checkValue(what: string, value: string): void {
+    checkValue(value, MAX_VALUE_BYTES);
+    checkText(what, value);
+  }
+
+  #checkEntry(key: string, value: string, ttlMs: number): void {
+    checkEntry(key, value, ttlMs, MAX_VALUE_BYTES);
+    checkIndexed("key", key);
+    checkText("value", value);
+  }
+
+  #checkSlot(name: string, holder: string): void {
+    checkSlot(name, holder);
+    checkIndexed("semaphore name", name);
+    checkIndexed("holder", holder);
   }
 }
