@@ -112,16 +112,18 @@ return deleted
  * list: live entries in byte order of the caller's keys, from a ZRANGEBYLEX bound.
  * KEYS[1] lex index, KEYS[2] exp index.
  * ARGV[1] entry prefix, ARGV[2] min bound ("[a", "(a" or "-"), ARGV[3] max bound ("(a\\xff" or
- * "+"), ARGV[4] how many live entries to return at most.
+ * "+"), ARGV[4] how many live entries to return at most, ARGV[5] value bytes after which the
+ * page ends early (a page of large values stays a bounded reply).
  * Prunes up to 1000 expired members first; an index member whose entry is gone anyway is dropped
  * when met, so the work is the entries returned plus the stale members removed.
- * Returns {key, value, PTTL, key, value, PTTL, …}.
+ * Returns {cut, key, value, PTTL, key, value, PTTL, …}; cut = 1 when the byte budget ended the
+ * page (more entries may follow), else 0.
  */
 export const LIST = `${PRELUDE}
 local now = now_ms()
 prune(KEYS[1], KEYS[2], ARGV[1], now, 1000)
-local want = tonumber(ARGV[4])
-local out, found, min = {}, 0, ARGV[2]
+local want, budget = tonumber(ARGV[4]), tonumber(ARGV[5])
+local out, found, bytes, min = {0}, 0, 0, ARGV[2]
 while found < want do
   local members = redis.call('ZRANGEBYLEX', KEYS[1], min, ARGV[3], 'LIMIT', 0, want - found)
   if #members == 0 then break end
@@ -133,6 +135,11 @@ while found < want do
       out[#out + 1] = value
       out[#out + 1] = redis.call('PTTL', key)
       found = found + 1
+      bytes = bytes + #value
+      if bytes >= budget then
+        out[1] = 1
+        return out
+      end
     else
       index_remove(KEYS[1], KEYS[2], member)
     end
@@ -143,29 +150,33 @@ return out
 `;
 
 /**
- * take_tokens: a token bucket as a hash {t = tokens (may be fractional), u = server ms of the
- * last take}, refilled continuously on read; a successful take sets PEXPIRE to one interval, by
- * which it would be full again, so an idle bucket is forgotten. A refused take writes nothing.
+ * take_tokens: a token bucket as a hash {s = tokens × interval ms, u = server ms it was
+ * computed at}. Scaled by the interval, the arithmetic is integer (a bucket gains `limit` units
+ * per ms and holds at most limit × interval), so exactly one token never reads as 0.9999; the
+ * memory and SQLite stores compute the same way (coordination/token-bucket.ts). Every take,
+ * refused or not, stores the refilled state and PEXPIRE one interval: untouched that long, the
+ * bucket would be full, which is what an absent bucket is.
  * KEYS[1] bucket. ARGV[1] limit, ARGV[2] interval ms, ARGV[3] tokens to take.
  * Returns {1, whole tokens left} or {0, ms until enough tokens are there}.
  */
 export const TAKE_TOKENS = `${PRELUDE}
 local limit, interval, count = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = now_ms()
-local state = redis.call('HMGET', KEYS[1], 't', 'u')
-local tokens = limit
+local full = limit * interval
+local state = redis.call('HMGET', KEYS[1], 's', 'u')
+local scaled = full
 if state[1] and state[2] then
   -- max(0, …): the server's clock may step back.
   local elapsed = math.max(0, now - tonumber(state[2]))
-  tokens = math.min(limit, tonumber(state[1]) + elapsed * limit / interval)
+  if elapsed < interval then scaled = math.min(full, tonumber(state[1]) + elapsed * limit) end
 end
-if tokens < count then
-  return {0, math.max(1, math.ceil((count - tokens) * interval / limit))}
-end
-tokens = tokens - count
-redis.call('HSET', KEYS[1], 't', string.format('%.17g', tokens), 'u', now)
+local wanted = count * interval
+local taken = scaled >= wanted
+if taken then scaled = scaled - wanted end
+redis.call('HSET', KEYS[1], 's', string.format('%.0f', scaled), 'u', string.format('%.0f', now))
 redis.call('PEXPIRE', KEYS[1], interval)
-return {1, math.floor(tokens)}
+if taken then return {1, math.floor(scaled / interval)} end
+return {0, math.ceil((wanted - scaled) / limit)}
 `;
 
 // A semaphore is a sorted set of holder → lease expiry (server ms). Expired holders are removed

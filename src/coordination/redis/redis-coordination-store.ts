@@ -1,5 +1,16 @@
 import type { Redis } from "ioredis";
-import { GoTaskQError, UnavailableError } from "../../core/errors.js";
+import { GoTaskQError, InvalidArgumentError, UnavailableError } from "../../core/errors.js";
+import {
+  checkAdd,
+  checkDuration,
+  checkEntry,
+  checkKey,
+  checkLimit,
+  checkListLimit,
+  checkSlot,
+  checkTake,
+  checkValue,
+} from "../arguments.js";
 import type {
   AcquireResult,
   ClaimResult,
@@ -11,15 +22,6 @@ import type {
   TakeResult,
   TokenBucketRate,
 } from "../coordination-store.js";
-import {
-  checkDelta,
-  checkDuration,
-  checkListLimit,
-  checkName,
-  checkRate,
-  checkSlotLimit,
-  checkValue,
-} from "./arguments.js";
 import { CoordinationScript, createClient, withinDeadline } from "./connection.js";
 import {
   ACQUIRE_SLOT,
@@ -48,10 +50,17 @@ import {
 // `unavailable`, never a hang.
 
 export const REDIS_COORDINATION_LIMITS: CoordinationLimits = {
-  // Entries are claims and small records (sessions, join results); 64 KiB keeps a 1,000-entry
-  // list page at 64 MiB at most, and a script that copies values short.
-  maxValueBytes: 64 * 1024,
+  // As the memory and SQLite stores: a record is small, but a session or a join result with a
+  // few hundred ids should fit. Redis runs a script alone, so copying a value this size is
+  // still well under a millisecond.
+  maxValueBytes: 1_048_576,
 };
+
+/**
+ * Value bytes after which a list page ends early (with `nextAfter`): 1,000 values at the limit
+ * would be a reply of 1 GiB, built while Redis serves no one else.
+ */
+const PAGE_VALUE_BYTES = 8 * 1_048_576;
 
 const SCRIPTS = {
   claim: new CoordinationScript("claim", CLAIM),
@@ -126,7 +135,7 @@ class RedisCoordinationStore implements CoordinationStore {
 
   async read(key: string): Promise<Entry | undefined> {
     this.checkOpen();
-    checkName("key", key);
+    checkKey("key", key);
     const reply = (await this.script("read", [this.keys.entry(key)], [])) as
       | [string, number]
       | null;
@@ -148,7 +157,7 @@ class RedisCoordinationStore implements CoordinationStore {
 
   async release(key: string, expected?: string): Promise<boolean> {
     this.checkOpen();
-    checkName("key", key);
+    checkKey("key", key);
     if (expected !== undefined) checkValue(expected, Number.POSITIVE_INFINITY);
     const reply = await this.script("release", this.entryKeys(key), [
       key,
@@ -160,10 +169,11 @@ class RedisCoordinationStore implements CoordinationStore {
 
   async list(prefix: string, options: { limit: number; after?: string }): Promise<EntryPage> {
     this.checkOpen();
-    if (typeof prefix !== "string") checkName("prefix", prefix);
     checkListLimit(options?.limit);
     const { after, limit } = options;
-    if (after !== undefined && typeof after !== "string") checkName("after", after);
+    if (typeof prefix !== "string" || (after !== undefined && typeof after !== "string")) {
+      throw new InvalidArgumentError("list prefix and after must be strings");
+    }
     // Byte order of UTF-8 keys: no UTF-8 byte is 0xff, so every key that starts with `prefix`
     // sorts below prefix + 0xff, and none that does not lies between.
     const fromAfter =
@@ -171,11 +181,11 @@ class RedisCoordinationStore implements CoordinationStore {
     const min = fromAfter ? `(${after}` : prefix ? `[${prefix}` : "-";
     const max = prefix ? Buffer.concat([Buffer.from(`(${prefix}`), Buffer.from([0xff])]) : "+";
     // One more than asked for: it says whether there is a next page.
-    const flat = (await this.script(
+    const [cut, ...flat] = (await this.script(
       "list",
       [this.keys.lexIndex, this.keys.expiryIndex],
-      [this.keys.entryPrefix, min, max, limit + 1],
-    )) as (string | number)[];
+      [this.keys.entryPrefix, min, max, limit + 1, PAGE_VALUE_BYTES],
+    )) as [number, ...(string | number)[]];
     const entries: ListedEntry[] = [];
     for (let i = 0; i + 2 < flat.length && entries.length < limit; i += 3) {
       entries.push({
@@ -185,13 +195,13 @@ class RedisCoordinationStore implements CoordinationStore {
       });
     }
     const last = entries.at(-1);
-    return flat.length > limit * 3 && last ? { entries, nextAfter: last.key } : { entries };
+    const more = cut === 1 || flat.length > limit * 3;
+    return more && last ? { entries, nextAfter: last.key } : { entries };
   }
 
   async takeTokens(name: string, rate: TokenBucketRate, count = 1): Promise<TakeResult> {
     this.checkOpen();
-    checkName("name", name);
-    checkRate(rate, count);
+    checkTake(name, rate, count);
     const reply = (await this.script(
       "takeTokens",
       [this.keys.bucket(name)],
@@ -209,9 +219,8 @@ class RedisCoordinationStore implements CoordinationStore {
     leaseMs: number,
   ): Promise<AcquireResult> {
     this.checkOpen();
-    checkName("name", name);
-    checkSlotLimit(limit);
-    checkName("holder", holder);
+    checkSlot(name, holder);
+    checkLimit("limit", limit);
     checkDuration("leaseMs", leaseMs);
     const reply = (await this.script(
       "acquireSlot",
@@ -223,8 +232,7 @@ class RedisCoordinationStore implements CoordinationStore {
 
   async renewSlot(name: string, holder: string, leaseMs: number): Promise<boolean> {
     this.checkOpen();
-    checkName("name", name);
-    checkName("holder", holder);
+    checkSlot(name, holder);
     checkDuration("leaseMs", leaseMs);
     const reply = await this.script("renewSlot", [this.keys.semaphore(name)], [holder, leaseMs]);
     return reply === 1;
@@ -232,17 +240,14 @@ class RedisCoordinationStore implements CoordinationStore {
 
   async releaseSlot(name: string, holder: string): Promise<void> {
     this.checkOpen();
-    checkName("name", name);
-    checkName("holder", holder);
+    checkSlot(name, holder);
     // One native command: the set's own expiry still covers the remaining leases.
     await this.call(() => this.client.zrem(this.keys.semaphore(name), holder));
   }
 
   async add(name: string, delta: number, ttlMs: number): Promise<number> {
     this.checkOpen();
-    checkName("name", name);
-    checkDelta(delta);
-    checkDuration("ttlMs", ttlMs);
+    checkAdd(name, delta, ttlMs);
     return Number(await this.script("add", [this.keys.counter(name)], [delta, ttlMs]));
   }
 
@@ -265,9 +270,7 @@ class RedisCoordinationStore implements CoordinationStore {
 
   private checkEntryWrite(key: string, value: string, ttlMs: number): void {
     this.checkOpen();
-    checkName("key", key);
-    checkValue(value, this.limits.maxValueBytes);
-    checkDuration("ttlMs", ttlMs);
+    checkEntry(key, value, ttlMs, this.limits.maxValueBytes);
   }
 
   private entryKeys(key: string): string[] {
