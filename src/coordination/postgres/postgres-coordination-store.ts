@@ -36,7 +36,11 @@ import { ExpirySweep } from "./sweep.js";
 
 export const SCHEMES = ["postgres:", "postgresql:"] as const;
 
-/** A claim answered with neither outcome raced a commit; a second try settles it in practice. */
+/**
+ * A claim answered with neither outcome lost a race to a claim committed while it ran (the
+ * loser of a close race nearly always does); the next try sees the winner's row. More than two
+ * tries means the key keeps being taken and released under it.
+ */
 const CLAIM_ATTEMPTS = 5;
 
 /**
