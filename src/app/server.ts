@@ -1,6 +1,7 @@
 import path from "node:path";
 import { ApiKeyVerifier } from "../api/auth/api-keys.js";
 import type { GrpcServerHandle } from "../api/grpc/server.js";
+import type { CoordinationSource } from "../api/operators/coordination-access.js";
 import { OperatorDirectory } from "../api/operators/operator-directory.js";
 import type { OperatorRole } from "../api/operators/operators-file.js";
 import { TokenBucketLimiter } from "../api/rate-limiter.js";
@@ -225,7 +226,7 @@ class ServerApp implements GoTaskQServer {
     });
   }
 
-  /** The dashboard's operators: the operators file, plus any kept in memory. */
+  /** The dashboard's operators (the operators file, plus any kept in memory) and sessions. */
   async #dashboard(): Promise<{ auth: DashboardAuth }> {
     const operators = await OperatorDirectory.load({
       file: path.resolve(this.#config.operatorsFile),
@@ -235,7 +236,25 @@ class ServerApp implements GoTaskQServer {
     });
     this.#operatorCount = operators.size;
     const { createDashboardAuth } = await import("../api/rest/dashboard-auth.js");
-    return { auth: createDashboardAuth(operators) };
+    return { auth: createDashboardAuth(operators, await this.#sessionStore()) };
+  }
+
+  /**
+   * Dashboard sessions live in the process's coordination store, opened on first use (a store
+   * that is down at start costs 503s until it is back, not a failed start). With none configured
+   * (GOTASKQ_COORDINATION_URL=none, or a RabbitMQ/SQS broker beside a SQLite tracking store) a
+   * single API process still gets a working dashboard, its sessions in its own memory, and the
+   * log says that replicas will not share them.
+   */
+  async #sessionStore(): Promise<CoordinationSource> {
+    const { backends, logger } = this;
+    if (backends.hasCoordination) return () => backends.coordination();
+    logger.warn(
+      { event: "dashboard_sessions_in_memory" },
+      "no coordination store: dashboard sessions and login limits stay in this process (lost on restart, not shared by API replicas); set GOTASKQ_COORDINATION_URL to share them",
+    );
+    const memory = await import("../coordination/memory/memory-coordination-store.js");
+    return memory.createMemoryCoordinationStore();
   }
 
   async #startGrpc(): Promise<void> {

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMemoryBroker } from "../../broker/memory/memory-broker.js";
+import { createMemoryCoordinationStore } from "../../coordination/memory/memory-coordination-store.js";
 import { silentLogger } from "../../logging/logger.js";
 import { Producer } from "../../producer/producer.js";
 import { createNoneTrackingStore } from "../../tracking/none-store.js";
@@ -37,7 +38,7 @@ async function serve(dir: string): Promise<string> {
     port: 0,
     bodyLimitBytes: 1_048_576,
     logger,
-    dashboard: { auth: createDashboardAuth(directory), dir },
+    dashboard: { auth: createDashboardAuth(directory, createMemoryCoordinationStore()), dir },
   });
   servers.push(server);
   return server.url;

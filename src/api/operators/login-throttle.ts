@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
-import type { CoordinationStore } from "../../coordination/coordination-store.js";
 import { InvalidArgumentError } from "../../core/errors.js";
-import { onCoordinationStore } from "./store-fault.js";
+import { type DashboardStore, onCoordinationStore } from "./coordination-access.js";
 
 // Login attempts, limited per client socket address and per username, so neither one address
 // trying many names nor many addresses trying one name can brute-force a password. Only FAILED
@@ -26,11 +25,11 @@ export interface LoginThrottleOptions {
 }
 
 export class LoginThrottle {
-  readonly #store: CoordinationStore;
+  readonly #store: DashboardStore;
   readonly #name: string;
   readonly #rate: { limit: number; intervalMs: number };
 
-  constructor(store: CoordinationStore, options: LoginThrottleOptions) {
+  constructor(store: DashboardStore, options: LoginThrottleOptions) {
     if (!(Number.isInteger(options.burst) && options.burst >= 1)) {
       throw new InvalidArgumentError(
         `burst must be an integer of at least 1 (got ${options.burst})`,

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import type { CoordinationStore, Entry } from "../../coordination/coordination-store.js";
+import type { Entry } from "../../coordination/coordination-store.js";
+import { type DashboardStore, onCoordinationStore } from "./coordination-access.js";
 import type { OperatorRole } from "./operators-file.js";
-import { onCoordinationStore } from "./store-fault.js";
 
 // Dashboard sessions, as records in the coordination store, so every API replica sees a login at
 // once and refuses a logged-out cookie at once (no sticky sessions; a restart logs nobody out).
@@ -86,11 +86,11 @@ interface Found {
 export class SessionStore {
   readonly idleMs: number;
   readonly absoluteMs: number;
-  readonly #store: CoordinationStore;
+  readonly #store: DashboardStore;
   readonly #refreshAfterMs: number;
   readonly #now: () => number;
 
-  constructor(store: CoordinationStore, options: SessionStoreOptions = {}) {
+  constructor(store: DashboardStore, options: SessionStoreOptions = {}) {
     this.#store = store;
     this.idleMs = options.idleMs ?? 30 * 60_000;
     this.absoluteMs = options.absoluteMs ?? 12 * 3_600_000;

@@ -1,8 +1,7 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { CoordinationStore } from "../../coordination/coordination-store.js";
-import { createMemoryCoordinationStore } from "../../coordination/memory/memory-coordination-store.js";
 import { GoTaskQError } from "../../core/errors.js";
 import type { Principal, Scope } from "../auth/scopes.js";
+import { type CoordinationSource, storeOf } from "../operators/coordination-access.js";
 import { LoginThrottle } from "../operators/login-throttle.js";
 import type { Operator, OperatorDirectory } from "../operators/operator-directory.js";
 import type { OperatorRole } from "../operators/operators-file.js";
@@ -153,16 +152,15 @@ export const SESSION_ENDED =
   "dashboard session expired or unknown; log in again (POST /auth/login) or send an API key";
 
 /**
- * The dashboard's auth state on `store` with the default limits: 5 failed logins per username,
- * then one per 12 s; 20 per client address, then one per 3 s; sessions idle 30 min, absolute 12 h.
+ * The dashboard's auth state on the coordination store of `coordination` (the process's, opened
+ * on first use) with the default limits: 5 failed logins per username, then one per 12 s; 20
+ * per client address, then one per 3 s; sessions idle 30 min, absolute 12 h.
  */
 export function createDashboardAuth(
   directory: OperatorDirectory,
-  coordination?: CoordinationStore,
+  coordination: CoordinationSource,
 ): DashboardAuth {
-  // TRANSITIONAL, until the composition root opens the coordination store and passes it in: a
-  // store private to this process (sessions as before: per replica).
-  const store = coordination ?? createMemoryCoordinationStore();
+  const store = storeOf(coordination);
   return {
     directory,
     sessions: new SessionStore(store),
