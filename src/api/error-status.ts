@@ -36,6 +36,12 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, TransportStatus>> = {
   // "valid request, but the current state forbids it" (requeue a SUCCESS task, cancel a finished
   // one): FAILED_PRECONDITION is gRPC's name for exactly that.
   conflict: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, title: "Conflict" },
+  // The key already names another submission: retrying the same request can never succeed.
+  idempotency_key_reused: {
+    http: 409,
+    grpc: GrpcStatus.ALREADY_EXISTS,
+    title: "Idempotency key reused",
+  },
   unauthenticated: { http: 401, grpc: GrpcStatus.UNAUTHENTICATED, title: "Unauthenticated" },
   permission_denied: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED, title: "Permission denied" },
   resource_exhausted: {

@@ -7,6 +7,7 @@ import {
   MAX_PRIORITY,
   QUEUE_PATTERN,
 } from "./submission.js";
+import type { UniqueUntil } from "./submission-identity.js";
 
 // The broker message body, version 1: one UTF-8 JSON object. Forward compatible: decoding ignores
 // fields it does not know, so a newer producer can add fields without breaking older workers.
@@ -35,6 +36,12 @@ export interface TaskEnvelope {
   requeued_at?: string;
   metadata: Record<string, string>;
   idempotency_key?: string;
+  /**
+   * The unique key this task holds in the coordination store, for the worker to release when
+   * the task starts ("started") or ends ("finished"). Only unique tasks carry it, and only they
+   * make a worker touch the coordination store.
+   */
+  unique?: { key: string; until: UniqueUntil };
 }
 
 const encoder = new TextEncoder();
@@ -107,5 +114,14 @@ export function decodeEnvelope(body: Uint8Array): TaskEnvelope {
   if (m.backoff !== undefined) envelope.backoff = parseBackoff(m.backoff, "envelope backoff");
   if (typeof m.requeued_at === "string") envelope.requeued_at = m.requeued_at;
   if (typeof m.idempotency_key === "string") envelope.idempotency_key = m.idempotency_key;
+  const unique = m.unique as Record<string, unknown> | null | undefined;
+  if (
+    typeof unique === "object" &&
+    unique !== null &&
+    typeof unique.key === "string" &&
+    (unique.until === "started" || unique.until === "finished")
+  ) {
+    envelope.unique = { key: unique.key, until: unique.until };
+  }
   return envelope;
 }

@@ -6,6 +6,7 @@ export type ErrorCode =
   | "invalid_argument" // the caller sent something wrong; the message says what to change
   | "not_found"
   | "conflict" // the request is valid but the current state forbids it (e.g. requeue without payload)
+  | "idempotency_key_reused" // an idempotency key came back with a different submission
   | "unauthenticated"
   | "permission_denied"
   | "resource_exhausted" // too large, too many, rate limited
@@ -104,6 +105,19 @@ export class PayloadTooLargeError extends GoTaskQError {
   constructor(message: string, limitBytes: number) {
     super("resource_exhausted", message);
     this.limitBytes = limitBytes;
+  }
+}
+
+/**
+ * An idempotency key, still within its TTL, was first used for a different submission (another
+ * function, payload, queue, priority or option). HTTP 409; the caller picks a new key.
+ */
+export class IdempotencyKeyReusedError extends GoTaskQError {
+  readonly idempotencyKey: string;
+
+  constructor(idempotencyKey: string, message: string) {
+    super("idempotency_key_reused", message);
+    this.idempotencyKey = idempotencyKey;
   }
 }
 

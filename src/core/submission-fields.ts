@@ -1,6 +1,12 @@
 import { type BackoffPolicy, MAX_DELAY_MS, parseBackoff } from "./backoff.js";
 import { InvalidArgumentError } from "./errors.js";
 import { assertJsonDepth, MAX_JSON_DEPTH } from "./json-guard.js";
+import {
+  parseUniqueTemplate,
+  UNIQUE_UNTIL,
+  type UniqueOption,
+  type UniqueUntil,
+} from "./submission-identity.js";
 
 // The fields of a task submission, described once as data: the validator (submission.ts) checks
 // each field by its row, and `submissionJsonSchema` writes the same rows as the JSON Schema the
@@ -16,6 +22,16 @@ export const MAX_RETRIES_LIMIT = 100;
 /** One day: long tasks beyond this belong in several tasks (and SQS caps visibility at 12 h). */
 export const MAX_TIMEOUT_MS = 86_400_000;
 /** An instant with a time zone, as RFC 3339 `date-time` (JSON Schema's format) spells it. */
+/** How long an idempotency key answers with its first task: 24 h by default, 1 s to 30 days. */
+export const DEFAULT_IDEMPOTENCY_TTL_MS = 86_400_000;
+export const MIN_IDEMPOTENCY_TTL_MS = 1_000;
+export const MAX_IDEMPOTENCY_TTL_MS = 30 * 86_400_000;
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
+/** How long a unique key is held when no worker releases it: 24 h by default, 1 s to 31 days. */
+export const DEFAULT_UNIQUE_TTL_MS = 86_400_000;
+export const MIN_UNIQUE_TTL_MS = 1_000;
+export const MAX_UNIQUE_TTL_MS = 31 * 86_400_000;
+export const MAX_UNIQUE_TEMPLATE_LENGTH = 512;
 export const ISO_INSTANT_PATTERN =
   /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
@@ -40,6 +56,7 @@ export type SubmissionField = Described &
     | { kind: "backoff" }
     | { kind: "instant" }
     | { kind: "string_map"; maxEntries: number; maxKeyLength: number; maxValueLength: number }
+    | { kind: "unique" }
   );
 
 /** What each kind of field holds once checked. */
@@ -51,6 +68,7 @@ interface KindValue {
   /** Epoch milliseconds. */
   instant: number;
   string_map: Record<string, string>;
+  unique: UniqueOption;
 }
 
 export const SUBMISSION_FIELDS = {
@@ -117,8 +135,21 @@ export const SUBMISSION_FIELDS = {
     kind: "string",
     nullable: true,
     minLength: 1,
-    maxLength: 200,
-    description: "Recorded with the task for the caller's own de-duplication.",
+    maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
+    description: `Makes the submission idempotent (1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters): within idempotency_ttl_ms, the same key with the same submission answers the first task's id, marked duplicate, and enqueues nothing; with a different submission it is refused (409 idempotency_key_reused). Needs the coordination store.`,
+  },
+  idempotency_ttl_ms: {
+    kind: "integer",
+    nullable: true,
+    min: MIN_IDEMPOTENCY_TTL_MS,
+    max: MAX_IDEMPOTENCY_TTL_MS,
+    default: DEFAULT_IDEMPOTENCY_TTL_MS,
+    description: `How long idempotency_key is remembered (ignored without one; ms, ${MIN_IDEMPOTENCY_TTL_MS} to ${MAX_IDEMPOTENCY_TTL_MS}; default ${DEFAULT_IDEMPOTENCY_TTL_MS}, 24 h).`,
+  },
+  unique: {
+    kind: "unique",
+    nullable: true,
+    description: `At most one task per key while one is queued ("until":"started", the default) or until it ends ("finished"): another submission with the key answers the existing task's id, marked duplicate. "key" is a template over payload and metadata, e.g. "{{payload.user_id}}" (default: the whole payload); "ttl_ms" bounds how long the key is held (${MIN_UNIQUE_TTL_MS} to ${MAX_UNIQUE_TTL_MS}; default ${DEFAULT_UNIQUE_TTL_MS}). Needs the coordination store.`,
   },
   metadata: {
     kind: "string_map",
@@ -215,6 +246,48 @@ function checkStringMap(
   return { ...out };
 }
 
+const UNIQUE_FIELDS = ["key", "until", "ttl_ms"];
+
+/** `{key?, until?, ttl_ms?}` with defaults applied; the template's syntax is checked here. */
+export function checkUnique(name: string, raw: unknown): UniqueOption {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new InvalidArgumentError(
+      `${name} must be an object such as {"key":"{{payload.user_id}}","until":"started"} (got ${got(raw)})`,
+    );
+  }
+  const given = raw as Record<string, unknown>;
+  const unknown = Object.keys(given).find((key) => !UNIQUE_FIELDS.includes(key));
+  if (unknown !== undefined) {
+    throw new InvalidArgumentError(
+      `unknown field ${got(unknown.slice(0, 80))} in ${name}; allowed fields: ${UNIQUE_FIELDS.join(", ")}`,
+    );
+  }
+  const { key, until = "started", ttl_ms = DEFAULT_UNIQUE_TTL_MS } = given;
+  if (!UNIQUE_UNTIL.includes(until as UniqueUntil)) {
+    throw new InvalidArgumentError(
+      `${name}.until must be "started" or "finished" (got ${got(until)})`,
+    );
+  }
+  if (
+    typeof ttl_ms !== "number" ||
+    !Number.isInteger(ttl_ms) ||
+    ttl_ms < MIN_UNIQUE_TTL_MS ||
+    ttl_ms > MAX_UNIQUE_TTL_MS
+  ) {
+    throw new InvalidArgumentError(
+      `${name}.ttl_ms must be an integer between ${MIN_UNIQUE_TTL_MS} and ${MAX_UNIQUE_TTL_MS} (got ${got(ttl_ms)})`,
+    );
+  }
+  if (key === undefined || key === null) return { until: until as UniqueUntil, ttl_ms };
+  if (typeof key !== "string" || key.length === 0 || key.length > MAX_UNIQUE_TEMPLATE_LENGTH) {
+    throw new InvalidArgumentError(
+      `${name}.key must be a template string of 1 to ${MAX_UNIQUE_TEMPLATE_LENGTH} characters, e.g. "{{payload.user_id}}" (got ${got(key)})`,
+    );
+  }
+  parseUniqueTemplate(key, `${name}.key`);
+  return { key, until: until as UniqueUntil, ttl_ms };
+}
+
 function checkField(name: string, spec: SubmissionField, raw: unknown): unknown {
   switch (spec.kind) {
     case "integer":
@@ -235,6 +308,8 @@ function checkField(name: string, spec: SubmissionField, raw: unknown): unknown 
       return checkInstant(name, raw);
     case "string_map":
       return checkStringMap(name, spec, raw);
+    case "unique":
+      return checkUnique(name, raw);
   }
 }
 
@@ -319,6 +394,28 @@ function fieldSchema(spec: SubmissionField): Schema {
         maxProperties: spec.maxEntries,
         propertyNames: { maxLength: spec.maxKeyLength, not: { enum: [...FORBIDDEN_KEYS] } },
         additionalProperties: { type: "string", maxLength: spec.maxValueLength },
+      };
+    case "unique":
+      return {
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          key: {
+            type: "string",
+            minLength: 1,
+            maxLength: MAX_UNIQUE_TEMPLATE_LENGTH,
+            description:
+              "Template over payload and metadata: {{payload.a.b}}, {{metadata.tenant}}; a path the submission lacks is refused (400).",
+            examples: ["{{payload.user_id}}", "{{metadata.tenant}}:{{payload.report}}"],
+          },
+          until: { type: "string", enum: [...UNIQUE_UNTIL], default: "started" },
+          ttl_ms: {
+            type: "integer",
+            minimum: MIN_UNIQUE_TTL_MS,
+            maximum: MAX_UNIQUE_TTL_MS,
+            default: DEFAULT_UNIQUE_TTL_MS,
+          },
+        },
       };
   }
 }

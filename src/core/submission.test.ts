@@ -98,7 +98,7 @@ describe("the submission's field table", () => {
       type: "string",
       pattern: "^[A-Za-z0-9_.:-]{1,128}$",
     });
-    expect(schema.properties.idempotency_key).toMatchObject({ minLength: 1, maxLength: 200 });
+    expect(schema.properties.idempotency_key).toMatchObject({ minLength: 1, maxLength: 256 });
     expect(schema.properties.run_at).toMatchObject({ format: "date-time" });
     expect(schema.properties.metadata).toMatchObject({ maxProperties: 32 });
     // Each bound holds on both sides of the edge, as the schema says.
@@ -140,7 +140,7 @@ describe("the submission's field table", () => {
       'run_at must be an ISO 8601 instant such as 2026-12-01T09:00:00Z (got "2026-12-01")',
     );
     expect(() => validateSubmission({ function_key: "a", idempotency_key: "" }, limits)).toThrow(
-      'idempotency_key must be a string of 1 to 200 characters (got "")',
+      'idempotency_key must be a string of 1 to 256 characters (got "")',
     );
   });
 });

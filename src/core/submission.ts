@@ -3,9 +3,11 @@ import { InvalidArgumentError, PayloadTooLargeError } from "./errors.js";
 import {
   type CheckedFields,
   checkFields,
+  DEFAULT_IDEMPOTENCY_TTL_MS,
   DEFAULT_PRIORITY,
   DEFAULT_QUEUE,
 } from "./submission-fields.js";
+import type { UniqueOption, UniqueUntil } from "./submission-identity.js";
 
 // A task submission as every entry point (library, CLI, REST, gRPC) receives it, and the single
 // validator they all share (the Producer runs it; the REST API documents the same fields from
@@ -26,9 +28,13 @@ export interface TaskSubmission {
   delay_ms?: number;
   /** ISO 8601 instant; an alternative to delay_ms. */
   run_at?: string;
-  /** Recorded with the task for callers' own de-duplication (GoTaskQ does not dedupe yet). */
+  /** Same key + same submission within the TTL → the first task's id, marked duplicate. */
   idempotency_key?: string;
+  /** How long the key is remembered (ms); default 24 h. */
+  idempotency_ttl_ms?: number;
   metadata?: Record<string, string>;
+  /** At most one task per key while queued (or until it ends); see UniqueOption. */
+  unique?: { key?: string; until?: UniqueUntil; ttl_ms?: number };
 }
 
 /** A submission with every default applied except those a worker resolves from its registry. */
@@ -42,7 +48,12 @@ export interface ValidSubmission {
   backoff?: BackoffPolicy;
   delay_ms: number;
   idempotency_key?: string;
+  /** Set exactly when idempotency_key is. */
+  idempotency_ttl_ms?: number;
   metadata: Record<string, string>;
+  unique?: UniqueOption;
+  /** delay_ms or run_at as given (not resolved against the clock): part of the fingerprint. */
+  requested_delay?: { delay_ms: number } | { run_at: string };
 }
 
 export {
@@ -99,7 +110,9 @@ export function validateSubmission(input: unknown, limits: SubmissionLimits): Va
   const fields = checkFields(input as Record<string, unknown>);
   const payload = fields.payload === undefined ? {} : fields.payload;
   checkPayloadSize(payload, limits.maxPayloadBytes);
-  const { timeout_ms, max_retries, backoff, idempotency_key } = fields;
+  const { timeout_ms, max_retries, backoff, idempotency_key, unique } = fields;
+  const raw = input as Record<string, unknown>;
+
   return {
     function_key: fields.function_key as string,
     payload,
@@ -109,7 +122,18 @@ export function validateSubmission(input: unknown, limits: SubmissionLimits): Va
     ...(max_retries !== undefined ? { max_retries } : {}),
     ...(backoff !== undefined ? { backoff } : {}),
     delay_ms: delayOf(fields, (limits.now ?? Date.now)()),
-    ...(idempotency_key !== undefined ? { idempotency_key } : {}),
+    ...(idempotency_key !== undefined
+      ? {
+          idempotency_key,
+          idempotency_ttl_ms: fields.idempotency_ttl_ms ?? DEFAULT_IDEMPOTENCY_TTL_MS,
+        }
+      : {}),
     metadata: fields.metadata ?? {},
+    ...(unique !== undefined ? { unique } : {}),
+    ...(fields.run_at !== undefined
+      ? { requested_delay: { run_at: String(raw.run_at) } }
+      : fields.delay_ms
+        ? { requested_delay: { delay_ms: fields.delay_ms } }
+        : {}),
   };
 }

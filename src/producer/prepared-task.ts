@@ -24,6 +24,11 @@ export interface SubmittedTask {
   created_at: string;
   /** Present for delayed submissions: when the task becomes due. */
   run_at?: string;
+  /**
+   * True when nothing was enqueued because an earlier submission already was: the same
+   * idempotency key, or a unique task holding the same key. `id` is then that task's.
+   */
+  duplicate: boolean;
 }
 
 export interface PreparedTask {
@@ -38,10 +43,15 @@ export interface PrepareContext {
   broker: { kind: string; limits: { maxMessageBytes: number; maxHoldMs?: number } };
   /** The function's registry options, when the producer knows the registry. */
   defaults?: Readonly<TaskOptions>;
+  /** The task id to use instead of a fresh one (taking over an abandoned idempotency claim). */
+  id?: string;
+  /** The unique key the task holds (see TaskEnvelope.unique). */
+  unique?: TaskEnvelope["unique"];
 }
 
 export function prepareTask(valid: ValidSubmission, ctx: PrepareContext): PreparedTask {
-  const envelope = envelopeOf(valid, ctx.now);
+  const envelope = envelopeOf(valid, ctx.now, ctx.id ?? newTaskId());
+  if (ctx.unique !== undefined) envelope.unique = ctx.unique;
   const body = encodeEnvelope(envelope);
   const { maxMessageBytes } = ctx.broker.limits;
   if (body.byteLength > maxMessageBytes) {
@@ -68,15 +78,16 @@ export function prepareTask(valid: ValidSubmission, ctx: PrepareContext): Prepar
     attempt: 0,
     created_at: envelope.created_at,
     ...(runAt !== undefined ? { run_at: new Date(runAt).toISOString() } : {}),
+    duplicate: false,
   };
   const message = { id: envelope.id, body, priority: envelope.priority, delayMs: valid.delay_ms };
   return { envelope, message, event, task };
 }
 
-function envelopeOf(valid: ValidSubmission, now: number): TaskEnvelope {
+function envelopeOf(valid: ValidSubmission, now: number, id: string): TaskEnvelope {
   return {
     v: 1,
-    id: newTaskId(),
+    id,
     function_key: valid.function_key,
     payload: valid.payload,
     queue: valid.queue,

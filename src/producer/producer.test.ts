@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { CollectingSink } from "../../test/support/collecting-sink.js";
 import type { Broker, OutgoingMessage } from "../broker/broker.js";
 import { createMemoryBroker } from "../broker/memory/memory-broker.js";
+import { createMemoryCoordinationStore } from "../coordination/memory/memory-coordination-store.js";
 import { decodeEnvelope } from "../core/envelope.js";
 import { GoTaskQError, InvalidArgumentError, UnknownFunctionError } from "../core/errors.js";
 import { silentLogger } from "../logging/logger.js";
@@ -42,7 +43,10 @@ function producer(extra: Partial<ConstructorParameters<typeof Producer>[0]> = {}
 describe("Producer.submit", () => {
   it("publishes a v1 envelope and records PENDING with every descriptive field", async () => {
     broker = createMemoryBroker();
-    const p = producer({ now: () => Date.parse("2026-11-27T12:00:00.000Z") });
+    const p = producer({
+      now: () => Date.parse("2026-11-27T12:00:00.000Z"),
+      coordination: createMemoryCoordinationStore(),
+    });
     const task = await p.submit({
       function_key: "email.send",
       payload: { to: "a@b.c" },
@@ -61,6 +65,7 @@ describe("Producer.submit", () => {
       run: 0,
       attempt: 0,
       created_at: "2026-11-27T12:00:00.000Z",
+      duplicate: false,
     });
     expect(sink.events).toEqual([
       expect.objectContaining({

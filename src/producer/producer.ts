@@ -1,11 +1,33 @@
 import type { Broker, DeadLetterSelector } from "../broker/broker.js";
-import { GoTaskQError, InvalidArgumentError } from "../core/errors.js";
+import type { CoordinationStore } from "../coordination/coordination-store.js";
+import {
+  GoTaskQError,
+  IdempotencyKeyReusedError,
+  InvalidArgumentError,
+  UnavailableError,
+} from "../core/errors.js";
 import { parseTaskId } from "../core/ids.js";
 import { type ValidSubmission, validateSubmission } from "../core/submission.js";
+import { checkUnique } from "../core/submission-fields.js";
+import {
+  submissionFingerprint,
+  type UniqueOption,
+  uniqueKeyOf,
+} from "../core/submission-identity.js";
 import { createLogger, type Logger } from "../logging/logger.js";
 import type { TaskOptions, TaskRegistry } from "../tasks/registry.js";
 import { guardedSink } from "../tasks/task-events.js";
 import { noTracking, type TrackingSink } from "../tracking/tracking-sink.js";
+import {
+  type ClaimContext,
+  type ClaimTiming,
+  claimIdempotencyKey,
+  claimTiming,
+  claimUniqueKey,
+  type IdempotencyRequest,
+  type UniqueRequest,
+  type Won,
+} from "./key-claims.js";
 import { type PreparedTask, prepareTask, type SubmittedTask } from "./prepared-task.js";
 import {
   type RequeuedTask,
@@ -20,6 +42,10 @@ import {
 // the log line come after, best-effort, and can never fail an accepted submission. Broker errors
 // propagate unchanged (`unavailable` → 503 in the API), because a caller must know the task was
 // not enqueued.
+//
+// A submission with an idempotency key or a unique key first takes that key in the coordination
+// store (key-claims.ts); one that finds it taken answers the task that holds it, marked
+// `duplicate`, and enqueues nothing. Submissions with neither never touch the store.
 
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576;
 /**
@@ -46,6 +72,18 @@ export interface ProducerOptions {
   /** Most tasks in one `submitBatch` (default 1000). */
   maxBatchSize?: number;
   now?: () => number;
+  /**
+   * The coordination store idempotency keys and unique tasks are taken in: a store, or a getter
+   * that opens one on first use. Default none: such submissions are refused with `unavailable`.
+   */
+  coordination?: CoordinationStore | (() => Promise<CoordinationStore>);
+  /** Pending-claim timings (tests shorten them); see key-claims.ts. */
+  claimTiming?: Partial<ClaimTiming>;
+  /**
+   * Test-only fault injection: awaited after a submission's keys are claimed and before it is
+   * published (the window a crash test kills the process in). Leave unset in production.
+   */
+  afterClaimForTests?: (taskId: string) => Promise<void>;
 }
 
 export type { SubmittedTask } from "./prepared-task.js";
@@ -55,6 +93,25 @@ export type BatchItemResult =
   | { ok: true; index: number; task: SubmittedTask }
   | { ok: false; index: number; error: GoTaskQError };
 
+/** The keys a submission takes before it is published; both absent for most submissions. */
+interface Identity {
+  idempotency?: Omit<IdempotencyRequest, "task">;
+  unique?: Omit<UniqueRequest, "task">;
+}
+
+interface Planned {
+  index: number;
+  prepared: PreparedTask;
+  identity: Identity;
+  /** The same task under another id (taking over an abandoned idempotency claim). */
+  withId(id: string): PreparedTask;
+}
+
+/** What taking the keys decided: publish (then settle the claims), or answer a duplicate. */
+type Admission =
+  | { index: number; publish: PreparedTask; settle(published: boolean): Promise<void> }
+  | { index: number; duplicate: SubmittedTask; reason: "idempotency_key" | "unique" };
+
 export class Producer {
   private readonly broker: Broker;
   private readonly tracking: TrackingSink;
@@ -62,6 +119,9 @@ export class Producer {
   private readonly registry: TaskRegistry | undefined;
   private readonly now: () => number;
   private readonly maxBatchSize: number;
+  private readonly coordination: ProducerOptions["coordination"];
+  private readonly claimTiming: ClaimTiming;
+  private readonly afterClaim: ((taskId: string) => Promise<void>) | undefined;
   /** The effective payload limit: min(configured, broker limit − envelope overhead). */
   readonly maxPayloadBytes: number;
 
@@ -72,16 +132,37 @@ export class Producer {
     this.registry = options.registry;
     this.now = options.now ?? Date.now;
     this.maxBatchSize = options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE;
+    this.coordination = options.coordination;
+    this.claimTiming = claimTiming(options.claimTiming);
+    this.afterClaim = options.afterClaimForTests;
     this.maxPayloadBytes = Math.min(
       options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
       this.broker.limits.maxMessageBytes - ENVELOPE_OVERHEAD_BYTES,
     );
   }
 
-  /** Validates and publishes one task; resolves once the broker holds it durably. */
+  /**
+   * Validates and publishes one task; resolves once the broker holds it durably, or with the
+   * task already holding its idempotency or unique key (`duplicate: true`, nothing enqueued).
+   */
   async submit(submission: unknown): Promise<SubmittedTask> {
-    const prepared = this.prepare(submission);
-    await this.broker.publish(prepared.envelope.queue, [prepared.message]);
+    const planned = this.plan(submission, 0);
+    if (!planned.identity.idempotency && !planned.identity.unique) {
+      const { prepared } = planned;
+      await this.broker.publish(prepared.envelope.queue, [prepared.message]);
+      this.accepted(prepared);
+      return prepared.task;
+    }
+    const admission = await this.admit(planned);
+    if ("duplicate" in admission) return admission.duplicate;
+    const prepared = admission.publish;
+    try {
+      await this.broker.publish(prepared.envelope.queue, [prepared.message]);
+    } catch (error) {
+      await this.settleQuietly(admission, false);
+      throw error;
+    }
+    await this.settleQuietly(admission, true);
     this.accepted(prepared);
     return prepared.task;
   }
@@ -106,21 +187,57 @@ export class Producer {
       );
     }
     const results: BatchItemResult[] = new Array(items.length);
-    const byQueue = new Map<string, Array<{ index: number; prepared: PreparedTask }>>();
+    const plain: Planned[] = [];
+    const keyed: Planned[] = [];
     items.forEach((item, index) => {
       try {
         if (item instanceof GoTaskQError) throw item;
-        const prepared = this.prepare(item);
-        const group = byQueue.get(prepared.envelope.queue) ?? [];
-        group.push({ index, prepared });
-        byQueue.set(prepared.envelope.queue, group);
+        const planned = this.plan(item, index);
+        (planned.identity.idempotency || planned.identity.unique ? keyed : plain).push(planned);
       } catch (error) {
         results[index] = { ok: false, index, error: asDomainError(error) };
       }
     });
+    const { leaders, followers } = splitRepeatedKeys(keyed, results);
+    const admissions = await Promise.all(
+      leaders.map((planned) =>
+        this.admit(planned).catch((error: unknown) => {
+          results[planned.index] = { ok: false, index: planned.index, error: asDomainError(error) };
+          return undefined;
+        }),
+      ),
+    );
+    const toPublish = plain.map((p) => ({ index: p.index, prepared: p.prepared }));
+    const settles = new Map<number, (published: boolean) => Promise<void>>();
+    for (const admission of admissions) {
+      if (admission === undefined) continue;
+      if ("duplicate" in admission) {
+        results[admission.index] = { ok: true, index: admission.index, task: admission.duplicate };
+        continue;
+      }
+      toPublish.push({ index: admission.index, prepared: admission.publish });
+      settles.set(admission.index, admission.settle);
+    }
+    const byQueue = new Map<string, Array<{ index: number; prepared: PreparedTask }>>();
+    for (const item of toPublish) {
+      const group = byQueue.get(item.prepared.envelope.queue) ?? [];
+      group.push(item);
+      byQueue.set(item.prepared.envelope.queue, group);
+    }
     const failures = await Promise.all(
       [...byQueue].map(([queue, group]) => this.publishGroup(queue, group, results)),
     );
+    await Promise.all(
+      [...settles].map(([index, settle]) =>
+        this.settleQuietly({ settle }, results[index]?.ok === true),
+      ),
+    );
+    for (const [index, leader] of followers) {
+      const outcome = results[leader];
+      results[index] = outcome?.ok
+        ? { ok: true, index, task: { ...outcome.task, duplicate: true } }
+        : { ok: false, index, error: outcome?.error ?? asDomainError("batch leader missing") };
+    }
     const published = results.some((r) => r.ok);
     const firstFailure = failures.find((f) => f !== undefined);
     if (firstFailure !== undefined && !published) throw firstFailure;
@@ -196,19 +313,139 @@ export class Producer {
     return undefined;
   }
 
-  /** The one validation of a submission: its fields, then its function and payload schema. */
-  private prepare(input: unknown): PreparedTask {
-    const valid = validateSubmission(input, {
+  /**
+   * The one validation of a submission (its fields, then its function and payload schema), and
+   * the keys it must take before it is published.
+   */
+  private plan(input: unknown, index: number): Planned {
+    const checked = validateSubmission(input, {
       maxPayloadBytes: this.maxPayloadBytes,
       now: this.now,
     });
-    const options = this.registry ? functionOptions(this.registry, valid) : undefined;
+    const options = this.registry ? functionOptions(this.registry, checked) : undefined;
     const queueGiven = (input as Record<string, unknown>).queue != null;
-    const queue = queueGiven ? valid.queue : (options?.queue ?? valid.queue);
-    return prepareTask(
-      { ...valid, queue },
-      { now: this.now(), broker: this.broker, ...(options ? { defaults: options } : {}) },
+    const queue = queueGiven ? checked.queue : (options?.queue ?? checked.queue);
+    const valid = { ...checked, queue };
+    const unique = valid.unique ?? functionUnique(options);
+    const uniqueKey = unique ? uniqueKeyOf(valid.function_key, unique, valid) : undefined;
+    const now = this.now();
+    const build = (id?: string) =>
+      prepareTask(valid, {
+        now,
+        broker: this.broker,
+        ...(options ? { defaults: options } : {}),
+        ...(id !== undefined ? { id } : {}),
+        ...(unique && uniqueKey !== undefined
+          ? { unique: { key: uniqueKey, until: unique.until } }
+          : {}),
+      });
+    const identity: Identity = {};
+    if (valid.idempotency_key !== undefined) {
+      identity.idempotency = {
+        key: valid.idempotency_key,
+        ttlMs: valid.idempotency_ttl_ms ?? 86_400_000,
+        fingerprint: fingerprintOf(valid, unique),
+      };
+    }
+    if (unique && uniqueKey !== undefined) {
+      identity.unique = { key: uniqueKey, ttlMs: unique.ttl_ms };
+    }
+    return { index, prepared: build(), identity, withId: build };
+  }
+
+  private async store(): Promise<CoordinationStore> {
+    const given = this.coordination;
+    if (given === undefined) {
+      throw new UnavailableError(
+        "idempotency keys and unique tasks need a coordination store and none is configured: set GOTASKQ_COORDINATION_URL (or pass `coordination` to the Producer)",
+      );
+    }
+    return typeof given === "function" ? given() : given;
+  }
+
+  /** Takes the submission's keys: idempotency first, then unique. */
+  private async admit(planned: Planned): Promise<Admission> {
+    const { index, identity } = planned;
+    const ctx: ClaimContext = {
+      store: await this.store(),
+      timing: this.claimTiming,
+      now: this.now,
+      warn: (fields, message) => this.logger.warn(fields, message),
+    };
+    let prepared = planned.prepared;
+    let idempotency: Won | undefined;
+    if (identity.idempotency) {
+      const outcome = await claimIdempotencyKey(ctx, {
+        ...identity.idempotency,
+        task: prepared.task,
+      });
+      if (!outcome.won) return this.duplicate(index, outcome.task, "idempotency_key");
+      idempotency = outcome;
+      if (outcome.id !== prepared.envelope.id) prepared = planned.withId(outcome.id);
+    }
+    let unique: Won | undefined;
+    if (identity.unique) {
+      let outcome: Awaited<ReturnType<typeof claimUniqueKey>>;
+      try {
+        outcome = await claimUniqueKey(ctx, { ...identity.unique, task: prepared.task });
+      } catch (error) {
+        await idempotency?.settle(false).catch(() => undefined);
+        throw error;
+      }
+      if (!outcome.won) {
+        // The key now answers the task that holds the unique key, for as long as its TTL.
+        await this.settleQuietly(
+          { settle: (ok) => idempotency?.settle(ok, outcome.task.id) },
+          true,
+        );
+        return this.duplicate(index, outcome.task, "unique");
+      }
+      unique = outcome;
+    }
+    await this.afterClaim?.(prepared.envelope.id);
+    return {
+      index,
+      publish: prepared,
+      settle: async (published) => {
+        await Promise.all([unique?.settle(published), idempotency?.settle(published)]);
+      },
+    };
+  }
+
+  private duplicate(
+    index: number,
+    task: SubmittedTask,
+    reason: "idempotency_key" | "unique",
+  ): Admission {
+    this.logger.info(
+      {
+        event: "duplicate_submission",
+        task_id: task.id,
+        function_key: task.function_key,
+        queue: task.queue,
+        reason,
+      },
+      "duplicate submission: answered the existing task, enqueued nothing",
     );
+    return { index, duplicate: task, reason };
+  }
+
+  /**
+   * Records the outcome in the claims. A failure here cannot undo an accepted publish: the
+   * pending claim then expires on its own (see key-claims.ts), so it is logged, not thrown.
+   */
+  private async settleQuietly(
+    admission: { settle(published: boolean): Promise<void> | undefined },
+    published: boolean,
+  ): Promise<void> {
+    try {
+      await admission.settle(published);
+    } catch (error) {
+      this.logger.warn(
+        { event: "claim_settle_failed", err: error, published },
+        "could not record a submission's outcome in the coordination store; its pending claim will expire",
+      );
+    }
   }
 
   private accepted({ envelope, event }: PreparedTask): void {
@@ -234,6 +471,81 @@ export class Producer {
 function functionOptions(registry: TaskRegistry, valid: ValidSubmission): Readonly<TaskOptions> {
   registry.validatePayload(valid.function_key, valid.payload);
   return registry.require(valid.function_key).options;
+}
+
+/** A function's `unique` option in the wire shape, when it has one. */
+function functionUnique(options: Readonly<TaskOptions> | undefined): UniqueOption | undefined {
+  const unique = options?.unique;
+  if (unique === undefined) return undefined;
+  return checkUnique("unique", {
+    ...(unique.key !== undefined ? { key: unique.key } : {}),
+    ...(unique.until !== undefined ? { until: unique.until } : {}),
+    ...(unique.ttlMs !== undefined ? { ttl_ms: unique.ttlMs } : {}),
+  });
+}
+
+/**
+ * What an idempotency key is bound to: everything that decides what runs and how, as the
+ * caller asked for it (delay_ms or run_at as given, not as resolved against the clock).
+ */
+function fingerprintOf(valid: ValidSubmission, unique: UniqueOption | undefined): string {
+  return submissionFingerprint({
+    function_key: valid.function_key,
+    payload: valid.payload,
+    queue: valid.queue,
+    priority: valid.priority,
+    options: {
+      timeout_ms: valid.timeout_ms,
+      max_retries: valid.max_retries,
+      backoff: valid.backoff,
+      delay: valid.requested_delay,
+      metadata: valid.metadata,
+      unique,
+    },
+  });
+}
+
+/**
+ * Items of one batch that repeat an earlier item's idempotency key or unique key follow that
+ * item (answered with its task, marked duplicate) instead of racing it for the key; one that
+ * reuses an idempotency key for a different submission is refused at once.
+ */
+function splitRepeatedKeys(
+  keyed: Planned[],
+  results: BatchItemResult[],
+): { leaders: Planned[]; followers: Map<number, number> } {
+  const leaders: Planned[] = [];
+  const followers = new Map<number, number>();
+  const byIdempotency = new Map<string, Planned>();
+  const byUnique = new Map<string, Planned>();
+  for (const planned of keyed) {
+    const { idempotency, unique } = planned.identity;
+    const first = idempotency ? byIdempotency.get(idempotency.key) : undefined;
+    if (idempotency && first) {
+      if (first.identity.idempotency?.fingerprint === idempotency.fingerprint) {
+        followers.set(planned.index, first.index);
+      } else {
+        results[planned.index] = {
+          ok: false,
+          index: planned.index,
+          error: new IdempotencyKeyReusedError(
+            idempotency.key,
+            `idempotency_key ${JSON.stringify(idempotency.key)} is used by item ${first.index} of this batch for a different submission; use a new key for a new submission`,
+          ),
+        };
+      }
+      continue;
+    }
+    const holder = unique ? byUnique.get(unique.key) : undefined;
+    if (unique && holder) {
+      followers.set(planned.index, holder.index);
+      continue;
+    }
+    if (idempotency) byIdempotency.set(idempotency.key, planned);
+    if (unique) byUnique.set(unique.key, planned);
+    leaders.push(planned);
+  }
+  return { leaders, followers };
 }
 
 function asDomainError(error: unknown): GoTaskQError {

@@ -7,6 +7,8 @@ import {
   MAX_TIMEOUT_MS,
   QUEUE_PATTERN,
 } from "../core/submission.js";
+import { checkUnique } from "../core/submission-fields.js";
+import type { UniqueUntil } from "../core/submission-identity.js";
 import {
   createSchemaCompiler,
   describeSchemaErrors,
@@ -68,6 +70,13 @@ export interface TaskOptions {
   /** Queue a submission without an explicit `queue` goes to (default "default"). */
   queue?: string;
   description?: string;
+  /**
+   * At most one task of this function per key while one is queued (`until: "started"`, the
+   * default) or until it ends (`"finished"`); a submission's own `unique` wins. `key` is a
+   * template over payload and metadata (default: the whole payload); `ttlMs` bounds how long
+   * the key is held if no worker releases it (default 24 h). Needs the coordination store.
+   */
+  unique?: { key?: string; until?: UniqueUntil; ttlMs?: number };
 }
 
 export interface RegisteredTask {
@@ -197,6 +206,14 @@ function checkOptions(key: string, options: TaskOptions): TaskOptions {
     (typeof options.schema !== "object" || options.schema === null)
   ) {
     throw new InvalidArgumentError(`${where}: schema must be a JSON Schema object`);
+  }
+  if (options.unique !== undefined) {
+    const { key: template, until, ttlMs } = options.unique;
+    checkUnique(`${where}: unique`, {
+      ...(template !== undefined ? { key: template } : {}),
+      ...(until !== undefined ? { until } : {}),
+      ...(ttlMs !== undefined ? { ttl_ms: ttlMs } : {}),
+    });
   }
   const backoff = options.backoff;
   return {

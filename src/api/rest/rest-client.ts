@@ -23,6 +23,7 @@ const CODES: ReadonlySet<string> = new Set<ErrorCode>([
   "invalid_argument",
   "not_found",
   "conflict",
+  "idempotency_key_reused",
   "unauthenticated",
   "permission_denied",
   "resource_exhausted",
