@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deleteKeys, testPrefix } from "../../../test/support/redis-keys.js";
+import { startPrivateRedis } from "../../../test/support/redis-server.js";
 import { SERVICES, serviceAvailable } from "../../../test/support/services.js";
 import { startLossyProxy } from "../../broker/redis/lossy-proxy.fixture.js";
 import { describeCoordinationConformance } from "../conformance/coordination.case.js";
@@ -181,6 +182,27 @@ describe.skipIf(!available)("Redis coordination store", () => {
       }
     });
 
+    it("rides out a Redis restart: unavailable while it is down, then its scripts are sent again", async () => {
+      // A private server: restarting the shared one would disturb everyone else's tests. Without
+      // persistence it comes back empty, script cache included (NOSCRIPT, then EVAL).
+      const server = await startPrivateRedis({ persistence: "none" });
+      const store = open(server.url, { operationTimeoutMs: 500 });
+      try {
+        expect(await store.claim("before", "v", 60_000)).toEqual({ claimed: true });
+        await server.kill();
+        await expect(store.claim("during", "v", 60_000)).rejects.toMatchObject({
+          code: "unavailable",
+        });
+        await server.start();
+        await pollUntilSettled(() => store.ping());
+        expect(await store.claim("after", "v", 60_000)).toEqual({ claimed: true });
+        expect(await store.list("", { limit: 10 })).toMatchObject({ entries: [{ key: "after" }] });
+      } finally {
+        await store.close();
+        await server.cleanup();
+      }
+    });
+
     it("fails a call whose reply was lost at once, and does not send it again", async () => {
       const prefix = `${run}-lost`;
       const target = new URL(url);
@@ -214,3 +236,17 @@ describe.skipIf(!available)("Redis coordination store", () => {
     });
   });
 });
+
+/** Retries `call` until it resolves, for at most 5 s (a reconnect takes up to a 1 s backoff). */
+async function pollUntilSettled(call: () => Promise<unknown>): Promise<void> {
+  const deadline = performance.now() + 5_000;
+  for (;;) {
+    try {
+      await call();
+      return;
+    } catch (error) {
+      if (performance.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
