@@ -43,7 +43,8 @@ import {
   resolveRedisCoordinationOptions,
 } from "./redis-coordination-options.js";
 
-// The CoordinationStore on Redis (6.2 or later: ZADD XX with a score, PX on SET) through ioredis.
+// The CoordinationStore on Redis (5 or later: scripts that call TIME and then write are
+// replicated by their effects) through ioredis.
 // Every operation is one script (coordination-scripts.ts, key layout in keys.ts) or one native
 // command, so it is atomic, and every expiry is measured by the server's clock. Every call is
 // bounded by the operation timeout (connection.ts): a Redis that is away or stalls gives
