@@ -36,12 +36,25 @@ export const REDACTED_PATHS: readonly string[] = CARRIERS.flatMap((carrier) =>
   SECRET_FIELDS.map((field) => pathOf(carrier, field)),
 );
 
-export function createLogger(options: { level?: string; name?: string } = {}): Logger {
-  return pino({
-    name: options.name ?? "gotaskq",
-    level: options.level ?? process.env.GOTASKQ_LOG_LEVEL ?? "info",
-    redact: { paths: [...REDACTED_PATHS], censor: "[redacted]" },
-  });
+export interface LoggerOptions {
+  level?: string;
+  name?: string;
+  /**
+   * Where lines go (default stdout). One-shot CLI commands log to stderr, so their stdout holds
+   * only their answer (`gotaskq submit --json | jq` must not meet a warning line).
+   */
+  stream?: "stdout" | "stderr";
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  return pino(
+    {
+      name: options.name ?? "gotaskq",
+      level: options.level ?? process.env.GOTASKQ_LOG_LEVEL ?? "info",
+      redact: { paths: [...REDACTED_PATHS], censor: "[redacted]" },
+    },
+    pino.destination({ fd: options.stream === "stderr" ? 2 : 1, sync: true }),
+  );
 }
 
 /** A logger that drops everything (tests, benchmarks). */
