@@ -61,24 +61,34 @@ describeCoordinationConformance(
 
 const RACER = fileURLToPath(new URL("./racer-process.fixture.ts", import.meta.url));
 
-/** Runs racer-process.fixture.ts to its end and returns the line it printed. */
-function race(file: string, name: string, rounds: number, startAt: number) {
-  return new Promise<{ name: string; claims: number[]; slots: number[] }>((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", RACER, file, name, String(rounds), String(startAt)],
-      { stdio: ["ignore", "pipe", "inherit"] },
-    );
-    let out = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      out += chunk;
-    });
+interface RaceOutcome {
+  name: string;
+  claims: number[];
+  slots: number[];
+}
+
+/** Starts racer-process.fixture.ts; `ready` resolves once it opened the file and waits for go. */
+function racer(file: string, name: string, rounds: number) {
+  const child = spawn(process.execPath, ["--import", "tsx", RACER, file, name, String(rounds)], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  let out = "";
+  let markReady: () => void = () => {};
+  const ready = new Promise<void>((resolve) => {
+    markReady = resolve;
+  });
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    out += chunk;
+    if (out.startsWith("ready\n")) markReady();
+  });
+  const done = new Promise<RaceOutcome>((resolve, reject) => {
     child.once("error", reject);
     child.once("exit", (code) => {
-      if (code === 0) resolve(JSON.parse(out));
+      if (code === 0) resolve(JSON.parse(out.slice("ready\n".length)));
       else reject(new Error(`racer ${name} exited with ${code}: ${out}`));
     });
   });
+  return { ready, done, go: () => child.stdin.end("go\n") };
 }
 
 describe("sqlite coordination store specifics", () => {
@@ -92,17 +102,16 @@ describe("sqlite coordination store specifics", () => {
     return dir;
   };
 
-  it("two processes racing for the same keys and slots: exactly one wins each, 200 rounds", async () => {
+  it("two processes racing for the same keys and slots: exactly one wins each, 1,000 rounds", async () => {
     const file = path.join(fresh(), "coordination.db");
     // Created first, so neither racer spends its start migrating.
     await openSqliteCoordinationStore({ path: file }).close();
-    const rounds = 200;
-    // Both start together once tsx has loaded (about a second each, in parallel).
-    const startAt = Date.now() + 3_000;
-    const [a, b] = await Promise.all([
-      race(file, "a", rounds, startAt),
-      race(file, "b", rounds, startAt),
-    ]);
+    const rounds = 1_000;
+    const racers = [racer(file, "a", rounds), racer(file, "b", rounds)];
+    await Promise.all(racers.map((r) => r.ready));
+    for (const r of racers) r.go();
+    const [a, b] = await Promise.all(racers.map((r) => r.done));
+    if (!a || !b) throw new Error("a racer is missing");
     for (const kind of ["claims", "slots"] as const) {
       const won = [...a[kind], ...b[kind]].sort((x, y) => x - y);
       expect(won, kind).toEqual(Array.from({ length: rounds }, (_, i) => i));
