@@ -63,7 +63,7 @@ export interface TaskServiceDeps {
 
 /** One item of a batch answer; an error carries the item's position in the request. */
 export type BatchItemView =
-  | { id: string; status: "PENDING" }
+  | { id: string; status: "PENDING"; duplicate: boolean }
   | { error: { code: ErrorCode; message: string; index: number } };
 
 export interface FunctionView {
@@ -103,7 +103,10 @@ export class TaskService {
     this.maxPayloadBytes = deps.producer.maxPayloadBytes;
   }
 
-  /** Validates (in the Producer) and enqueues one task; resolves once the broker holds it. */
+  /**
+   * Validates (in the Producer) and enqueues one task; resolves once the broker holds it, or
+   * with the existing task marked `duplicate` (idempotency key or unique key).
+   */
   submit(input: unknown): Promise<SubmittedTask> {
     return this.#producer.submit(input);
   }
@@ -243,7 +246,8 @@ function notTracked(id: string): NotFoundError {
 }
 
 function batchItemView(outcome: BatchItemResult): BatchItemView {
-  if (outcome.ok) return { id: outcome.task.id, status: "PENDING" };
+  if (outcome.ok)
+    return { id: outcome.task.id, status: "PENDING", duplicate: outcome.task.duplicate };
   const { index, error } = outcome;
   return { error: { code: error.code, message: error.message, index } };
 }

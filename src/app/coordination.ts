@@ -1,4 +1,9 @@
 import type { CoordinationStore } from "../coordination/coordination-store.js";
+import {
+  COORDINATION_ADAPTERS,
+  defaultCoordinationUrl,
+  openCoordinationStore,
+} from "../coordination/open.js";
 import { InvalidArgumentError, UnavailableError } from "../core/errors.js";
 import type { Logger } from "../logging/logger.js";
 
@@ -11,17 +16,13 @@ import type { Logger } from "../logging/logger.js";
 /** `GOTASKQ_COORDINATION_URL` spelled out for messages. */
 export const COORDINATION_URL_VARIABLE = "GOTASKQ_COORDINATION_URL";
 
-const KNOWN_SCHEMES = [
-  "sqlite:",
-  "redis:",
-  "rediss:",
-  "postgres:",
-  "postgresql:",
-  "memory:",
-] as const;
-
-/** What opens a store from its URL: `src/coordination/open.ts`, or a test's own. */
+/** What opens a store from its URL: `openCoordinationStore`, or a test's own. */
 export type CoordinationOpener = (url: string) => Promise<CoordinationStore>;
+
+function schemeOf(url: string): string {
+  const colon = url.indexOf(":");
+  return (colon < 0 ? url : url.slice(0, colon + 1)).toLowerCase();
+}
 
 /** The URL the config names, or the derived default; undefined means none (`none`). */
 export function effectiveCoordinationUrl(config: {
@@ -30,43 +31,17 @@ export function effectiveCoordinationUrl(config: {
   trackingUrl: string;
 }): string | undefined {
   const given = config.coordinationUrl?.trim();
-  const url = given || defaultUrlFor(config.brokerUrl, config.trackingUrl);
-  if (url === undefined || url.toLowerCase() === "none" || url.toLowerCase() === "none:") {
-    return undefined;
-  }
+  const url = given || defaultCoordinationUrl(config.brokerUrl, config.trackingUrl);
+  if (url === undefined || schemeOf(url) === "none" || schemeOf(url) === "none:") return undefined;
   return url;
 }
 
-function schemeOf(url: string): string {
-  const colon = url.indexOf(":");
-  return (colon < 0 ? url : url.slice(0, colon + 1)).toLowerCase();
-}
-
-/** The broker URL when it can hold keys, else the tracking URL when it can, else none. */
-function defaultUrlFor(brokerUrl: string, trackingUrl: string): string | undefined {
-  const broker = schemeOf(brokerUrl);
-  if (["sqlite:", "redis:", "rediss:"].includes(broker)) return brokerUrl;
-  const tracking = schemeOf(trackingUrl);
-  if (["postgres:", "postgresql:", "redis:", "rediss:"].includes(tracking)) return trackingUrl;
-  return undefined;
-}
-
-/** Throws at start-up for a scheme no coordination store understands. */
+/** Throws at start-up for a scheme no coordination store understands, naming the variable. */
 export function checkCoordinationUrl(url: string | undefined): void {
-  if (url === undefined) return;
-  if ((KNOWN_SCHEMES as readonly string[]).includes(schemeOf(url))) return;
+  if (url === undefined || Object.hasOwn(COORDINATION_ADAPTERS, schemeOf(url))) return;
   throw new InvalidArgumentError(
     `${COORDINATION_URL_VARIABLE} ${JSON.stringify(url)} has an unknown scheme; use sqlite://path, redis://host:port, postgres://…, memory:// or none`,
   );
-}
-
-async function openByUrl(url: string, logger: Logger): Promise<CoordinationStore> {
-  // The adapters' opener is loaded by path so that no process loads a store it does not use.
-  const modulePath = "../coordination/open.js";
-  const opener = (await import(modulePath)) as {
-    openCoordinationStore(url: string, options: { logger?: Logger }): Promise<CoordinationStore>;
-  };
-  return opener.openCoordinationStore(url, { logger });
 }
 
 export interface LazyCoordinationOptions {
@@ -118,7 +93,7 @@ export class LazyCoordination {
       );
     }
     const { open, logger } = this.#options;
-    const opening = (open ? open(url) : openByUrl(url, logger)).then((store) => {
+    const opening = (open ? open(url) : openCoordinationStore(url)).then((store) => {
       logger.info({ event: "coordination_opened", kind: store.kind }, "coordination store open");
       return store;
     });

@@ -183,6 +183,8 @@ class ServerApp implements GoTaskQServer {
       tracking: writer,
       logger,
       maxPayloadBytes: config.maxPayloadBytes,
+      // Opened on the first submission with an idempotency or unique key, not before.
+      coordination: () => this.backends.coordination(),
       ...registry,
     });
     const service = new TaskService({

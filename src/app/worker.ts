@@ -89,6 +89,8 @@ export function workerPart(
         registry,
         tracking: backends.writer,
         logger,
+        // Touched only for tasks that carry a unique key (to release it).
+        coordination: () => backends.coordination(),
       });
       await worker.start();
     },

@@ -1,6 +1,7 @@
 import { RestTaskClient } from "../api/rest/rest-client.js";
 import type { TaskOperations } from "../api/task-operations.js";
 import { TaskService } from "../api/task-service.js";
+import { effectiveCoordinationUrl, LazyCoordination } from "../app/coordination.js";
 import { openBroker, openTracking } from "../backends/open.js";
 import type { Broker } from "../broker/broker.js";
 import { type GoTaskQConfig, resolveConfig } from "../config/config.js";
@@ -20,6 +21,7 @@ export class CliSession {
   #tracking?: Promise<TrackingStore>;
   #writer?: BestEffortWriter;
   #producer?: Producer;
+  #coordination?: LazyCoordination;
   #service?: TaskOperations;
 
   constructor(flags: Partial<GoTaskQConfig> = {}, options: { logLevel?: string } = {}) {
@@ -50,8 +52,18 @@ export class CliSession {
     return this.#writer;
   }
 
+  /** The coordination store, opened only when a submission carries an idempotency or unique key. */
+  coordination(): LazyCoordination {
+    this.#coordination ??= new LazyCoordination(effectiveCoordinationUrl(this.config), {
+      logger: this.logger,
+    });
+    return this.#coordination;
+  }
+
   async producer(): Promise<Producer> {
+    const coordination = this.coordination();
     this.#producer ??= new Producer({
+      coordination: () => coordination.store(),
       broker: await this.broker(),
       tracking: await this.writer(),
       logger: this.logger,
@@ -82,6 +94,7 @@ export class CliSession {
   }
 
   async close(): Promise<void> {
+    await this.#coordination?.close().catch(() => undefined);
     await this.#writer?.stop();
     if (this.#broker) await (await this.#broker.catch(() => undefined))?.close();
     if (this.#tracking) await (await this.#tracking.catch(() => undefined))?.close();

@@ -7,6 +7,7 @@ import type { RegisteredTask } from "../tasks/registry.js";
 import { taskEvent } from "../tasks/task-events.js";
 import type { TrackingSink } from "../tracking/tracking-sink.js";
 import type { TaskEvent } from "../tracking/tracking-store.js";
+import type { UniqueRelease } from "./unique-release.js";
 
 // One attempt of a task as the worker sees it, and the rules derived from it: the effective
 // limits (envelope, then the function's options, then the worker's defaults), how a thrown value
@@ -21,6 +22,8 @@ export interface SettleDeps {
   random: () => number;
   maxDelayMs: number;
   defaults: { maxRetries: number; timeoutMs: number; backoff: BackoffPolicy | CustomBackoff };
+  /** Frees unique tasks' keys when they start or end (absent: nothing to free). */
+  unique?: UniqueRelease;
 }
 
 /** A delivery whose envelope decoded; `task` is absent for an unknown function key. */

@@ -137,6 +137,7 @@ export class Execution {
       const fields = { delivery_count: delivery.deliveryCount };
       logLifecycle(deps.logger, "info", "started", envelope, fields, "task started");
     }
+    deps.unique?.started(envelope);
     return deps.leases.hold(delivery);
   }
 

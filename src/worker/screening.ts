@@ -70,7 +70,7 @@ function deadLetterEarly(
 ): Promise<void> {
   const task = deps.registry.get(envelope.function_key);
   const event = eventOf(deps, { delivery, envelope, ...(task ? { task } : {}) }, "FAILURE");
-  return deadLetter(deps, delivery, reason, describeError(error), event);
+  return deadLetter(deps, delivery, reason, describeError(error), event, envelope);
 }
 
 // The delivery id is the task id (the broker seam says so), so the failure is still findable.

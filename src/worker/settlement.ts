@@ -55,6 +55,7 @@ function settled(): boolean {
 export function settleSuccess(deps: SettleDeps, attempt: Attempt, result: unknown): Promise<void> {
   const { delivery, envelope } = attempt;
   return settleSafely(deps, "ack", envelope.id, () => delivery.ack()).then((acked) => {
+    if (acked) deps.unique?.ended(envelope);
     if (acked) recordSuccess(deps, attempt, result);
   });
 }
@@ -84,6 +85,7 @@ export async function settleCanceled(
 ): Promise<void> {
   const { delivery, envelope } = attempt;
   if (!(await settleSafely(deps, "ack", envelope.id, () => delivery.ack()))) return;
+  deps.unique?.ended(envelope);
   if (deps.tracking.enabled !== false) {
     const completedAt = deps.now();
     const error = describeError(new CanceledError(why));
@@ -186,7 +188,7 @@ async function deadLetterAttempt(
   event.startedAt = attempt.startedAt;
   event.completedAt = event.at;
   event.durationMs = event.at - attempt.startedAt;
-  await deadLetter(deps, attempt.delivery, reason, info, event);
+  await deadLetter(deps, attempt.delivery, reason, info, event, attempt.envelope);
 }
 
 /**
@@ -199,11 +201,13 @@ export async function deadLetter(
   reason: DeadLetterReason,
   error: TaskErrorInfo,
   event: TaskEvent,
+  envelope?: TaskEnvelope,
 ): Promise<void> {
   const moved = await settleSafely(deps, "dead-letter", event.taskId, () =>
     delivery.deadLetter(reason, error.message),
   );
   if (!moved) return;
+  if (envelope !== undefined) deps.unique?.ended(envelope);
   // The caller's event is ours to complete (it was built for this call).
   event.status = "FAILURE";
   event.completedAt ??= deps.now();

@@ -23,6 +23,7 @@ import {
 import { guardedSink } from "../tasks/task-events.js";
 import { noTracking, type TrackingSink } from "../tracking/tracking-sink.js";
 import { DEFAULT_MAX_REVOCATIONS, DEFAULT_REVOCATION_TTL_MS } from "./revocations.js";
+import type { CoordinationSource } from "./unique-release.js";
 
 // The worker's configuration: one documented type, every default applied in one pure function.
 // Per-task values (timeout, retries, backoff) come from the envelope first, then the function's
@@ -64,9 +65,18 @@ export interface WorkerOptions {
   now?: () => number;
   /** Jitter source for backoff (tests make it deterministic). */
   random?: () => number;
+  /**
+   * Where unique tasks' keys are released (a store, or a getter that opens one on first use).
+   * Touched only for tasks that carry a unique key. Default none: such keys then free
+   * themselves when their ttl_ms ends, and each release logs a warning.
+   */
+  coordination?: CoordinationSource;
 }
 
-export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, "queues">> & { queues: string[] };
+export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, "queues" | "coordination">> & {
+  queues: string[];
+  coordination?: CoordinationSource;
+};
 
 type NumericOption =
   | "concurrency"
@@ -169,5 +179,6 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     workerId: options.workerId ?? defaultWorkerId(),
     now: options.now ?? Date.now,
     random: options.random ?? Math.random,
+    ...(options.coordination !== undefined ? { coordination: options.coordination } : {}),
   };
 }

@@ -8,6 +8,7 @@ import { LeaseKeeper } from "./lease-keeper.js";
 import { Revocations, revocationApplies } from "./revocations.js";
 import { type ScreeningDeps, screen } from "./screening.js";
 import { settleSafely } from "./settlement.js";
+import { UniqueRelease } from "./unique-release.js";
 import {
   type ResolvedWorkerOptions,
   resolveWorkerOptions,
@@ -65,6 +66,7 @@ export class Worker implements Service {
       random: o.random,
       maxDelayMs: o.broker.limits.maxDelayMs,
       defaults: { maxRetries: o.maxRetries, timeoutMs: o.timeoutMs, backoff: o.backoff },
+      unique: new UniqueRelease(o.coordination, logger),
       leases: new LeaseKeeper(o.leaseMs, (delivery, error) =>
         logger.warn(
           { event: "lease_extension_failed", task_id: delivery.id, err: error },

@@ -32,7 +32,20 @@ export function submissionOf(request: Loose): Record<string, unknown> {
     delay_ms: optionalNumber(request, "delay_ms"),
     run_at: optionalString(request, "run_at"),
     idempotency_key: optionalString(request, "idempotency_key"),
+    idempotency_ttl_ms: optionalNumber(request, "idempotency_ttl_ms"),
     metadata: stringMap(request, "metadata"),
+    unique:
+      request.unique === undefined || request.unique === null
+        ? undefined
+        : uniqueOf(asObject(request.unique)),
+  });
+}
+
+function uniqueOf(unique: Loose): Record<string, unknown> {
+  return defined({
+    key: optionalString(unique, "key"),
+    until: optionalString(unique, "until"),
+    ttl_ms: optionalNumber(unique, "ttl_ms"),
   });
 }
 

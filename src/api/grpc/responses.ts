@@ -27,7 +27,7 @@ export function submittedTaskMessage(task: SubmittedTask): ProtoMessage {
 
 /** `error` carries `index`, the item's position in the request, as data. */
 export function batchResultMessage(item: BatchItemView): ProtoMessage {
-  return "error" in item ? { error: item.error } : { id: item.id };
+  return "error" in item ? { error: item.error } : { id: item.id, duplicate: item.duplicate };
 }
 
 export function taskMessage(record: TaskRecord): ProtoMessage {

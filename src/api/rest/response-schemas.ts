@@ -32,8 +32,23 @@ export const submittedTaskSchema = object(
     attempt: int,
     created_at: iso,
     run_at: { ...iso, description: "Present for delayed tasks: when it becomes due." },
+    duplicate: {
+      type: "boolean",
+      description:
+        "True (HTTP 200) when nothing was enqueued because this is a duplicate: the same idempotency_key with the same submission, or a unique key another task holds; id is that task's.",
+    },
   },
-  ["id", "status", "function_key", "queue", "priority", "run", "attempt", "created_at"],
+  [
+    "id",
+    "status",
+    "function_key",
+    "queue",
+    "priority",
+    "run",
+    "attempt",
+    "created_at",
+    "duplicate",
+  ],
 );
 
 export const batchResultSchema = object(
@@ -47,6 +62,10 @@ export const batchResultSchema = object(
         properties: {
           id: taskIdSchema,
           status: { type: "string", enum: ["PENDING"] },
+          duplicate: {
+            type: "boolean",
+            description: "With id: true when the item was a duplicate and nothing was enqueued.",
+          },
           error: object(
             "ItemError",
             {

@@ -72,6 +72,20 @@ async function waitForFinal(
   );
 }
 
+/** `--unique` alone: the whole payload; `--unique <template>`: that key. */
+function uniqueOption(
+  unique: string | boolean | undefined,
+  until: string | undefined,
+): { unique?: Record<string, string> } {
+  if (unique === undefined && until === undefined) return {};
+  return {
+    unique: {
+      ...(typeof unique === "string" ? { key: unique } : {}),
+      ...(until !== undefined ? { until } : {}),
+    },
+  };
+}
+
 export function registerSubmit(program: Command, session: () => CliSession): void {
   program
     .command("submit")
@@ -83,6 +97,23 @@ export function registerSubmit(program: Command, session: () => CliSession): voi
     .option("--timeout-ms <ms>", "attempt timeout", intOption("--timeout-ms"))
     .option("--max-retries <n>", "retries after the first attempt", intOption("--max-retries"))
     .option("--delay-ms <ms>", "run no earlier than this many ms from now", intOption("--delay-ms"))
+    .option(
+      "--idempotency-key <key>",
+      "submit at most once per key (1-256 characters): a repeat answers the first task's id, marked duplicate",
+    )
+    .option(
+      "--idempotency-ttl-ms <ms>",
+      "how long the key is remembered (default 86400000, 24 h)",
+      intOption("--idempotency-ttl-ms"),
+    )
+    .option(
+      "--unique [template]",
+      'at most one queued task per key, e.g. "{{payload.user_id}}" (default: the whole payload)',
+    )
+    .option(
+      "--unique-until <when>",
+      "hold the unique key until the task has started (default) or finished",
+    )
     .option("--wait", "follow the task until SUCCESS, FAILURE or CANCELED (exit 3 unless SUCCESS)")
     .option(
       "--wait-timeout-ms <ms>",
@@ -104,7 +135,18 @@ export function registerSubmit(program: Command, session: () => CliSession): voi
         ...(opts.timeoutMs !== undefined ? { timeout_ms: opts.timeoutMs } : {}),
         ...(opts.maxRetries !== undefined ? { max_retries: opts.maxRetries } : {}),
         ...(opts.delayMs !== undefined ? { delay_ms: opts.delayMs } : {}),
+        ...(opts.idempotencyKey !== undefined ? { idempotency_key: opts.idempotencyKey } : {}),
+        ...(opts.idempotencyTtlMs !== undefined
+          ? { idempotency_ttl_ms: opts.idempotencyTtlMs }
+          : {}),
+        ...uniqueOption(opts.unique, opts.uniqueUntil),
       });
+      if (accepted.duplicate) {
+        // stderr: stdout stays the id alone, so scripts read it the same either way.
+        process.stderr.write(
+          `duplicate: task ${accepted.id} was already submitted with this idempotency or unique key; nothing new was enqueued\n`,
+        );
+      }
       if (!opts.wait) {
         if (opts.json) printJson(accepted);
         else process.stdout.write(`${accepted.id}\n`);

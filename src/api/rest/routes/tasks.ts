@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from "../../../core/errors.js";
 import type { TaskService } from "../../task-service.js";
 import type { RestMetrics } from "../metrics.js";
 import {
@@ -21,9 +22,27 @@ import {
 import { cursorWire, logLineWire, requeuedWire, taskRecordWire } from "../wire.js";
 
 // /v1/tasks: submit (one or a batch), read (one, a page, its logs), cancel and requeue.
-// Accepting routes answer 202: the broker holds the task; running it is still to come.
+// Accepting routes answer 202: the broker holds the task; running it is still to come. A
+// duplicate (same idempotency key and submission, or a unique key already held) answers 200
+// with the existing task's id and "duplicate": true: nothing new was accepted.
 // Submission bodies go to the service unchecked (the Producer validates each task once); a
 // batch answer carries each refused item's index in its error.
+
+/** The `Idempotency-Key` header, folded into the body (the two must agree when both are given). */
+function withIdempotencyHeader(body: unknown, header: string | string[] | undefined): unknown {
+  if (header === undefined) return body;
+  if (Array.isArray(header)) {
+    throw new InvalidArgumentError("send one Idempotency-Key header, not several");
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return body;
+  const given = (body as Record<string, unknown>).idempotency_key;
+  if (given !== undefined && given !== null && given !== header) {
+    throw new InvalidArgumentError(
+      "the Idempotency-Key header and the body's idempotency_key differ; send the key once, or the same value in both",
+    );
+  }
+  return { ...body, idempotency_key: header };
+}
 
 export function taskRoutes(service: TaskService, metrics: RestMetrics): RouteSpec[] {
   return [
@@ -35,12 +54,17 @@ export function taskRoutes(service: TaskService, metrics: RestMetrics): RouteSpe
       tag: "tasks",
       scope: "submit",
       // Documented, not checked by Fastify: the Producer validates the body, once.
-      schema: { bodyDoc: taskSubmissionSchema, response: { 202: submittedTaskSchema } },
-      errors: [413, 415, 422, 503],
+      schema: {
+        bodyDoc: taskSubmissionSchema,
+        response: { 200: submittedTaskSchema, 202: submittedTaskSchema },
+      },
+      errors: [409, 413, 415, 422, 503],
       handler: async (request, reply) => {
-        const task = await service.submit(request.body);
-        metrics.countSubmitted(1);
-        reply.code(202).header("location", `/v1/tasks/${task.id}`);
+        const body = withIdempotencyHeader(request.body, request.headers["idempotency-key"]);
+        const task = await service.submit(body);
+        if (task.duplicate) metrics.countDuplicates(1);
+        else metrics.countSubmitted(1);
+        reply.code(task.duplicate ? 200 : 202).header("location", `/v1/tasks/${task.id}`);
         return task;
       },
     },
@@ -54,8 +78,15 @@ export function taskRoutes(service: TaskService, metrics: RestMetrics): RouteSpe
       schema: { bodyDoc: batchBodySchema, response: { 202: batchResultSchema } },
       errors: [413, 415, 503],
       handler: async (request, reply) => {
+        if (request.headers["idempotency-key"] !== undefined) {
+          throw new InvalidArgumentError(
+            "the Idempotency-Key header applies to POST /v1/tasks; in a batch, give each task its own idempotency_key",
+          );
+        }
         const answer = await service.submitBatch(request.body);
-        metrics.countSubmitted(answer.results.filter((r) => "id" in r).length);
+        const duplicates = answer.results.filter((r) => "id" in r && r.duplicate).length;
+        metrics.countSubmitted(answer.results.filter((r) => "id" in r).length - duplicates);
+        metrics.countDuplicates(duplicates);
         reply.code(202);
         return answer;
       },
