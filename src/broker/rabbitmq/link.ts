@@ -1,6 +1,7 @@
 import amqp, { type ChannelModel } from "amqplib";
 import { UnavailableError } from "../../core/errors.js";
 import type { RabbitOptions } from "./options.js";
+import { coalesceWrites, WRITE_BUFFER_BYTES } from "./write-coalescer.js";
 
 // One AMQP connection for one role ("publisher" or "consumer"): publishing on its own connection
 // keeps RabbitMQ's flow control on publishers from stalling deliveries and acks. The link connects
@@ -55,13 +56,16 @@ export class Link {
   private async connect(): Promise<ChannelModel> {
     let model: ChannelModel;
     try {
-      model = await amqp.connect(this.options.url, {
+      const socketOptions = {
         timeout: this.options.connectTimeoutMs,
         // Shown in the management UI and `rabbitmqctl list_connections`: who, what, which prefix.
         clientProperties: {
           connection_name: `gotaskq ${this.role} ${this.options.prefix} pid ${process.pid}`,
         },
-      });
+        // Passed on to net.connect: a turn's coalesced frames fit before amqplib backs off.
+        writableHighWaterMark: WRITE_BUFFER_BYTES,
+      };
+      model = await amqp.connect(this.options.url, socketOptions);
     } catch (cause) {
       const error = new UnavailableError(
         `RabbitMQ at ${this.options.where} is unreachable (${describe(cause)}); retry later`,
@@ -75,6 +79,7 @@ export class Link {
       throw this.closedError();
     }
     this.lastFailure = undefined;
+    coalesceWrites(model.connection);
     this.generation++;
     this.model = model;
     // 'error' always precedes 'close' on a failure; the close is what matters.
