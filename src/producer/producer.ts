@@ -8,7 +8,7 @@ import {
 } from "../core/errors.js";
 import { parseTaskId } from "../core/ids.js";
 import { type ValidSubmission, validateSubmission } from "../core/submission.js";
-import { checkUnique } from "../core/submission-fields.js";
+import { checkUnique, DEFAULT_IDEMPOTENCY_TTL_MS } from "../core/submission-fields.js";
 import {
   submissionFingerprint,
   type UniqueOption,
@@ -343,7 +343,7 @@ export class Producer {
     if (valid.idempotency_key !== undefined) {
       identity.idempotency = {
         key: valid.idempotency_key,
-        ttlMs: valid.idempotency_ttl_ms ?? 86_400_000,
+        ttlMs: valid.idempotency_ttl_ms ?? DEFAULT_IDEMPOTENCY_TTL_MS,
         fingerprint: fingerprintOf(valid, unique),
       };
     }
