@@ -194,6 +194,74 @@ describe("a producer killed with SIGKILL between taking the key and publishing",
   });
 });
 
+describe("unique tasks", () => {
+  it("answers 1,000 submissions of one key while the first is queued (no worker) with 1 task and 999 duplicates", async () => {
+    const box = new Sandbox({ GOTASKQ_API_KEYS: ADMIN_KEY });
+    try {
+      const server = await box.start(["server"], { readyText: "GoTaskQ server" });
+      const restUrl = /REST (http:\/\/\S+),/.exec(server.output())?.[1];
+      if (!restUrl) throw new Error(`no REST URL in: ${server.output()}`);
+      const submit = async (i: number) => {
+        const response = await fetch(`${restUrl}/v1/tasks`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
+          body: JSON.stringify({
+            function_key: "report.build",
+            payload: { user_id: 7, attempt: i },
+            unique: { key: "{{payload.user_id}}" },
+          }),
+        });
+        return {
+          status: response.status,
+          body: (await response.json()) as Record<string, unknown>,
+        };
+      };
+      const first = await submit(0);
+      expect(first.status).toBe(202);
+      const others: Array<Awaited<ReturnType<typeof submit>>> = [];
+      for (let wave = 0; wave < 999; wave += 111) {
+        others.push(
+          ...(await Promise.all(Array.from({ length: 111 }, (_, j) => submit(wave + j + 1)))),
+        );
+      }
+      expect(others.filter((o) => o.status === 200 && o.body.duplicate === true)).toHaveLength(999);
+      expect(new Set(others.map((o) => o.body.id))).toEqual(new Set([first.body.id]));
+      const queues = await fetch(`${restUrl}/v1/queues`, {
+        headers: { authorization: `Bearer ${ADMIN_KEY}` },
+      });
+      const stats = (await queues.json()) as { queues: Array<{ queue: string; ready: number }> };
+      expect(stats.queues.find((q) => q.queue === "default")?.ready).toBe(1);
+      const metrics = await (
+        await fetch(`${restUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })
+      ).text();
+      expect(metrics).toMatch(/gotaskq_tasks_duplicate_total 999/);
+      expect(server.output()).toMatch(/"event":"duplicate_submission"/);
+    } finally {
+      await box.cleanup();
+    }
+  });
+
+  it("lets the next submission enqueue once the worker has started the task", async () => {
+    const dev = await startDevServer();
+    try {
+      const body = {
+        function_key: "demo.echo",
+        payload: { report: "r1" },
+        unique: { key: "{{payload.report}}" },
+      };
+      const first = await dev.api("/v1/tasks", { body });
+      expect(first.status).toBe(202);
+      const id = (first.json as { id: string }).id;
+      await tasksAfterSuccess(dev, id);
+      const next = await dev.api("/v1/tasks", { body });
+      expect(next.status).toBe(202);
+      expect((next.json as { id: string }).id).not.toBe(id);
+    } finally {
+      await dev.box.cleanup();
+    }
+  });
+});
+
 describe("bad coordination configuration", () => {
   it("fails start-up on an unknown scheme, naming GOTASKQ_COORDINATION_URL", async () => {
     const box = new Sandbox({ GOTASKQ_COORDINATION_URL: "mysql://nowhere/db" });
