@@ -177,6 +177,36 @@ describe("idempotency keys", () => {
     expect(again).toMatchObject({ id: dyingId, duplicate: true });
   });
 
+  it("keeps the key's task id for its whole TTL: the remaining window re-enqueues under that id", async () => {
+    let now = Date.parse("2026-12-01T00:00:00Z");
+    broker = createMemoryBroker();
+    store = createMemoryCoordinationStore({
+      server: new MemoryCoordinationServer({ now: () => now }),
+    });
+    // The store fails exactly when the producer marks the key done: as if it died right after
+    // the broker confirmed.
+    const failing = Object.create(store) as CoordinationStore;
+    failing.replace = async () => {
+      throw new UnavailableError("store away");
+    };
+    const first = await producer({ coordination: failing, now: () => now }).submit({
+      function_key: "demo.echo",
+      idempotency_key: "window",
+    });
+    now += 3_600_000;
+    const retried = await producer({ now: () => now }).submit({
+      function_key: "demo.echo",
+      idempotency_key: "window",
+    });
+    expect(retried).toMatchObject({ id: first.id, duplicate: false });
+    expect(await queued()).toBe(2);
+    const third = await producer({ now: () => now }).submit({
+      function_key: "demo.echo",
+      idempotency_key: "window",
+    });
+    expect(third).toMatchObject({ id: first.id, duplicate: true });
+  });
+
   it("answers each batch item on its own: new, duplicate, reused", async () => {
     setUp();
     const p = producer();

@@ -6,17 +6,21 @@ import type { SubmittedTask } from "./prepared-task.js";
 
 // Taking an idempotency key or a unique key in the coordination store, crash-safely:
 //
-// 1. claim the key with a SHORT pending value {state:"pending", id, …} (default 30 s), where id
-//    is the task id the producer is about to publish;
+// 1. claim the key with a pending value {state:"pending", id, …} held for a SHORT lease
+//    (default 30 s), where id is the task id the producer is about to publish;
 // 2. publish to the broker;
 // 3. replace pending → {state:"done", id, …} for the key's full TTL (24 h by default).
 //
-// A producer that dies between 1 and 3 leaves a pending claim that expires within 30 s, not a
-// key stuck for 24 h. A concurrent copy that finds a pending claim polls it: once it is done,
-// the copy answers its id (a duplicate); if it expires instead (its producer died), the copy
-// takes the key itself, reusing the dead claim's task id, so that a task the dead producer did
-// get into the broker and the copy's are one task id, not two. A publish that fails releases
-// the pending claim at once, so a retry need not wait for it to expire.
+// Idempotency keys: the pending entry lives for the full TTL but carries its lease, and its age
+// is read from the store's clock (the TTL it was written with minus the TTL left), so no
+// process clock is trusted. A producer that dies between 1 and 3 leaves a claim that others may
+// take over once its lease has passed: the key is never stuck for its TTL, and it keeps its task
+// id, so a task the dead producer did get into the broker and the one its successor publishes
+// are one task id, not two. A copy that finds a live pending claim polls it and answers its id
+// once it is done. A publish that fails ends the lease at once, so a retry need not wait.
+//
+// Unique keys: the pending claim simply expires after the lease (the worker releases the key by
+// its exact value, which must not depend on who took it over).
 
 export interface ClaimTiming {
   /** TTL of a pending claim: how long a dead producer can block its key (ms). Default 30 000. */
@@ -50,6 +54,9 @@ interface IdempotencyValue {
   queue: string;
   priority: number;
   run_at?: string;
+  /** Pending only: the TTL the entry was written with, and how long its writer may hold it. */
+  ttl_ms?: number;
+  lease_ms?: number;
 }
 
 export interface IdempotencyRequest {
@@ -110,43 +117,41 @@ export async function claimIdempotencyKey(
   const { store, timing } = ctx;
   const storeKey = idempotencyStoreKey(request.key);
   const deadline = ctx.now() + timing.waitMs;
-  let id = request.task.id;
-  for (;;) {
-    const value = (state: "pending" | "done", taskId: string) => {
-      const v: IdempotencyValue = {
-        state,
-        id: taskId,
-        fp: request.fingerprint,
-        created_at: request.task.created_at,
-        queue: request.task.queue,
-        priority: request.task.priority,
-        ...(request.task.run_at !== undefined ? { run_at: request.task.run_at } : {}),
-      };
-      return JSON.stringify(v);
+  const leaseMs = Math.min(timing.pendingTtlMs, request.ttlMs);
+  const value = (state: "pending" | "done", taskId: string, lease = leaseMs) => {
+    const v: IdempotencyValue = {
+      state,
+      id: taskId,
+      fp: request.fingerprint,
+      created_at: request.task.created_at,
+      queue: request.task.queue,
+      priority: request.task.priority,
+      ...(request.task.run_at !== undefined ? { run_at: request.task.run_at } : {}),
+      ...(state === "pending" ? { ttl_ms: request.ttlMs, lease_ms: lease } : {}),
     };
-    const pending = value("pending", id);
-    const result = await store.claim(
-      storeKey,
-      pending,
-      Math.min(timing.pendingTtlMs, request.ttlMs),
-    );
-    if (result.claimed) {
-      return {
-        won: true,
-        id,
-        settle: async (published, finalId = id) => {
-          const ok = published
-            ? await store.replace(storeKey, pending, value("done", finalId), request.ttlMs)
-            : await store.release(storeKey, pending);
-          if (published && !ok) {
-            ctx.warn(
-              { event: "idempotency_claim_lost", task_id: finalId },
-              "the idempotency key's pending claim expired before the broker confirmed; a retry after it expired may have enqueued the task again",
-            );
-          }
-        },
-      };
-    }
+    return JSON.stringify(v);
+  };
+  const won = (id: string, pending: string): Won => ({
+    won: true,
+    id,
+    settle: async (published, finalId = id) => {
+      if (!published) {
+        // Not released: the key keeps its task id, and a retry takes it over at once.
+        await store.replace(storeKey, pending, value("pending", id, 0), request.ttlMs);
+        return;
+      }
+      if (!(await store.replace(storeKey, pending, value("done", finalId), request.ttlMs))) {
+        ctx.warn(
+          { event: "idempotency_claim_lost", task_id: finalId },
+          "another submission took over this idempotency key while the broker confirmed (the publish outlasted the pending lease); the task may be enqueued twice under this id",
+        );
+      }
+    },
+  });
+  for (;;) {
+    const pending = value("pending", request.task.id);
+    const result = await store.claim(storeKey, pending, request.ttlMs);
+    if (result.claimed) return won(request.task.id, pending);
     const holder = decode(result.holder.value);
     if (holder.fp !== request.fingerprint) {
       throw new IdempotencyKeyReusedError(
@@ -154,7 +159,12 @@ export async function claimIdempotencyKey(
         `idempotency_key ${JSON.stringify(request.key)} was already used for a different submission (function, payload, queue, priority or options differ) within its TTL; use a new key for a new submission`,
       );
     }
-    if (holder.state === "done" && typeof holder.id === "string") {
+    if (typeof holder.id !== "string") {
+      throw new UnavailableError(
+        `the coordination store holds an unreadable entry for idempotency_key ${JSON.stringify(request.key)}`,
+      );
+    }
+    if (holder.state === "done") {
       return {
         won: false,
         task: {
@@ -168,10 +178,20 @@ export async function claimIdempotencyKey(
         },
       };
     }
-    // Pending: if it expires, take over its task id (see the header).
-    if (typeof holder.id === "string") id = holder.id;
+    // Pending. Its age by the store's clock: the TTL it was claimed with minus what is left.
+    const ageMs = (holder.ttl_ms ?? 0) - result.holder.ttlMs;
+    if (ageMs >= (holder.lease_ms ?? 0)) {
+      // Abandoned (its producer died or its publish failed): take it over, keeping its task id,
+      // so that whatever it may have enqueued and what this one enqueues are one task.
+      const takeover = value("pending", holder.id);
+      if (await store.replace(storeKey, result.holder.value, takeover, request.ttlMs)) {
+        return won(holder.id, takeover);
+      }
+      continue;
+    }
     if (ctx.now() >= deadline) throw stillPending("idempotency_key", request.key, timing.waitMs);
-    await sleep(Math.min(timing.pollMs, result.holder.ttlMs + 1));
+    const leaseLeftMs = (holder.lease_ms ?? 0) - ageMs;
+    await sleep(Math.max(1, Math.min(timing.pollMs, leaseLeftMs)));
   }
 }
 
