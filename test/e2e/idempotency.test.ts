@@ -276,6 +276,22 @@ describe("bad coordination configuration", () => {
     }
   });
 
+  it("answers 503 to a keyed submission while the coordination store is unreachable; others are unaffected", async () => {
+    const dev = await startDevServer({ GOTASKQ_COORDINATION_URL: "redis://127.0.0.1:1" });
+    try {
+      const started = Date.now();
+      const keyed = await dev.api("/v1/tasks", {
+        body: { function_key: "demo.echo", idempotency_key: "down" },
+      });
+      expect(keyed.status).toBe(503);
+      expect(Date.now() - started).toBeLessThan(15_000);
+      const plain = await dev.api("/v1/tasks", { body: { function_key: "demo.echo" } });
+      expect(plain.status).toBe(202);
+    } finally {
+      await dev.box.cleanup();
+    }
+  });
+
   it("refuses a keyed submission with 503 naming the variable when coordination is none", async () => {
     const dev = await startDevServer({ GOTASKQ_COORDINATION_URL: "none" });
     try {
