@@ -26,8 +26,11 @@ export class CliSession {
 
   constructor(flags: Partial<GoTaskQConfig> = {}, options: { logLevel?: string } = {}) {
     this.config = resolveConfig(process.env, flags);
-    // One-shot commands keep stdout for their answer: logs only at warn and above.
-    this.logger = createLogger({ level: options.logLevel ?? this.config.logLevel });
+    // One-shot commands keep stdout for their answer (`--json | jq`): logs go to stderr.
+    this.logger = createLogger({
+      level: options.logLevel ?? this.config.logLevel,
+      stream: "stderr",
+    });
   }
 
   broker(): Promise<Broker> {
