@@ -62,7 +62,7 @@ export class Link {
         clientProperties: {
           connection_name: `gotaskq ${this.role} ${this.options.prefix} pid ${process.pid}`,
         },
-        // Passed on to net.connect: a turn's coalesced frames fit before amqplib backs off.
+        // Passed on to net.connect: a corked batch of frames fits before amqplib backs off.
         writableHighWaterMark: WRITE_BUFFER_BYTES,
       };
       model = await amqp.connect(this.options.url, socketOptions);
