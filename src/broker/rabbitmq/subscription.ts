@@ -36,6 +36,8 @@ interface Attachment {
   /** Deliveries handed to the callback and not yet settled (for stats). */
   readonly live: Set<RabbitDelivery>;
   qos: number;
+  /** Classic queues: whether `qos` bounds the whole channel (else each consumer, see attach). */
+  readonly channelWide: boolean;
   tags: string[];
 }
 
@@ -78,14 +80,22 @@ export class RabbitSubscription implements Subscription {
         outstanding: 0,
         live: new Set(),
         qos: this.consume.prefetch - this.stale,
+        // A per-consumer prefetch costs RabbitMQ less per delivery than a channel-wide one (the
+        // queue counts credit itself instead of asking the channel's limiter), but it cannot be
+        // raised for a running consumer. So it is used when one classic queue is consumed with
+        // the full bound; several queues, or a bound lowered by stale deliveries of a lost
+        // channel (raised as they settle), take the channel-wide one.
+        channelWide: this.queues.length > 1 || this.stale > 0,
         tags: [],
       };
       channel.on("close", () => this.lost(att));
       if (this.quorum) {
         // Quorum queues do not support a channel-wide prefetch: the bound is split per queue.
         await channel.prefetch(Math.max(1, Math.floor(att.qos / this.queues.length)), false);
-      } else {
+      } else if (att.channelWide) {
         await channel.prefetch(att.qos, true);
+      } else {
+        await channel.prefetch(att.qos, false);
       }
       if (this.closing) throw ctx.closedError() ?? new Error("subscription closed");
       this.current = att;
@@ -170,7 +180,7 @@ export class RabbitSubscription implements Subscription {
     if (!att.batcher.alive) {
       this.stale--;
       const current = this.current;
-      if (current && !this.quorum && current.qos < this.consume.prefetch) {
+      if (current?.channelWide && !this.quorum && current.qos < this.consume.prefetch) {
         current.qos = this.consume.prefetch - this.stale;
         current.channel.prefetch(current.qos, true).catch(() => undefined);
       }
