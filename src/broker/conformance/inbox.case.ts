@@ -55,24 +55,7 @@ export class Inbox {
   }
 }
 
-/** Polls `check` every `intervalMs` until it returns a truthy value or the deadline passes. */
-export async function pollUntil<T>(
-  check: () => T | Promise<T>,
-  options: { timeoutMs: number; what: string; intervalMs?: number },
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + options.timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    last = await check();
-    if (last) return last as NonNullable<T>;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${options.timeoutMs} ms waiting for ${options.what} (last: ${JSON.stringify(last)})`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 10));
-  }
-}
+export { pollUntil } from "../../../test/support/poll-until.js";
 
 /** A deterministic pseudo-random sequence (LCG) so failures reproduce. */
 export function seeded(seed: number): () => number {

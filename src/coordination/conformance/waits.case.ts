@@ -8,24 +8,7 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Polls `check` until it returns something truthy; fails after `timeoutMs` naming `what`. */
-export async function pollUntil<T>(
-  check: () => T | Promise<T>,
-  options: { timeoutMs: number; what: string; intervalMs?: number },
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + options.timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    last = await check();
-    if (last) return last as NonNullable<T>;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${options.timeoutMs} ms waiting for ${options.what} (last: ${JSON.stringify(last)})`,
-      );
-    }
-    await sleep(options.intervalMs ?? 20);
-  }
-}
+export { pollUntil } from "../../../test/support/poll-until.js";
 
 /** Expects `call` to reject with a GoTaskQError of `code`; `what` names the call in a failure. */
 export async function expectRejects(
