@@ -82,3 +82,36 @@ export function checkAdd(name: string, delta: number, ttlMs: number): void {
   }
   checkDuration("ttlMs", ttlMs);
 }
+
+/** A deployment prefix every store can embed in keys, columns or key names. */
+const PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/**
+ * The options every store takes, with their defaults: the deployment prefix (`gotaskq`) and the
+ * bound on each call (5 s). `store` names the store in messages; `minTimeoutMs` is the shortest
+ * bound it can honour (a network store needs 100 ms to tell slow from gone; SQLite's busy wait
+ * works down to 1 ms).
+ */
+export function resolveStoreOptions(
+  store: string,
+  options: { prefix?: string; operationTimeoutMs?: number },
+  minTimeoutMs = 100,
+): { prefix: string; operationTimeoutMs: number } {
+  const prefix = options.prefix ?? "gotaskq";
+  if (!PREFIX.test(prefix)) {
+    throw new InvalidArgumentError(
+      `${store} coordination prefix must be 1–64 letters, digits or _.:- (got ${JSON.stringify(prefix)})`,
+    );
+  }
+  const operationTimeoutMs = options.operationTimeoutMs ?? 5_000;
+  if (
+    !Number.isInteger(operationTimeoutMs) ||
+    operationTimeoutMs < minTimeoutMs ||
+    operationTimeoutMs > 600_000
+  ) {
+    throw new InvalidArgumentError(
+      `${store} coordination operationTimeoutMs must be an integer between ${minTimeoutMs} and 600000 (got ${operationTimeoutMs})`,
+    );
+  }
+  return { prefix, operationTimeoutMs };
+}

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "../../core/errors.js";
+import { resolveStoreOptions } from "../arguments.js";
 
 // The PostgreSQL coordination store's settings: one documented type, defaults applied in one
 // pure function, and the URL form the CLI passes:
@@ -30,29 +31,13 @@ export interface PostgresCoordinationOptions {
 
 export type ResolvedPostgresCoordinationOptions = Required<PostgresCoordinationOptions>;
 
-const PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
 /** Lowercase only: PostgreSQL folds unquoted names, and search_path is set unquoted. */
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export function resolvePostgresCoordinationOptions(
   options: PostgresCoordinationOptions,
 ): ResolvedPostgresCoordinationOptions {
-  const prefix = options.prefix ?? "gotaskq";
-  if (!PREFIX.test(prefix)) {
-    throw new InvalidArgumentError(
-      `PostgreSQL coordination prefix must be 1–64 letters, digits or _.:- (got ${JSON.stringify(prefix)})`,
-    );
-  }
-  const operationTimeoutMs = options.operationTimeoutMs ?? 5_000;
-  if (
-    !Number.isInteger(operationTimeoutMs) ||
-    operationTimeoutMs < 100 ||
-    operationTimeoutMs > 600_000
-  ) {
-    throw new InvalidArgumentError(
-      `PostgreSQL coordination operationTimeoutMs must be an integer between 100 and 600000 (got ${operationTimeoutMs})`,
-    );
-  }
+  const { prefix, operationTimeoutMs } = resolveStoreOptions("PostgreSQL", options);
   const schema = options.schema ?? "public";
   if (!SCHEMA.test(schema)) {
     throw new InvalidArgumentError(

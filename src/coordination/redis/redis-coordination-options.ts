@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "../../core/errors.js";
+import { resolveStoreOptions } from "../arguments.js";
 
 // The Redis coordination store's settings: one documented type, defaults applied in one pure
 // function, and the URL form the CLI passes:
@@ -23,28 +24,10 @@ export interface RedisCoordinationOptions {
 
 export type ResolvedRedisCoordinationOptions = Required<RedisCoordinationOptions>;
 
-const PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
-
 export function resolveRedisCoordinationOptions(
   options: RedisCoordinationOptions,
 ): ResolvedRedisCoordinationOptions {
-  const prefix = options.prefix ?? "gotaskq";
-  if (!PREFIX.test(prefix)) {
-    throw new InvalidArgumentError(
-      `Redis coordination prefix must be 1–64 letters, digits or _.:- (got ${JSON.stringify(prefix)})`,
-    );
-  }
-  const operationTimeoutMs = options.operationTimeoutMs ?? 5_000;
-  if (
-    !Number.isInteger(operationTimeoutMs) ||
-    operationTimeoutMs < 100 ||
-    operationTimeoutMs > 600_000
-  ) {
-    throw new InvalidArgumentError(
-      `Redis coordination operationTimeoutMs must be an integer between 100 and 600000 (got ${operationTimeoutMs})`,
-    );
-  }
-  return { prefix, operationTimeoutMs };
+  return resolveStoreOptions("Redis", options);
 }
 
 /** Splits a coordination URL into what ioredis connects to and our options. */

@@ -10,6 +10,7 @@ import {
   checkListLimit,
   checkSlot,
   checkTake,
+  resolveStoreOptions,
 } from "../arguments.js";
 import type {
   AcquireResult,
@@ -64,11 +65,8 @@ export const SQLITE_COORDINATION_LIMITS: CoordinationLimits = {
   maxValueBytes: 1_048_576,
 };
 
-const DEFAULT_PREFIX = "gotaskq";
-const DEFAULT_OPERATION_TIMEOUT_MS = 5_000;
 const DEFAULT_CLEANUP_INTERVAL_MS = 60_000;
 const CLEANUP_BATCH = 500;
-const PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 /** The URL schemes `open` understands (coordination/open.ts routes them here). */
 export const SCHEMES: readonly string[] = ["sqlite:"];
@@ -104,22 +102,7 @@ export function open(
 }
 
 export function openSqliteCoordinationStore(options: SqliteCoordinationOptions): CoordinationStore {
-  const prefix = options.prefix ?? DEFAULT_PREFIX;
-  if (!PREFIX.test(prefix)) {
-    throw new InvalidArgumentError(
-      `coordination prefix must be 1–64 letters, digits or _.:- (got ${JSON.stringify(prefix)})`,
-    );
-  }
-  const operationTimeoutMs = options.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS;
-  if (
-    !Number.isInteger(operationTimeoutMs) ||
-    operationTimeoutMs < 1 ||
-    operationTimeoutMs > 600_000
-  ) {
-    throw new InvalidArgumentError(
-      `operationTimeoutMs must be an integer between 1 and 600000 (got ${operationTimeoutMs})`,
-    );
-  }
+  const { prefix, operationTimeoutMs } = resolveStoreOptions("SQLite", options, 1);
   let db: Database.Database;
   try {
     db = openCoordinationDatabase(options.path, operationTimeoutMs);
