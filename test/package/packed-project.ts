@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -134,8 +134,9 @@ export class PackedProject {
    * is a "non-registry source" whose `prepare` (a build with devDependencies) npm would
    * otherwise list; from the registry it has no install script at all.
    */
-  async install(timeoutMs: number): Promise<Finished> {
+  async install(timeoutMs: number, repo?: string): Promise<Finished> {
     mkdirSync(this.dir);
+    const prebuilds = repo ? await this.localSqlitePrebuild(repo) : undefined;
     writeFileSync(
       path.join(this.dir, "package.json"),
       `${JSON.stringify(
@@ -154,7 +155,11 @@ export class PackedProject {
       ["install", "--omit=dev", "--prefer-offline", "--no-audit", "--no-fund", this.tarball],
       {
         cwd: this.dir,
-        env: { ...this.env, npm_config_update_notifier: "false" },
+        env: {
+          ...this.env,
+          npm_config_update_notifier: "false",
+          ...(prebuilds ? { npm_config_better_sqlite3_local_prebuilds: prebuilds } : {}),
+        },
         timeoutMs,
       },
     );
@@ -162,6 +167,32 @@ export class PackedProject {
       throw new Error(`npm install exited ${installed.code}:\n${installed.stderr}`);
     }
     return installed;
+  }
+
+  /**
+   * better-sqlite3's install script (prebuild-install) downloads a prebuilt binding from GitHub,
+   * which this machine cannot reach, and falls back to compiling SQLite (two minutes on two
+   * cores). It also looks in a local prebuilds folder first: packing the binding the repository
+   * already compiled for this very version, Node ABI and platform there keeps the user's install
+   * path (the same script, the same unpacking) and skips the compile. Undefined (compile) when
+   * the repository has no such binding.
+   */
+  private async localSqlitePrebuild(repo: string): Promise<string | undefined> {
+    const pkgDir = path.join(repo, "node_modules", "better-sqlite3");
+    const binding = path.join("build", "Release", "better_sqlite3.node");
+    if (!existsSync(path.join(pkgDir, binding))) return undefined;
+    const { version } = JSON.parse(readFileSync(path.join(pkgDir, "package.json"), "utf8")) as {
+      version: string;
+    };
+    const dir = path.join(this.root, "prebuilds");
+    mkdirSync(dir, { recursive: true });
+    const name = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+    const packed = await run("tar", ["-czf", path.join(dir, name), "-C", pkgDir, binding], {
+      cwd: this.root,
+      env: this.env,
+      timeoutMs: 60_000,
+    });
+    return packed.code === 0 ? dir : undefined;
   }
 
   write(file: string, text: string): string {
