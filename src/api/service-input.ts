@@ -8,6 +8,8 @@ import { parseTaskId } from "../core/ids.js";
 import { isTaskStatus, TASK_STATUSES, type TaskStatus } from "../core/status.js";
 import { FUNCTION_KEY_PATTERN, QUEUE_PATTERN } from "../core/submission.js";
 import { DEFAULT_MAX_BATCH_SIZE } from "../producer/producer.js";
+import { SCHEDULE_METADATA_KEY } from "../schedules/schedule.js";
+import { parseScheduleId } from "../schedules/validation.js";
 import { MAX_LIST_LIMIT, MAX_LOG_LIMIT } from "../tracking/task-query.js";
 import type { TaskQuery } from "../tracking/tracking-store.js";
 
@@ -110,6 +112,7 @@ export function queueNameOf(raw: unknown, field = "queue"): string {
 const LIST_FIELDS = [
   "status",
   "function_key",
+  "schedule",
   "queue",
   "q",
   "since",
@@ -132,6 +135,10 @@ export function decodeListQuery(input: unknown): TaskQuery {
     query.functionKey = key;
   }
   if (present(f.queue)) query.queue = queueNameOf(f.queue);
+  // The scheduler stamps every task it submits with its schedule's id (src/schedules/).
+  if (present(f.schedule)) {
+    query.metadata = { key: SCHEDULE_METADATA_KEY, value: parseScheduleId(f.schedule) };
+  }
   if (present(f.q)) query.text = stringOf("q", f.q, 200);
   if (present(f.since)) query.since = timeOf("since", f.since);
   if (present(f.until)) query.until = timeOf("until", f.until);

@@ -57,3 +57,15 @@ export function bucketWidth(bucketMs: number): number {
   }
   return bucketMs;
 }
+
+/**
+ * The text a metadata pair filter looks for in a task's stored metadata (JSON of a string map):
+ * `"key":"value"`. In JSON every quote inside a string is escaped, so this text occurs only where
+ * the map holds exactly that pair.
+ */
+export function metadataNeedle(pair: { key: string; value: string }): string {
+  if (typeof pair.key !== "string" || typeof pair.value !== "string" || pair.key === "") {
+    throw new InvalidArgumentError("a metadata filter needs a non-empty key and a string value");
+  }
+  return `${JSON.stringify(pair.key)}:${JSON.stringify(pair.value)}`;
+}

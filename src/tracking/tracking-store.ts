@@ -127,6 +127,11 @@ export interface TaskQuery {
   queue?: string;
   /** Case-insensitive substring of the id, function key or error message (% and _ literal). */
   text?: string;
+  /**
+   * Only tasks whose metadata holds exactly this pair (e.g. the scheduler's
+   * `gotaskq.schedule` = a schedule id). Checked per candidate, like `text`.
+   */
+  metadata?: { key: string; value: string };
   /** Created at or after (epoch ms). */
   since?: number;
   /** Created before (epoch ms). */

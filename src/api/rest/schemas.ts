@@ -99,6 +99,11 @@ export const listQuerySchema: Schema = {
     },
     function_key: functionKeySchema,
     queue: queueNameSchema,
+    schedule: {
+      type: "string",
+      maxLength: 128,
+      description: "Only the tasks this schedule submitted (their metadata gotaskq.schedule).",
+    },
     q: {
       type: "string",
       maxLength: 200,

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from "../../core/errors.js";
 import { dbText, rowToRecord } from "../records/rows.js";
-import { listLimit, timeBound } from "../task-query.js";
+import { listLimit, metadataNeedle, timeBound } from "../task-query.js";
 import type { TaskPage, TaskQuery, TaskRecord } from "../tracking-store.js";
 import type { ScriptArg } from "./lua-script.js";
 import { hashToValues, NULL_ARG, paddedSortAt, pairsToHash, SORT_DIGITS } from "./task-hash.js";
@@ -66,6 +66,7 @@ export function listArgs(
     query.functionKey !== undefined ? dbText(query.functionKey) : NULL_ARG,
     query.queue !== undefined ? dbText(query.queue) : NULL_ARG,
     query.text ? dbText(query.text).toLowerCase() : NULL_ARG,
+    query.metadata ? dbText(metadataNeedle(query.metadata)) : NULL_ARG,
     ...new Set(query.status ?? []),
   ];
 }

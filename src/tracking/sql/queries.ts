@@ -8,7 +8,7 @@ import {
   rowToRecord,
 } from "../records/rows.js";
 import type { TrackingDatabase } from "../records/schema.js";
-import { bucketWidth, listLimit, logLimit, timeBound } from "../task-query.js";
+import { bucketWidth, listLimit, logLimit, metadataNeedle, timeBound } from "../task-query.js";
 import type {
   TaskLogLine,
   TaskPage,
@@ -59,6 +59,13 @@ export async function listTasks(db: Kysely<TrackingDatabase>, query: TaskQuery):
     const pattern = likeContains(dbText(query.text));
     select = select.where(sql<boolean>`search_text like ${pattern} escape '\\'`);
   }
+  // LIKE narrows the rows in SQL (ASCII case-insensitive on SQLite); the exact, case-sensitive
+  // test is the substring check below. A page may then hold fewer rows than the limit.
+  const needle = query.metadata ? dbText(metadataNeedle(query.metadata)) : undefined;
+  if (needle !== undefined) {
+    const pattern = `%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    select = select.where(sql<boolean>`metadata like ${pattern} escape '\\'`);
+  }
   if (query.since !== undefined) {
     select = select.where("sort_at", ">=", timeBound("since", query.since));
   }
@@ -74,8 +81,9 @@ export async function listTasks(db: Kysely<TrackingDatabase>, query: TaskQuery):
     .execute();
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
+  const exact = needle === undefined ? page : page.filter((r) => r.metadata?.includes(needle));
   return {
-    tasks: page.map(rowToRecord),
+    tasks: exact.map(rowToRecord),
     ...(rows.length > limit && last
       ? { nextCursor: encodeCursor({ sortAt: last.sort_at, id: last.id }) }
       : {}),

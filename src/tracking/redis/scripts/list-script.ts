@@ -23,7 +23,8 @@ import { SHARED_LUA } from "./keys-lua.js";
 // ARGV[8]  function key, or "\\0" for any
 // ARGV[9]  queue, or "\\0" for any
 // ARGV[10] lowercased search text, or "\\0" for none
-// ARGV[11…] the wanted statuses (none = any)
+// ARGV[11] metadata pair as stored JSON text ("key":"value"), or "\\0" for any
+// ARGV[12…] the wanted statuses (none = any)
 // Returns { cursor position "<sort_at>:<id>" or "", id, HGETALL of id, id, HGETALL of id, … }
 // with up to limit tasks.
 
@@ -33,12 +34,13 @@ local cutoff = num(ARGV[2])
 local limit = num(ARGV[3])
 local budget = num(ARGV[4])
 local upper, upper_id, lower = ARGV[5], ARGV[6], ARGV[7]
-local fk, queue, text = ARGV[8], ARGV[9], ARGV[10]
+local fk, queue, text, pair = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 if fk == NULL then fk = nil end
+if pair == NULL then pair = nil end
 if queue == NULL then queue = nil end
 if text == NULL then text = nil end
 local wanted, statuses = nil, {}
-for k = 11, #ARGV do
+for k = 12, #ARGV do
   wanted = wanted or {}
   wanted[ARGV[k]] = true
   statuses[#statuses + 1] = base .. "st:" .. ARGV[k]
@@ -110,7 +112,7 @@ while #matches <= limit do
   scanned = scanned + 1
   local position = pad(score) .. ":" .. id
   last = position
-  local f = redis.call("HMGET", base .. "task:" .. id, "st", "fk", "q", "ua", "ra", "fl", "es")
+  local f = redis.call("HMGET", base .. "task:" .. id, "st", "fk", "q", "ua", "ra", "fl", "es", "md")
   local status = f[1]
   if not status then
     -- The hash expired on its own (retention): its index entry goes (at the end).
@@ -133,6 +135,7 @@ while #matches <= limit do
       local haystack = string.lower(id) .. "\\n" .. (f[6] or f[2] or "") .. "\\n" .. errors
       ok = string.find(haystack, text, 1, true) ~= nil
     end
+    if ok and pair then ok = f[8] ~= false and string.find(f[8], pair, 1, true) ~= nil end
     if ok then matches[#matches + 1] = { id, position } end
   end
 end
