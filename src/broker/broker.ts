@@ -12,7 +12,8 @@
 // - Higher `priority` messages that are ready are delivered before lower ones (exactness per
 //   backend is documented in its skip list).
 // - The control channel reaches every subscriber, and a new subscriber first receives the
-//   revocations of the retention window (so a cancel survives worker restarts).
+//   revocations of the retention window (so a cancel survives worker restarts). Presence beats
+//   reach the subscribers of the moment only, best-effort, and are neither retained nor replayed.
 // - Lease lost: when a delivery's lease expired AND another consumer has since claimed the message,
 //   `ack`/`retry`/`deadLetter`/`extendLease` on the old delivery change nothing and reject with
 //   `LeaseLostError` (code `conflict`): the new holder owns the message, and the old one learns
@@ -143,16 +144,40 @@ export interface DeadLetterQueue {
   ): Promise<DeadLetterEntry[]>;
 }
 
-export interface ControlCommand {
+/** Cancels a task. Kept for the retention window and replayed to new subscribers. */
+export interface RevokeCommand {
   type: "revoke";
   taskId: string;
   /** When the revocation was issued (epoch ms). */
   at: number;
 }
 
+/**
+ * A worker saying it is alive and what it runs, sent every few seconds. Live only: never
+ * retained nor replayed, and best-effort (a lost beat is covered by the next one), so adapters
+ * may send it on a cheaper path than revocations. Receivers count the worker alive for `ttlMs`
+ * after receipt (their own clock: no skew between hosts); `ttlMs: 0` says it is leaving.
+ */
+export interface PresenceCommand {
+  type: "presence";
+  workerId: string;
+  /** Queues it consumes. */
+  queues: string[];
+  /** Function keys it registers. */
+  functions: string[];
+  ttlMs: number;
+  /** When it was sent (epoch ms, the sender's clock; informative only). */
+  at: number;
+}
+
+export type ControlCommand = RevokeCommand | PresenceCommand;
+
 export interface ControlChannel {
   broadcast(command: ControlCommand): Promise<void>;
-  /** Subscribes to commands; revocations still within retention are replayed first. */
+  /**
+   * Subscribes to commands; revocations still within retention are replayed first, presence
+   * never is (a subscriber hears each live worker within one of its intervals).
+   */
   subscribe(handler: (command: ControlCommand) => void): Promise<Subscription>;
 }
 

@@ -8,6 +8,7 @@ import {
   type DeadLetterReason,
   type DeadLetterSelector,
   type OutgoingMessage,
+  type PresenceCommand,
 } from "./broker.js";
 
 // Argument checks of the broker seam, applied once for every adapter by the guards
@@ -115,7 +116,14 @@ export function invokeCallback<T>(callback: (value: T) => void, value: T): void 
   }
 }
 
+/** Largest encoded presence beat (bytes): fits every backend's message limit (SQS: 256 KiB). */
+export const MAX_PRESENCE_BYTES = 200_000;
+
 export function checkCommand(command: ControlCommand): void {
+  if (command?.type === "presence") {
+    checkPresence(command);
+    return;
+  }
   if (
     command?.type !== "revoke" ||
     typeof command.taskId !== "string" ||
@@ -123,9 +131,76 @@ export function checkCommand(command: ControlCommand): void {
     !Number.isFinite(command.at)
   ) {
     throw new InvalidArgumentError(
-      `control command must be {type:"revoke", taskId: non-empty string, at: epoch ms} (got ${JSON.stringify(command)})`,
+      `control command must be {type:"revoke", taskId: non-empty string, at: epoch ms} or {type:"presence", workerId, queues, functions, ttlMs, at} (got ${JSON.stringify(command)?.slice(0, 200)})`,
     );
   }
+}
+
+function checkPresence(command: PresenceCommand): void {
+  const strings = (v: unknown) =>
+    Array.isArray(v) && v.every((s) => typeof s === "string" && s.length > 0);
+  if (
+    typeof command.workerId !== "string" ||
+    command.workerId.length === 0 ||
+    !strings(command.queues) ||
+    !strings(command.functions) ||
+    !Number.isInteger(command.ttlMs) ||
+    command.ttlMs < 0 ||
+    !Number.isFinite(command.at)
+  ) {
+    throw new InvalidArgumentError(
+      `presence must be {type:"presence", workerId: non-empty string, queues: string[], functions: string[], ttlMs: integer >= 0, at: epoch ms} (got ${JSON.stringify(command).slice(0, 200)})`,
+    );
+  }
+  const bytes = Buffer.byteLength(encodeCommand(command));
+  if (bytes > MAX_PRESENCE_BYTES) {
+    throw new InvalidArgumentError(
+      `presence of worker ${command.workerId} is ${bytes} bytes encoded, over ${MAX_PRESENCE_BYTES}: register fewer function keys per worker (${command.functions.length} now)`,
+    );
+  }
+}
+
+/** The JSON adapters send: the command's own fields only, in a fixed order. */
+export function encodeCommand(command: ControlCommand): string {
+  if (command.type === "revoke") {
+    return JSON.stringify({ type: "revoke", taskId: command.taskId, at: command.at });
+  }
+  const { workerId, queues, functions, ttlMs, at } = command;
+  return JSON.stringify({ type: "presence", workerId, queues, functions, ttlMs, at });
+}
+
+/** Decodes what `encodeCommand` wrote; undefined for anything else (a foreign or garbled message). */
+export function decodeCommand(text: string): ControlCommand | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  if (v.type === "revoke") {
+    if (typeof v.taskId !== "string" || v.taskId.length === 0 || !Number.isFinite(v.at))
+      return undefined;
+    return { type: "revoke", taskId: v.taskId, at: v.at as number };
+  }
+  if (v.type === "presence") {
+    const command = {
+      type: "presence" as const,
+      workerId: v.workerId as string,
+      queues: v.queues as string[],
+      functions: v.functions as string[],
+      ttlMs: v.ttlMs as number,
+      at: v.at as number,
+    };
+    try {
+      checkPresence(command);
+    } catch {
+      return undefined;
+    }
+    return command;
+  }
+  return undefined;
 }
 
 export function checkDeadLetterReason(reason: unknown): DeadLetterReason {

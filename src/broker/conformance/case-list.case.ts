@@ -23,6 +23,7 @@ export const BROKER_CASES = {
     "dead-letters with reason and detail, lists with paging and filter, requeues by ids, reason and all",
   release: "a released message is redelivered at once without counting a failed delivery",
   revocation: "a revocation reaches running subscribers and is replayed to later ones",
+  presence: "a presence beat reaches running subscribers and is never replayed to later ones",
   prefetch: "never holds more unsettled deliveries than a subscription's prefetch",
   stats: "stats add up: ready, in flight, delayed and dead-lettered at a known state",
   close:

@@ -37,6 +37,10 @@ const rewrite = (entry: DeadLetterEntry): OutgoingMessage => ({
   delayMs: 0,
 });
 
+function revoked(commands: readonly ControlCommand[]): string[] {
+  return commands.flatMap((c) => (c.type === "revoke" ? [c.taskId] : []));
+}
+
 /** Counts of each resource type Node keeps the process alive for (timers, sockets, …). */
 function activeResources(): Map<string, number> {
   const counts = new Map<string, number>();
@@ -134,11 +138,11 @@ export const MANAGEMENT_CASES = {
     await running.control.subscribe((command) => seenByRunning.push(command));
     const at = Date.now();
     await api.control.broadcast({ type: "revoke", taskId: "task-1", at });
-    await pollUntil(() => seenByRunning.some((c) => c.taskId === "task-1"), {
+    await pollUntil(() => revoked(seenByRunning).includes("task-1"), {
       timeoutMs: 5_000,
       what: "the revocation at the running subscriber",
     });
-    expect(seenByRunning.find((c) => c.taskId === "task-1")).toEqual({
+    expect(seenByRunning.find((c) => c.type === "revoke" && c.taskId === "task-1")).toEqual({
       type: "revoke",
       taskId: "task-1",
       at,
@@ -147,18 +151,56 @@ export const MANAGEMENT_CASES = {
     const late = await context.open();
     const seenByLate: ControlCommand[] = [];
     await late.control.subscribe((command) => seenByLate.push(command));
-    await pollUntil(() => seenByLate.some((c) => c.taskId === "task-1"), {
+    await pollUntil(() => revoked(seenByLate).includes("task-1"), {
       timeoutMs: 5_000,
       what: "the replayed revocation at the later subscriber",
     });
 
     await api.control.broadcast({ type: "revoke", taskId: "task-2", at: Date.now() });
     await pollUntil(
-      () =>
-        seenByRunning.some((c) => c.taskId === "task-2") &&
-        seenByLate.some((c) => c.taskId === "task-2"),
+      () => revoked(seenByRunning).includes("task-2") && revoked(seenByLate).includes("task-2"),
       { timeoutMs: 5_000, what: "the second revocation at both subscribers" },
     );
+  },
+
+  presence: async (context) => {
+    const running = await context.open();
+    const worker = await context.open();
+    const seenByRunning: ControlCommand[] = [];
+    await running.control.subscribe((command) => seenByRunning.push(command));
+    const beat = (n: number): ControlCommand => ({
+      type: "presence",
+      workerId: "worker-a",
+      queues: [context.queue],
+      functions: ["email.send", `beat.${n}`],
+      ttlMs: 3_000,
+      at: Date.now(),
+    });
+    const first = beat(1);
+    await worker.control.broadcast(first);
+    await pollUntil(() => seenByRunning.some((c) => c.type === "presence"), {
+      timeoutMs: 5_000,
+      what: "the presence beat at the running subscriber",
+    });
+    expect(seenByRunning.filter((c) => c.type === "presence")).toEqual([first]);
+
+    // A later subscriber hears the next beat, never an earlier one replayed.
+    const late = await context.open();
+    const seenByLate: ControlCommand[] = [];
+    await late.control.subscribe((command) => seenByLate.push(command));
+    await worker.control.broadcast({ type: "revoke", taskId: "after-beat", at: Date.now() });
+    await worker.control.broadcast(beat(2));
+    await pollUntil(
+      () =>
+        seenByLate.some((c) => c.type === "presence") && revoked(seenByLate).includes("after-beat"),
+      { timeoutMs: 5_000, what: "the second beat and a revocation at the later subscriber" },
+    );
+    const beats = seenByLate.filter((c) => c.type === "presence");
+    expect(beats.map((c) => c.functions[1])).toEqual(["beat.2"]);
+    await pollUntil(() => seenByRunning.filter((c) => c.type === "presence").length === 2, {
+      timeoutMs: 5_000,
+      what: "the second beat at the first subscriber",
+    });
   },
 
   stats: async (context) => {

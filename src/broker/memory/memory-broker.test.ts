@@ -44,7 +44,7 @@ describe("memory broker specifics", () => {
     now += 20_000;
     const replayed: ControlCommand[] = [];
     await broker.control.subscribe((c) => replayed.push(c));
-    expect(replayed.map((c) => c.taskId)).toEqual(["recent"]);
+    expect(replayed).toEqual([{ type: "revoke", taskId: "recent", at: now - 20_000 }]);
     await broker.close();
   });
 

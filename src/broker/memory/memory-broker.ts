@@ -75,7 +75,7 @@ class MemoryBroker extends GuardedBroker {
     this.ns = options.namespace ?? new MemoryNamespace(options);
     this.controlChannel = {
       broadcast: async (command: ControlCommand) => {
-        this.ns.control.broadcast({ type: "revoke", taskId: command.taskId, at: command.at });
+        this.ns.control.broadcast(command);
       },
       subscribe: async (handler: (command: ControlCommand) => void) => {
         const unsubscribe = this.ns.control.subscribe(handler);

@@ -3,7 +3,7 @@ import { invokeCallback } from "../validation.js";
 
 // The memory broker's control channel: live fan-out to subscribers plus the revocations of the
 // retention window, replayed to each new subscriber before any live command, so a worker that
-// starts after a cancel still honours it.
+// starts after a cancel still honours it. Presence beats are fanned out and forgotten.
 
 export const DEFAULT_REVOCATION_RETENTION_MS = 30 * 24 * 3_600_000;
 
@@ -18,10 +18,15 @@ export class MemoryControl {
   ) {}
 
   broadcast(command: ControlCommand): void {
-    this.revocations.delete(command.taskId);
-    this.revocations.set(command.taskId, command.at);
-    this.purge();
-    for (const handler of [...this.handlers]) invokeCallback(handler, command);
+    // Presence is live only: fanned out, never kept for replay.
+    if (command.type === "revoke") {
+      this.revocations.delete(command.taskId);
+      this.revocations.set(command.taskId, command.at);
+      this.purge();
+    }
+    // A copy per broadcast, as a serialising backend would hand out.
+    const copy = structuredClone(command);
+    for (const handler of [...this.handlers]) invokeCallback(handler, copy);
   }
 
   /** Replays, then subscribes; returns the unsubscribe function. */

@@ -1,6 +1,6 @@
 import type { Channel, ConsumeMessage } from "amqplib";
-import type { ControlChannel, ControlCommand, Subscription } from "../broker.js";
-import { invokeCallback } from "../validation.js";
+import type { ControlChannel, ControlCommand, PresenceCommand, Subscription } from "../broker.js";
+import { decodeCommand, encodeCommand, invokeCallback } from "../validation.js";
 import type { RabbitContext } from "./context.js";
 import { toDomainError } from "./errors.js";
 
@@ -11,26 +11,66 @@ import { toDomainError } from "./errors.js";
 // Retention is by whole segments, so commands may be replayed somewhat longer than the window;
 // replaying an old revocation is harmless (the worker compares it with the task's creation).
 // A subscriber that loses its channel resumes after the last offset it saw.
+//
+// Presence beats must not go into the stream (every beat would be kept for the retention window
+// and replayed to every new subscriber). They go to the fanout exchange `P + "control/presence"`,
+// which copies each to one exclusive, auto-deleted, server-named queue per subscriber, declared on
+// the subscriber's channel (it vanishes with it). A beat is sent without confirm, persistence or
+// `mandatory` on a plain channel: it is best-effort by contract, and the next beat follows.
 
 const REATTACH_MIN_MS = 100;
+/** A beat older than this in a subscriber's queue is stale anyway (beats come every few s). */
+const PRESENCE_QUEUE_TTL_MS = 30_000;
+const PRESENCE_QUEUE_MAX = 10_000;
 const REATTACH_MAX_MS = 5_000;
 
 export class RabbitControlChannel implements ControlChannel {
   private readonly subscriptions = new Set<ControlSubscription>();
+  private beatChannel: Promise<Channel> | undefined;
 
   constructor(private readonly ctx: RabbitContext) {}
 
   async broadcast(command: ControlCommand): Promise<void> {
     await this.ctx.topology.ensureControl();
-    const { type, taskId, at } = command;
+    if (command.type === "presence") return this.beat(command);
     await this.ctx.publisher.send([
       {
         exchange: "",
         routingKey: this.ctx.names.control,
-        content: Buffer.from(JSON.stringify({ type, taskId, at })),
+        content: Buffer.from(encodeCommand(command)),
         options: { contentType: "application/json", persistent: true, mandatory: true },
       },
     ]);
+  }
+
+  private async beat(command: PresenceCommand): Promise<void> {
+    try {
+      const channel = await this.openBeatChannel();
+      channel.publish(this.ctx.names.presenceExchange, "", Buffer.from(encodeCommand(command)), {
+        contentType: "application/json",
+        persistent: false,
+      });
+    } catch (error) {
+      throw toDomainError(error, this.ctx.options.where, "send a presence beat");
+    }
+  }
+
+  private openBeatChannel(): Promise<Channel> {
+    if (this.beatChannel) return this.beatChannel;
+    const opening = (async () => {
+      const model = await this.ctx.consumerLink.get();
+      const channel = await model.createChannel();
+      channel.on("error", () => undefined);
+      channel.on("close", () => {
+        if (this.beatChannel === opening) this.beatChannel = undefined;
+      });
+      return channel;
+    })();
+    this.beatChannel = opening;
+    opening.catch(() => {
+      if (this.beatChannel === opening) this.beatChannel = undefined;
+    });
+    return opening;
   }
 
   async subscribe(handler: (command: ControlCommand) => void): Promise<Subscription> {
@@ -43,7 +83,12 @@ export class RabbitControlChannel implements ControlChannel {
   }
 
   async closeAll(): Promise<void> {
-    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    const beat = this.beatChannel;
+    this.beatChannel = undefined;
+    await Promise.all([
+      ...[...this.subscriptions].map((s) => s.close()),
+      beat?.then((ch) => ch.close()).catch(() => undefined),
+    ]);
   }
 }
 
@@ -86,6 +131,15 @@ class ControlSubscription implements Subscription {
               : this.lastOffset + 1,
         },
       });
+      // Presence: a queue of its own on this channel, gone with it (exclusive, auto-delete).
+      const { queue } = await channel.assertQueue("", {
+        exclusive: true,
+        autoDelete: true,
+        durable: false,
+        arguments: { "x-message-ttl": PRESENCE_QUEUE_TTL_MS, "x-max-length": PRESENCE_QUEUE_MAX },
+      });
+      await channel.bindQueue(queue, ctx.names.presenceExchange, "");
+      await channel.consume(queue, (message) => this.heard(message), { noAck: true });
       if (this.closing) throw ctx.closedError() ?? new Error("closed");
       this.channel = channel;
       this.failures = 0;
@@ -107,11 +161,17 @@ class ControlSubscription implements Subscription {
         if (this.lastOffset !== undefined && offset <= this.lastOffset) return;
         this.lastOffset = offset;
       }
-      const command = parse(message.content);
+      const command = decodeCommand(message.content.toString("utf8"));
       if (command) invokeCallback(this.handler, command);
     } catch {
       // A malformed command is skipped: it must not stop the control channel.
     }
+  }
+
+  private heard(message: ConsumeMessage | null): void {
+    if (message === null) return; // the queue went away: the channel closes too, see lost()
+    const command = decodeCommand(message.content.toString("utf8"));
+    if (command?.type === "presence") invokeCallback(this.handler, command);
   }
 
   private lost(channel: Channel): void {
@@ -142,11 +202,4 @@ class ControlSubscription implements Subscription {
     this.forget(this);
     await ch?.close().catch(() => undefined);
   }
-}
-
-function parse(content: Buffer): ControlCommand | undefined {
-  const value = JSON.parse(content.toString("utf8")) as Partial<ControlCommand>;
-  if (value?.type !== "revoke" || typeof value.taskId !== "string" || typeof value.at !== "number")
-    return undefined;
-  return { type: "revoke", taskId: value.taskId, at: value.at };
 }

@@ -11,6 +11,8 @@ import type { RabbitOptions } from "./options.js";
 //   P + "delay/k/" + q    rung k (0–31) of its delay ladder: classic, x-message-ttl 2^k ms
 //   exchange P + "delay/k" (topic) and P + "deliver" (topic): the ladder's routing
 //   P + "control/revocations"   the control channel (a stream queue with x-max-age)
+//   exchange P + "control/presence" (fanout): presence beats, to one exclusive, auto-deleted,
+//                               server-named queue per control subscriber (nothing retained)
 //   P + "registry/queues"       the names of the work queues (for `queues()`)
 //
 // Work queue names never contain "/", so no derived name can collide with a work queue.
@@ -50,6 +52,9 @@ export class Names {
   }
   get control(): string {
     return `${this.prefix}control/revocations`;
+  }
+  get presenceExchange(): string {
+    return `${this.prefix}control/presence`;
   }
   /** Declared after the delay exchanges and their bindings: when it exists, they all do. */
   get ladderMarker(): string {
@@ -118,17 +123,18 @@ export class Topology {
     return this.basics;
   }
 
-  /** Declares the control stream (once per client). */
+  /** Declares the control stream and the presence exchange (once per client). */
   ensureControl(): Promise<void> {
-    this.control ??= this.withChannel("declare the control stream", (ch) =>
-      ch.assertQueue(this.names.control, {
+    this.control ??= this.withChannel("declare the control stream", async (ch) => {
+      await ch.assertQueue(this.names.control, {
         durable: true,
         arguments: {
           "x-queue-type": "stream",
           "x-max-age": `${Math.ceil(this.options.controlRetentionMs / 1000)}s`,
         },
-      }),
-    )
+      });
+      await ch.assertExchange(this.names.presenceExchange, "fanout", { durable: true });
+    })
       .then(() => undefined)
       .catch((error: unknown) => {
         this.control = undefined;
@@ -315,6 +321,7 @@ export class Topology {
     await this.withChannel("delete GoTaskQ's shared objects", async (ch) => {
       for (let k = DELAY_BITS - 1; k >= 0; k--) await ch.deleteExchange(n.delayExchange(k));
       await ch.deleteQueue(n.control);
+      await ch.deleteExchange(n.presenceExchange);
       await ch.deleteQueue(n.registry);
       await ch.deleteExchange(n.deliverExchange);
       await ch.deleteExchange(n.ladderMarker);

@@ -1,5 +1,5 @@
 import type { ControlChannel, ControlCommand, Subscription } from "../broker.js";
-import { checkCommand, invokeCallback } from "../validation.js";
+import { decodeCommand, encodeCommand, invokeCallback } from "../validation.js";
 import type { RedisClient } from "./connection.js";
 import type { GlobalKeys } from "./keys.js";
 
@@ -8,7 +8,7 @@ import type { GlobalKeys } from "./keys.js";
 // pub/sub channel. Pub/sub reaches the subscribers connected now; the sorted set is replayed to
 // every new subscriber and again after each reconnect of the subscriber connection, because
 // pub/sub drops what was published while a subscriber was disconnected. Duplicates are harmless
-// (a revocation is idempotent).
+// (a revocation is idempotent). Presence beats go over pub/sub only: never stored, never replayed.
 
 export const DEFAULT_REVOCATION_RETENTION_MS = 7 * 24 * 3_600_000;
 
@@ -30,7 +30,12 @@ export class RedisControlChannel implements ControlChannel {
 
   broadcast(command: ControlCommand): Promise<void> {
     return this.guard(async () => {
-      const message = JSON.stringify({ type: "revoke", taskId: command.taskId, at: command.at });
+      const message = encodeCommand(command);
+      // Presence is live only: pub/sub reaches the subscribers of the moment, nothing is kept.
+      if (command.type === "presence") {
+        await this.redis.publish(this.keys.channel, message);
+        return;
+      }
       // The set first: a subscriber that starts between the two steps still replays it.
       // Separate commands, not one pipeline: in a Cluster the channel and the set may live on
       // different nodes.
@@ -100,13 +105,8 @@ export class RedisControlChannel implements ControlChannel {
   }
 
   private dispatch(text: string): void {
-    let command: ControlCommand;
-    try {
-      command = JSON.parse(text) as ControlCommand;
-      checkCommand(command);
-    } catch {
-      return; // not ours: another writer on the channel
-    }
+    const command = decodeCommand(text);
+    if (command === undefined) return; // not ours: another writer on the channel
     for (const handler of this.handlers) invokeCallback(handler, command);
   }
 }

@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import type { ControlChannel, ControlCommand, Subscription } from "../broker.js";
-import { invokeCallback } from "../validation.js";
+import { decodeCommand, encodeCommand, invokeCallback } from "../validation.js";
 
 // The control channel over a shared file: `broadcast` appends to the `control` log and records
 // the revocation in `revocations` in one transaction; every process polls the log by `seq`
@@ -8,10 +8,19 @@ import { invokeCallback } from "../validation.js";
 // subscribers. A new subscriber first gets the revocations of the retention window (default
 // 30 days) and then the log from the position read in the same snapshot, so a command is
 // neither missed nor doubled between replay and live delivery. The log itself is only for live
-// delivery and is purged after an hour; `revocations` is what survives restarts.
+// delivery and is purged after an hour; `revocations` is what survives restarts. Presence beats
+// go into the log only (never into `revocations`), so they reach the pollers of the moment and
+// are never replayed: one small write per beat.
 
 export const DEFAULT_REVOCATION_RETENTION_MS = 30 * 24 * 3_600_000;
 const CONTROL_LOG_RETENTION_MS = 3_600_000;
+
+/**
+ * Presence rows carry the beat's JSON in `task_id` behind a NUL, which no task id contains: no
+ * schema change, and a process of an older version reads such a row as the revocation of a task
+ * that cannot exist (harmless).
+ */
+const PRESENCE_MARK = "\u0000";
 
 interface LogRow {
   seq: number;
@@ -62,9 +71,14 @@ export class SqliteControlChannel implements ControlChannel {
     );
     this.broadcastTx = db.transaction((command: ControlCommand) => {
       const now = this.now();
-      this.append.run(command.taskId, command.at, now);
-      this.remember.run(command.taskId, command.at);
-      this.forgetRevocations.run(now - this.retentionMs);
+      if (command.type === "presence") {
+        // Live only: in the log (purged after an hour), never in `revocations`.
+        this.append.run(PRESENCE_MARK + encodeCommand(command), command.at, now);
+      } else {
+        this.append.run(command.taskId, command.at, now);
+        this.remember.run(command.taskId, command.at);
+        this.forgetRevocations.run(now - this.retentionMs);
+      }
       this.trimLog.run(now - CONTROL_LOG_RETENTION_MS);
     });
     this.snapshotTx = db.transaction(() => ({
@@ -82,7 +96,7 @@ export class SqliteControlChannel implements ControlChannel {
   async subscribe(handler: (command: ControlCommand) => void): Promise<Subscription> {
     const { replay, after } = this.guard(() => this.snapshotTx.deferred());
     const listener: Listener = { handler, after };
-    for (const row of replay) invokeCallback(handler, toCommand(row));
+    for (const row of replay) invokeCallback(handler, toCommand(row) as ControlCommand);
     this.listeners.add(listener);
     this.schedule();
     return {
@@ -119,10 +133,11 @@ export class SqliteControlChannel implements ControlChannel {
       return; // Busy or closing: the next poll reads the same rows again.
     }
     for (const row of rows) {
+      const command = toCommand(row);
       for (const listener of this.listeners) {
         if (row.seq <= listener.after) continue;
         listener.after = row.seq;
-        invokeCallback(listener.handler, toCommand(row));
+        if (command) invokeCallback(listener.handler, command);
       }
     }
     // More than one page waiting: read on at once.
@@ -130,6 +145,7 @@ export class SqliteControlChannel implements ControlChannel {
   }
 }
 
-function toCommand(row: LogRow): ControlCommand {
+function toCommand(row: LogRow): ControlCommand | undefined {
+  if (row.task_id.startsWith(PRESENCE_MARK)) return decodeCommand(row.task_id.slice(1));
   return { type: "revoke", taskId: row.task_id, at: row.at };
 }

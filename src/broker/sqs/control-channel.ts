@@ -6,7 +6,7 @@ import {
   SendMessageCommand,
 } from "@aws-sdk/client-sqs";
 import type { ControlChannel, ControlCommand, Subscription } from "../broker.js";
-import { invokeCallback } from "../validation.js";
+import { decodeCommand, encodeCommand, invokeCallback } from "../validation.js";
 import type { SqsContext } from "./context.js";
 import { isQueueMissing, toDomainError } from "./sdk.js";
 
@@ -23,6 +23,9 @@ import { isQueueMissing, toDomainError } from "./sdk.js";
 // inbox before listing markers, and `broadcast` writes the marker before listing inboxes, so
 // either the inbox is found or the marker is. (ListQueues is eventually consistent on AWS: a
 // subscriber starting within a second or so of the cancel may miss it; the emulator has no lag.)
+// Presence beats take the live path only (no marker): one ListQueues and one SendMessage per
+// inbox per beat, i.e. workers² sends per interval, which is why workers beat every few seconds
+// and not faster.
 
 const INBOX_WAIT_S = 20;
 
@@ -33,15 +36,19 @@ export class SqsControlChannel implements ControlChannel {
 
   async broadcast(command: ControlCommand): Promise<void> {
     const names = this.ctx.topology.names;
-    const body = JSON.stringify({ type: command.type, taskId: command.taskId, at: command.at });
+    const body = encodeCommand(command);
+    const what = command.type === "revoke" ? "a revocation" : "a presence beat";
     await this.ctx.track(
       (async () => {
-        try {
-          await this.ctx.clients.calls.send(
-            new CreateQueueCommand({ QueueName: names.revocation(command.taskId, command.at) }),
-          );
-        } catch (error) {
-          throw toDomainError(error, `recording the revocation of ${command.taskId}`);
+        // Presence is live only: no marker, just the inboxes of the moment.
+        if (command.type === "revoke") {
+          try {
+            await this.ctx.clients.calls.send(
+              new CreateQueueCommand({ QueueName: names.revocation(command.taskId, command.at) }),
+            );
+          } catch (error) {
+            throw toDomainError(error, `recording the revocation of ${command.taskId}`);
+          }
         }
         const inboxes = await this.ctx.topology.list(names.controlPrefix);
         await Promise.all(
@@ -52,8 +59,7 @@ export class SqsControlChannel implements ControlChannel {
               );
             } catch (error) {
               // An inbox deleted since the listing belonged to a subscriber that closed.
-              if (!isQueueMissing(error))
-                throw toDomainError(error, `sending a revocation to ${name}`);
+              if (!isQueueMissing(error)) throw toDomainError(error, `sending ${what} to ${name}`);
             }
           }),
         );
@@ -186,13 +192,6 @@ class InboxSubscription implements Subscription {
 }
 
 function parse(body: string | undefined): ControlCommand | undefined {
-  try {
-    const value = JSON.parse(body ?? "") as Partial<ControlCommand>;
-    if (value.type === "revoke" && typeof value.taskId === "string" && Number.isFinite(value.at)) {
-      return { type: "revoke", taskId: value.taskId, at: value.at as number };
-    }
-  } catch {
-    // a foreign message in our inbox: ignore it
-  }
-  return undefined;
+  // undefined for a foreign message in our inbox: it is ignored
+  return decodeCommand(body ?? "");
 }

@@ -112,6 +112,7 @@ describeBrokerConformance("sqs with FIFO lanes (fifo=true)", harness("f", { fifo
     ),
     "priority-order": "needs 10 lanes (one per priority); FIFO lanes are 3 by default",
     revocation: "the control channel is the same with FIFO lanes: run by the sqs suite",
+    presence: "the control channel is the same with FIFO lanes: run by the sqs suite",
     "lease-lost":
       "not selected for FIFO lanes yet (it passes on fauxqs): the same lease code as the sqs suite, except that a settle keeps its slot until the delete lands",
   },
