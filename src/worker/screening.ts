@@ -3,17 +3,20 @@ import { decodeEnvelope, type TaskEnvelope } from "../core/envelope.js";
 import { describeError, InvalidArgumentError } from "../core/errors.js";
 import type { RegisteredTask, TaskRegistry } from "../tasks/registry.js";
 import { type AttemptRef, eventOf, type SettleDeps } from "./attempt.js";
+import type { HandBack } from "./hand-back.js";
 import type { Revocations } from "./revocations.js";
 import { deadLetter, settleCanceled } from "./settlement.js";
 
 // What happens to a delivery before any handler runs, in this order: a body that does not decode
 // (DLQ `decode_error`), a revoked task (acked without running, CANCELED), an unknown function
-// (DLQ `unknown_function`), a message delivered too often without ever finishing (DLQ `poison`:
+// (handed back to the broker when another live worker runs it, see hand-back.ts; else DLQ
+// `unknown_function`), a message delivered too often without ever finishing (DLQ `poison`:
 // most likely it crashes or hangs its worker), a payload its schema refuses (DLQ
 // `permanent_error`: retrying cannot fix the payload). Whatever passes is run.
 
 export interface ScreeningDeps extends SettleDeps {
   registry: TaskRegistry;
+  handBack: HandBack;
   revocations: Revocations;
   maxDeliveries: number;
 }
@@ -36,10 +39,12 @@ export function screen(deps: ScreeningDeps, delivery: Delivery): Screened {
     return settledBy(settleCanceled(deps, ref, "revoked before it ran"));
   }
   if (!task) {
+    const why = deps.handBack.reason(delivery.queue, envelope.function_key);
+    if (why !== undefined) return settledBy(deps.handBack.settle(deps, delivery, envelope, why));
     const keys = deps.registry.keys();
     const listed = keys.length > 20 ? `${keys.slice(0, 20).join(", ")}, …` : keys.join(", ");
     const error = new InvalidArgumentError(
-      `no function ${JSON.stringify(envelope.function_key)} is registered on worker ${deps.workerId} (registered: ${listed || "none"})`,
+      `no function ${JSON.stringify(envelope.function_key)} is registered on worker ${deps.workerId} (registered: ${listed || "none"}), nor on any other live worker consuming queue ${delivery.queue}`,
     );
     return settledBy(deadLetterEarly(deps, delivery, envelope, "unknown_function", error));
   }

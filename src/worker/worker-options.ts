@@ -50,6 +50,18 @@ export interface WorkerOptions {
   maxDeliveries?: number;
   /** Between heartbeats to the tracking store (default 5 000). */
   heartbeatIntervalMs?: number;
+  /**
+   * Between presence beats on the broker's control channel, which tell other workers this one is
+   * alive and what it runs (default 5 000). Peers count it live for 3 intervals; a new worker
+   * hands back function keys it does not know for its first 2 intervals. Keep it equal on all
+   * workers of a deployment.
+   */
+  presenceIntervalMs?: number;
+  /**
+   * Base delay before a task whose function another live worker runs comes back (default
+   * 1 000); jittered up to twice that and paced up when this worker hands back many.
+   */
+  handBackDelayMs?: number;
   /** Per-attempt timeout when neither the submission nor the function sets one (default 30 000). */
   timeoutMs?: number;
   /** Retries when neither the submission nor the function sets them (default 3). */
@@ -85,6 +97,8 @@ type NumericOption =
   | "shutdownGraceMs"
   | "maxDeliveries"
   | "heartbeatIntervalMs"
+  | "presenceIntervalMs"
+  | "handBackDelayMs"
   | "timeoutMs"
   | "maxRetries"
   | "revocationTtlMs"
@@ -99,6 +113,8 @@ const NUMERIC: Record<NumericOption, readonly [number, number, number]> = {
   shutdownGraceMs: [30_000, 0, 86_400_000],
   maxDeliveries: [5, 1, 1_000],
   heartbeatIntervalMs: [5_000, 10, 3_600_000],
+  presenceIntervalMs: [5_000, 10, 600_000],
+  handBackDelayMs: [1_000, 1, 60_000],
   timeoutMs: [DEFAULT_TASK_TIMEOUT_MS, 1, MAX_TIMEOUT_MS],
   maxRetries: [DEFAULT_TASK_MAX_RETRIES, 0, MAX_RETRIES_LIMIT],
   revocationTtlMs: [DEFAULT_REVOCATION_TTL_MS, 1, 365 * 86_400_000],

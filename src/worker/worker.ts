@@ -1,10 +1,13 @@
 import { hostname } from "node:os";
-import type { Delivery, Subscription } from "../broker/broker.js";
+import type { ControlCommand, Delivery, Subscription } from "../broker/broker.js";
 import { CanceledError, GoTaskQError } from "../core/errors.js";
 import type { Service } from "../core/lifecycle.js";
 import { Execution, type ExecutionDeps } from "./execution.js";
+import { HandBack } from "./hand-back.js";
 import { HeartbeatLoop, packageVersion } from "./heartbeat-loop.js";
 import { LeaseKeeper } from "./lease-keeper.js";
+import { Peers } from "./peers.js";
+import { PresenceLoop } from "./presence-loop.js";
 import { Revocations, revocationApplies } from "./revocations.js";
 import { type ScreeningDeps, screen } from "./screening.js";
 import { settleSafely } from "./settlement.js";
@@ -18,7 +21,8 @@ import {
 // The worker: consumes its queues with prefetch = concurrency (so the broker, not a local
 // semaphore, bounds how many handlers run), screens each delivery, runs it and settles it.
 // Stateless: everything it decides comes from the message, its registry and the broker's control
-// channel; it writes to tracking and never reads it. Nothing a handler, the broker or the
+// channel (revocations, and presence beats saying which live workers run which functions); it
+// writes to tracking and never reads it. Nothing a handler, the broker or the
 // tracking sink does can crash it: every path ends in a logged error, and an unsettled delivery
 // is redelivered by the broker after its lease.
 
@@ -32,6 +36,8 @@ export class Worker implements Service {
   private readonly deps: ExecutionDeps & ScreeningDeps;
   private readonly revocations: Revocations;
   private readonly heartbeats: HeartbeatLoop;
+  private readonly peers: Peers;
+  private readonly presence: PresenceLoop;
   private state: State = "idle";
   private accepting = false;
   private startedAt = 0;
@@ -58,6 +64,7 @@ export class Worker implements Service {
       now: o.now,
     });
     const logger = o.logger.child({ worker_id: o.workerId });
+    this.peers = new Peers(o.workerId, o.now);
     this.deps = {
       tracking: o.tracking,
       logger,
@@ -77,7 +84,24 @@ export class Worker implements Service {
       registry: o.registry,
       revocations: this.revocations,
       maxDeliveries: o.maxDeliveries,
+      handBack: new HandBack({
+        peers: this.peers,
+        startedAt: () => this.startedAt,
+        // Two intervals: every live peer has beaten at least once since this worker subscribed.
+        youngMs: 2 * o.presenceIntervalMs,
+        baseDelayMs: o.handBackDelayMs,
+        concurrency: o.concurrency,
+        now: o.now,
+        random: o.random,
+      }),
     };
+    this.presence = new PresenceLoop(
+      o.broker.control,
+      () => ({ workerId: o.workerId, queues: o.queues, functions: o.registry.keys() }),
+      o.presenceIntervalMs,
+      logger,
+      o.now,
+    );
     this.heartbeats = new HeartbeatLoop(
       o.tracking,
       () => this.snapshot(),
@@ -123,6 +147,8 @@ export class Worker implements Service {
       this.controlSubscription = await o.broker.control.subscribe((command) =>
         this.onControl(command),
       );
+      // Before consuming, so peers hear of this worker's functions as early as possible.
+      await this.presence.start();
       this.accepting = true;
       this.consumer = await o.broker.consume(
         o.queues,
@@ -132,6 +158,7 @@ export class Worker implements Service {
       await this.heartbeats.start();
     } catch (error) {
       this.accepting = false;
+      await this.presence.stop();
       await this.consumer?.close().catch(() => undefined);
       await this.controlSubscription?.close().catch(() => undefined);
       this.state = "stopped";
@@ -175,6 +202,7 @@ export class Worker implements Service {
       ?.close()
       .catch((err) => log.warn({ err }, "closing the control subscription failed"));
     await this.heartbeats.stop();
+    await this.presence.stop();
     this.state = "stopped";
     log.info({ event: "worker_stopped" }, "worker stopped");
   }
@@ -235,7 +263,11 @@ export class Worker implements Service {
     if (this.held === 0) this.notifyIdle();
   }
 
-  private onControl(command: { type: string; taskId: string; at: number }): void {
+  private onControl(command: ControlCommand): void {
+    if (command.type === "presence") {
+      this.peers.heard(command);
+      return;
+    }
     if (command.type !== "revoke") return;
     this.revocations.add(command.taskId, command.at);
     for (const execution of this.executions) {

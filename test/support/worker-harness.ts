@@ -15,6 +15,8 @@ export const FAST = {
   graceMs: 100,
   shutdownGraceMs: 2_000,
   heartbeatIntervalMs: 50,
+  presenceIntervalMs: 50,
+  handBackDelayMs: 20,
   timeoutMs: 2_000,
   backoff: { type: "fixed", delay_ms: 10 },
 } as const satisfies Partial<WorkerOptions>;
