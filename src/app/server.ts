@@ -16,6 +16,7 @@ import { createLogger, type Logger } from "../logging/logger.js";
 import { Producer } from "../producer/producer.js";
 import type { TaskRegistry } from "../tasks/registry.js";
 import { Backends } from "./backends.js";
+import { type SchedulerDeps, schedulerPart } from "./scheduler.js";
 import { type WorkerTuning, workerPart } from "./worker.js";
 
 // The composition root of an API process: REST (with the dashboard) and gRPC over one
@@ -25,8 +26,9 @@ import { type WorkerTuning, workerPart } from "./worker.js";
 // transport shares one API key verifier and one rate limiter (a key's budget is one budget
 // whichever protocol it uses). Optionally a worker runs in the same process (`gotaskq dev`).
 //
-// Parts start in order: backends → worker → REST → gRPC, and stop in reverse, so requests stop
-// first, running tasks finish next, and the backends close last. Config arrives resolved: the
+// Parts start in order: backends → worker → scheduler → REST → gRPC, and stop in reverse, so
+// requests stop first, then the scheduler, running tasks finish next, and the backends close
+// last. Config arrives resolved: the
 // CLI reads the environment, this module never does. The transports (fastify, grpc-js) are
 // imported on start, so an application that imports the library for a Producer or a Worker
 // does not load them.
@@ -60,6 +62,11 @@ export interface ServerDeps {
   rateLimiter?: TokenBucketLimiter;
   /** Also run a worker in this process, on the same backends. Default: none. */
   worker?: { registry: TaskRegistry; tuning?: WorkerTuning };
+  /**
+   * Also run the scheduler in this process (the CLI does unless --no-scheduler). Default: none,
+   * so an application embedding the server opts in.
+   */
+  scheduler?: SchedulerDeps;
   /** Timings that tests shorten; the defaults suit production. */
   tuning?: ServerTuning;
 }
@@ -130,6 +137,7 @@ class ServerApp implements GoTaskQServer {
       ...(deps.worker
         ? [workerPart(config, backends, logger, deps.worker.registry, deps.worker.tuning)]
         : []),
+      ...(deps.scheduler ? [schedulerPart(config, backends, logger, deps.scheduler)] : []),
       { name: "api", start: () => this.#startApi(), stop: async () => {} },
       ...(transports.rest
         ? [{ name: "rest", start: () => this.#startRest(), stop: async () => this.#rest?.close() }]

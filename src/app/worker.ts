@@ -6,6 +6,7 @@ import type { TaskRegistry } from "../tasks/registry.js";
 import { Worker } from "../worker/worker.js";
 import type { WorkerOptions } from "../worker/worker-options.js";
 import { Backends } from "./backends.js";
+import { type SchedulerDeps, schedulerPart } from "./scheduler.js";
 
 // The composition root of a worker process: the backends, then a Worker running the registry's
 // tasks on them (tracking through the backends' best-effort writer); stopped in reverse, so
@@ -27,6 +28,8 @@ export interface WorkerDeps {
    */
   backends?: Backends;
   tuning?: WorkerTuning;
+  /** Also run the scheduler (the CLI does unless --no-scheduler). Default: none. */
+  scheduler?: SchedulerDeps;
 }
 
 /** A running worker process; `worker` is readable once start() has resolved. */
@@ -47,6 +50,7 @@ export function createWorkerApp(config: GoTaskQConfig, deps: WorkerDeps): GoTask
         ? []
         : [{ name: "backends", start: () => backends.start(), stop: () => backends.stop() }]),
       part,
+      ...(deps.scheduler ? [schedulerPart(config, backends, logger, deps.scheduler)] : []),
     ],
     (name, err) => logger.error({ event: "shutdown_error", part: name, err }, "stop failed"),
   );

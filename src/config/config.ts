@@ -51,6 +51,14 @@ export interface GoTaskQConfig {
   /** pino level. Default `info`. */
   logLevel: string;
   /**
+   * Run the scheduler in `dev`, `worker` and `server` (schedules need the coordination store;
+   * any number of processes may run it). `--no-scheduler` or GOTASKQ_SCHEDULER=off turns it
+   * off. Default true.
+   */
+  scheduler: boolean;
+  /** How long a scheduler may hold a tick before another takes it over (ms). Default 10 000. */
+  schedulerLeaseMs: number;
+  /**
    * A remote GoTaskQ server's REST base URL: the CLI's task commands (submit, status, list, logs,
    * cancel, requeue, dlq, queues, workers) talk to it instead of local backends. Default unset.
    */
@@ -81,6 +89,8 @@ export const DEFAULT_CONFIG: GoTaskQConfig = {
   apiUrl: undefined,
   apiKey: undefined,
   logLevel: "info",
+  scheduler: true,
+  schedulerLeaseMs: 10_000,
 };
 
 type Source = Record<string, string | undefined>;
@@ -114,6 +124,14 @@ function positiveInt(
 /** 0 asks the OS for any free port (tests, several dev processes on one machine). */
 function port(name: string, raw: string | undefined, fallback: number): number {
   return integer(name, raw, fallback, 0, 65_535);
+}
+
+function onOff(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined || raw === "") return fallback;
+  const value = raw.trim().toLowerCase();
+  if (["1", "true", "on", "yes"].includes(value)) return true;
+  if (["0", "false", "off", "no"].includes(value)) return false;
+  throw new InvalidArgumentError(`${name} must be on or off (got ${JSON.stringify(raw)})`);
 }
 
 /** The GOTASKQ_* environment variables, mapped to config; flags override them. */
@@ -166,6 +184,14 @@ export function resolveConfig(env: Source, flags: Partial<GoTaskQConfig> = {}): 
       d.rateLimitBurst,
     ),
     logLevel: env.GOTASKQ_LOG_LEVEL || d.logLevel,
+    scheduler: onOff("GOTASKQ_SCHEDULER", env.GOTASKQ_SCHEDULER, d.scheduler),
+    schedulerLeaseMs: integer(
+      "GOTASKQ_SCHEDULER_LEASE_MS",
+      env.GOTASKQ_SCHEDULER_LEASE_MS,
+      d.schedulerLeaseMs,
+      100,
+      3_600_000,
+    ),
     apiUrl: env.GOTASKQ_API_URL || d.apiUrl,
     apiKey: env.GOTASKQ_API_KEY || d.apiKey,
   };

@@ -55,7 +55,7 @@ function got(value: unknown): string {
 
 /** "1h30m" → 5 400 000. Units ms, s, m, h, d; parts in any order, summed. */
 export function parseInterval(text: unknown): number {
-  const example = "\"30s\", \"5m\" or \"1h30m\" (units ms, s, m, h, d)";
+  const example = '"30s", "5m" or "1h30m" (units ms, s, m, h, d)';
   if (typeof text !== "string" || !/^(\d+(ms|s|m|h|d))+$/.test(text.trim())) {
     throw new InvalidArgumentError(
       `every must be an interval such as ${example} (got ${got(text)})`,

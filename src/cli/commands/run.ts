@@ -7,9 +7,10 @@ import { type GoTaskQConfig, resolveConfig } from "../../config/config.js";
 import type { Service } from "../../core/lifecycle.js";
 import { demoTasks, mergeRegistries } from "../../demo/demo-tasks.js";
 import type { Logger } from "../../logging/logger.js";
+import type { ScheduleSpec } from "../../schedules/schedule.js";
 import { installSignalHandlers } from "../../worker/signals.js";
 import { intOption } from "../options.js";
-import { loadTaskModule } from "../task-module.js";
+import { loadTaskModuleWithSchedules } from "../task-module.js";
 
 // The long-running commands: each resolves its config, hands it to the composition root
 // (src/app/), which starts its parts in order and stops them in reverse on SIGTERM/SIGINT, and
@@ -23,6 +24,8 @@ interface RunOptions {
   queues?: string;
   httpPort?: number;
   grpcPort?: number;
+  /** false with --no-scheduler. */
+  scheduler?: boolean;
 }
 
 function flagsOf(opts: RunOptions): Partial<GoTaskQConfig> {
@@ -38,6 +41,8 @@ function flagsOf(opts: RunOptions): Partial<GoTaskQConfig> {
       : {}),
     ...(opts.httpPort !== undefined ? { httpPort: opts.httpPort } : {}),
     ...(opts.grpcPort !== undefined ? { grpcPort: opts.grpcPort } : {}),
+    // commander sets scheduler=true unless --no-scheduler: only the flag may override the env.
+    ...(opts.scheduler === false ? { scheduler: false } : {}),
   };
 }
 
@@ -51,6 +56,17 @@ async function run(app: Service & { logger: Logger }): Promise<void> {
   await app.start();
   installSignalHandlers(app, app.logger);
 }
+
+/** The scheduler part's deps when the config runs it, else nothing (see src/app/scheduler.ts). */
+function schedulerOf(config: GoTaskQConfig, declared: ScheduleSpec[]) {
+  return config.scheduler ? { scheduler: { declared } } : {};
+}
+
+const schedulerOption = (command: Command): Command =>
+  command.option(
+    "--no-scheduler",
+    "do not run the scheduler in this process (also GOTASKQ_SCHEDULER=off)",
+  );
 
 const portOptions = (command: Command): Command =>
   command
@@ -67,15 +83,15 @@ const portOptions = (command: Command): Command =>
 
 export function registerRun(program: Command): void {
   portOptions(
-    program
-      .command("dev")
+    schedulerOption(program.command("dev"))
       .description("API + worker + demo functions on embedded backends (no server needed)")
       .option("--tasks <module>", "also load your own task module (.js or .ts)")
       .option("--concurrency <n>", "handlers run at once (default 16)", intOption("--concurrency"))
       .option("--queues <list>", "comma-separated queues to consume (default: default)"),
   ).action(async (opts: RunOptions) => {
     const registry = demoTasks();
-    if (opts.tasks) mergeRegistries(registry, await loadTaskModule(opts.tasks));
+    const module = opts.tasks ? await loadTaskModuleWithSchedules(opts.tasks) : undefined;
+    if (module) mergeRegistries(registry, module.registry);
     const config = resolveConfig(process.env, flagsOf(opts));
     // A dev key is generated per run unless GOTASKQ_API_KEYS names the keys to use.
     const devKey =
@@ -88,6 +104,7 @@ export function registerRun(program: Command): void {
         registry,
         operators: [{ name: "admin", role: "operator", password: devPassword }],
         worker: { registry },
+        ...schedulerOf(config, module?.schedules ?? []),
       },
     );
     await run(app);
@@ -116,17 +133,20 @@ export function registerRun(program: Command): void {
   });
 
   portOptions(
-    program
-      .command("server")
+    schedulerOption(program.command("server"))
       .description("the REST and gRPC API alone (workers run elsewhere)")
       .option(
         "--tasks <module>",
         "your task module: unknown function keys and invalid payloads are then refused (422)",
       ),
   ).action(async (opts: RunOptions) => {
-    const registry = opts.tasks ? await loadTaskModule(opts.tasks) : undefined;
+    const module = opts.tasks ? await loadTaskModuleWithSchedules(opts.tasks) : undefined;
+    const registry = module?.registry;
     const config = resolveConfig(process.env, flagsOf(opts));
-    const app = createServer(config, registry ? { registry } : {});
+    const app = createServer(config, {
+      ...(registry ? { registry } : {}),
+      ...schedulerOf(config, module?.schedules ?? []),
+    });
     await run(app);
     const restUrl = app.rest?.url ?? "";
     process.stdout.write(
@@ -139,8 +159,7 @@ export function registerRun(program: Command): void {
     }
   });
 
-  program
-    .command("worker")
+  schedulerOption(program.command("worker"))
     .description("run a worker for your task module against the configured broker")
     .requiredOption(
       "--tasks <module>",
@@ -149,9 +168,9 @@ export function registerRun(program: Command): void {
     .option("--concurrency <n>", "handlers run at once (default 16)", intOption("--concurrency"))
     .option("--queues <list>", "comma-separated queues to consume (default: default)")
     .action(async (opts: RunOptions & { tasks: string }) => {
-      const registry = await loadTaskModule(opts.tasks);
+      const { registry, schedules } = await loadTaskModuleWithSchedules(opts.tasks);
       const config = resolveConfig(process.env, flagsOf(opts));
-      await run(createWorkerApp(config, { registry }));
+      await run(createWorkerApp(config, { registry, ...schedulerOf(config, schedules) }));
       process.stdout.write(
         `GoTaskQ worker (pid ${process.pid}) on ${config.brokerUrl}: queues ${config.queues.join(",")}, concurrency ${config.concurrency}, functions ${registry.keys().join(", ")}\n`,
       );
