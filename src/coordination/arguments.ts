@@ -1,5 +1,10 @@
 import { InvalidArgumentError } from "../core/errors.js";
-import type { TokenBucketRate } from "./coordination-store.js";
+import {
+  type ClaimRequest,
+  MAX_MANY,
+  type ReplaceRequest,
+  type TokenBucketRate,
+} from "./coordination-store.js";
 
 // The argument checks every CoordinationStore applies before it touches its backend, in one
 // place so that every implementation refuses the same calls with the same messages. Durations
@@ -42,6 +47,78 @@ export function checkEntry(key: string, value: string, ttlMs: number, maxValueBy
   checkKey("key", key);
   checkValue(value, maxValueBytes);
   checkDuration("ttlMs", ttlMs);
+}
+
+/** `expected` of a compare-and-replace: any string, its size bounded by the value it must equal. */
+export function checkExpected(expected: string): void {
+  if (typeof expected !== "string") {
+    throw new InvalidArgumentError(`expected must be a string (got ${typeof expected})`);
+  }
+}
+
+/**
+ * The requests of a `claimMany`: 1 to MAX_MANY, each as `claim` checks it (`checkEntry`), plus
+ * whatever `more` refuses on a store (PostgreSQL's text rules). One bad request refuses the whole
+ * call; the message names its index.
+ */
+export function checkClaimMany(
+  requests: readonly ClaimRequest[],
+  maxValueBytes: number,
+  more?: (request: ClaimRequest) => void,
+): void {
+  checkMany("claimMany", requests, (request) => {
+    checkEntry(request.key, request.value, request.ttlMs, maxValueBytes);
+    more?.(request);
+  });
+}
+
+/** The requests of a `replaceMany`, as `checkClaimMany` with `replace`'s checks. */
+export function checkReplaceMany(
+  requests: readonly ReplaceRequest[],
+  maxValueBytes: number,
+  more?: (request: ReplaceRequest) => void,
+): void {
+  checkMany("replaceMany", requests, (request) => {
+    checkEntry(request.key, request.value, request.ttlMs, maxValueBytes);
+    checkExpected(request.expected);
+    more?.(request);
+  });
+}
+
+function checkMany<Request>(
+  what: string,
+  requests: readonly Request[],
+  checkOne: (request: Request) => void,
+): void {
+  if (!Array.isArray(requests)) {
+    throw new InvalidArgumentError(
+      `${what} takes an array of 1 to ${MAX_MANY} requests (got ${requests === null ? "null" : typeof requests})`,
+    );
+  }
+  if (requests.length < 1 || requests.length > MAX_MANY) {
+    throw new InvalidArgumentError(
+      `${what} takes 1 to ${MAX_MANY} requests (got ${requests.length}); ${
+        requests.length === 0
+          ? "skip the call when there is nothing to send"
+          : "split larger batches"
+      }`,
+    );
+  }
+  requests.forEach((request, index) => {
+    try {
+      if (typeof request !== "object" || request === null) {
+        throw new InvalidArgumentError(
+          `must be an object (got ${request === null ? "null" : typeof request})`,
+        );
+      }
+      checkOne(request);
+    } catch (error) {
+      if (!(error instanceof InvalidArgumentError)) throw error;
+      throw new InvalidArgumentError(
+        `${what} request ${index}: ${error.message}; nothing of this call was applied`,
+      );
+    }
+  });
 }
 
 export function checkListLimit(limit: number): void {

@@ -65,6 +65,24 @@ export type AcquireResult =
   | { acquired: true }
   | { acquired: false /** Slots held by others right now. */; held: number };
 
+/** One claim of a `claimMany` call. */
+export interface ClaimRequest {
+  key: string;
+  value: string;
+  ttlMs: number;
+}
+
+/** One compare-and-replace of a `replaceMany` call. */
+export interface ReplaceRequest {
+  key: string;
+  expected: string;
+  value: string;
+  ttlMs: number;
+}
+
+/** Most items one `claimMany` / `replaceMany` call takes (a REST batch's size). */
+export const MAX_MANY = 1_000;
+
 export interface CoordinationLimits {
   /** Largest value accepted, in bytes (UTF-8). */
   maxValueBytes: number;
@@ -87,6 +105,16 @@ export interface CoordinationStore {
    * holds something else or nothing (expired entries hold nothing).
    */
   replace(key: string, expected: string, value: string, ttlMs: number): Promise<boolean>;
+  /**
+   * `claim` of every request in one round trip (one Lua call, one transaction): results in
+   * request order, each exactly what `claim` would have answered had the requests run one after
+   * another in that order (a key given twice: the later sees the earlier as its holder). Each
+   * claim is atomic; the call as a whole need not be. 1 to MAX_MANY requests; one bad request
+   * refuses the whole call before anything is sent.
+   */
+  claimMany(requests: readonly ClaimRequest[]): Promise<ClaimResult[]>;
+  /** `replace` of every request in one round trip, results in request order (as `claimMany`). */
+  replaceMany(requests: readonly ReplaceRequest[]): Promise<boolean[]>;
   /**
    * Removes `key`; with `expected`, only if it still holds that value (a holder releasing its own
    * claim never removes a successor's). True when an entry was removed.

@@ -16,6 +16,18 @@ export const COORDINATION_CASES = {
   "list-paging": "lists live entries of a prefix in key order, page by page, entries only",
   "value-bytes": "accepts a value of exactly maxValueBytes UTF-8 bytes and refuses one byte more",
 
+  // Batches: claimMany and replaceMany, request by request what claim and replace would answer.
+  "claim-many": "claimMany answers for absent, live and expired keys what claim answers one by one",
+  "claim-many-repeat":
+    "a key given twice in one claimMany: the later request sees the earlier one as holder, with its TTL",
+  "replace-many":
+    "replaceMany swaps only matching entries, in request order: a repeated key sees the earlier swap",
+  "many-full-batch": "a batch of MAX_MANY (1,000) claims or replaces works in one call",
+  "many-invalid":
+    "a bad request or count refuses the whole batch with InvalidArgumentError and changes nothing",
+  "claim-many-race":
+    "two clients batching overlapping keys at once: every key has exactly one winner, 10 rounds",
+
   // Expiry, by the store's clock.
   "entry-expiry": "a claim and a record are absent after their TTL, and present before it",
   "store-clock": "a client whose clock is skewed by an hour neither extends nor shortens a TTL",

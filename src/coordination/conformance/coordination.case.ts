@@ -4,6 +4,7 @@ import {
   type SkipList,
 } from "../../../test/support/conformance-suite.js";
 import type { CoordinationStore } from "../coordination-store.js";
+import { BATCH_CASES } from "./batch.case.js";
 import {
   COORDINATION_CASES,
   type CoordinationCase,
@@ -55,6 +56,7 @@ export interface CoordinationHarness extends ConformanceHarness<CoordinationStor
 
 const CASES: Record<CoordinationCaseName, CoordinationCase> = {
   ...ENTRY_CASES,
+  ...BATCH_CASES,
   ...EXPIRY_CASES,
   ...RACE_CASES,
   ...FLOW_CASES,

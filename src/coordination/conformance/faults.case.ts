@@ -14,6 +14,14 @@ function everyOperation(store: CoordinationStore): [string, () => Promise<unknow
   return [
     ["ping", () => store.ping()],
     ["claim", () => store.claim("k", "v2", MINUTE)],
+    [
+      "claimMany",
+      () =>
+        store.claimMany([
+          { key: "k", value: "v2", ttlMs: MINUTE },
+          { key: "k2", value: "v2", ttlMs: MINUTE },
+        ]),
+    ],
     ["put", () => store.put("k", "v2", MINUTE)],
     ["replace", () => store.replace("k", "v", "v2", MINUTE)],
     ["release", () => store.release("k")],
@@ -108,7 +116,11 @@ export const FAULT_CASES = {
     await closing.put("k", "v", MINUTE);
     await closing.close();
     await closing.close();
-    for (const [what, call] of [...everyOperation(closing), ...everyRead(closing)]) {
+    const replaceMany: [string, () => Promise<unknown>] = [
+      "replaceMany",
+      () => closing.replaceMany([{ key: "k", expected: "v", value: "v2", ttlMs: MINUTE }]),
+    ];
+    for (const [what, call] of [...everyOperation(closing), replaceMany, ...everyRead(closing)]) {
       await expectRejects(`${what} on a closed client`, call, "unavailable");
     }
     // Closing one client closes nothing else.

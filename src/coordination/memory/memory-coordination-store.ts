@@ -1,22 +1,26 @@
 import { UnavailableError } from "../../core/errors.js";
 import {
   checkAdd,
+  checkClaimMany,
   checkDuration,
   checkEntry,
+  checkExpected,
   checkKey,
   checkLimit,
   checkListLimit,
+  checkReplaceMany,
   checkSlot,
   checkTake,
-  checkValue,
 } from "../arguments.js";
 import type {
   AcquireResult,
+  ClaimRequest,
   ClaimResult,
   CoordinationLimits,
   CoordinationStore,
   Entry,
   EntryPage,
+  ReplaceRequest,
   TakeResult,
   TokenBucketRate,
 } from "../coordination-store.js";
@@ -150,13 +154,32 @@ class MemoryCoordinationStore implements CoordinationStore {
     return { value: stored.item, ttlMs: stored.expiresAt - now };
   }
 
+  /** The one synchronous step of a claim, for `claim` and each request of `claimMany`. */
+  private claimAt(ns: Namespace, now: number, request: ClaimRequest): ClaimResult {
+    const holder = this.live(ns, request.key, now);
+    if (holder) return { claimed: false, holder };
+    ns.entries.set(request.key, { item: request.value, expiresAt: now + request.ttlMs });
+    return { claimed: true };
+  }
+
+  /** The one synchronous step of a replace, for `replace` and each request of `replaceMany`. */
+  private replaceAt(ns: Namespace, now: number, request: ReplaceRequest): boolean {
+    if (this.live(ns, request.key, now)?.value !== request.expected) return false;
+    ns.entries.set(request.key, { item: request.value, expiresAt: now + request.ttlMs });
+    return true;
+  }
+
   async claim(key: string, value: string, ttlMs: number): Promise<ClaimResult> {
     checkEntry(key, value, ttlMs, this.limits.maxValueBytes);
     const { ns, now } = this.begin();
-    const holder = this.live(ns, key, now);
-    if (holder) return { claimed: false, holder };
-    ns.entries.set(key, { item: value, expiresAt: now + ttlMs });
-    return { claimed: true };
+    return this.claimAt(ns, now, { key, value, ttlMs });
+  }
+
+  /** One synchronous step for the whole batch, on one clock reading. */
+  async claimMany(requests: readonly ClaimRequest[]): Promise<ClaimResult[]> {
+    checkClaimMany(requests, this.limits.maxValueBytes);
+    const { ns, now } = this.begin();
+    return requests.map((request) => this.claimAt(ns, now, request));
   }
 
   async put(key: string, value: string, ttlMs: number): Promise<void> {
@@ -173,11 +196,15 @@ class MemoryCoordinationStore implements CoordinationStore {
 
   async replace(key: string, expected: string, value: string, ttlMs: number): Promise<boolean> {
     checkEntry(key, value, ttlMs, this.limits.maxValueBytes);
-    checkValue(expected, Number.POSITIVE_INFINITY);
+    checkExpected(expected);
     const { ns, now } = this.begin();
-    if (this.live(ns, key, now)?.value !== expected) return false;
-    ns.entries.set(key, { item: value, expiresAt: now + ttlMs });
-    return true;
+    return this.replaceAt(ns, now, { key, expected, value, ttlMs });
+  }
+
+  async replaceMany(requests: readonly ReplaceRequest[]): Promise<boolean[]> {
+    checkReplaceMany(requests, this.limits.maxValueBytes);
+    const { ns, now } = this.begin();
+    return requests.map((request) => this.replaceAt(ns, now, request));
   }
 
   async release(key: string, expected?: string): Promise<boolean> {

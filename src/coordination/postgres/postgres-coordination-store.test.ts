@@ -1,5 +1,6 @@
 import pg from "pg";
 import { afterAll, describe, expect, it, vi } from "vitest";
+import { pollUntil } from "../../../test/support/poll-until.js";
 import { SERVICES, serviceAvailable } from "../../../test/support/services.js";
 import {
   type CoordinationHarness,
@@ -234,6 +235,63 @@ describe.skipIf(!available)("PostgreSQL coordination store", () => {
       }
       await store.put("k".repeat(1024), "v", 60_000);
       expect((await store.read("k".repeat(1024)))?.value).toBe("v");
+      // In a batch: the request is named, and its valid neighbours are not applied either.
+      const fine = { key: "batch:fine", value: "v", ttlMs: 60_000 };
+      await expect(
+        store.claimMany([fine, { key: "batch:nul", value: "a\u0000b", ttlMs: 60_000 }]),
+      ).rejects.toThrow(/claimMany request 1: value must not contain the character U\+0000/);
+      await expect(
+        store.replaceMany([
+          { ...fine, expected: "v" },
+          { key: "k".repeat(1025), expected: "v", value: "w", ttlMs: 60_000 },
+        ]),
+      ).rejects.toThrow(/replaceMany request 1: key must be at most 1024 bytes/);
+      await expect(store.replaceMany([{ ...fine, expected: "a\u0000" }])).rejects.toMatchObject({
+        code: "invalid_argument",
+      });
+      expect(await store.read("batch:fine")).toBeUndefined();
+    });
+
+    it("claims again, in one statement, the keys of a batch that lost a race to a commit", async () => {
+      const store = await track(open(url, { prefix }));
+      const racer = new pg.Client({ connectionString: url });
+      await racer.connect();
+      try {
+        // The racer's row is uncommitted when the batch reaches it: the batch waits, and its
+        // snapshot predates the row, so its first statement answers neither for that key.
+        await racer.query("begin");
+        await racer.query(
+          `insert into gotaskq_coordination_entries (ns, key, value, expires_at)
+           values ($1, 'raced', 'racer', floor(extract(epoch from now()) * 1000)::bigint + 60000)`,
+          [prefix],
+        );
+        const batch = store.claimMany([
+          { key: "not-raced", value: "batch", ttlMs: 60_000 },
+          { key: "raced", value: "batch", ttlMs: 60_000 },
+          { key: "raced", value: "batch again", ttlMs: 60_000 },
+        ]);
+        await pollUntil(
+          async () => {
+            const { rows } = await admin((c) =>
+              c.query(
+                `select 1 from pg_stat_activity
+                 where application_name = 'gotaskq-coordination' and wait_event_type = 'Lock'`,
+              ),
+            );
+            return rows.length > 0;
+          },
+          { timeoutMs: 3_000, what: "the batch to wait for the racer's row" },
+        );
+        await racer.query("commit");
+        const results = await batch;
+        expect(results[0]).toEqual({ claimed: true });
+        for (const result of results.slice(1)) {
+          expect(result).toMatchObject({ claimed: false, holder: { value: "racer" } });
+        }
+        expect((await store.read("raced"))?.value).toBe("racer");
+      } finally {
+        await racer.end();
+      }
     });
 
     it("refuses a bad prefix or timeout when opening, naming the rule", async () => {
@@ -259,6 +317,7 @@ describe.skipIf(!available)("PostgreSQL coordination store", () => {
         for (const call of [
           () => store.ping(),
           () => store.claim("silent", "v", 60_000),
+          () => store.claimMany([{ key: "silent", value: "v", ttlMs: 60_000 }]),
           () => store.acquireSlot("silent", 1, "h", 60_000),
         ]) {
           const started = Date.now();

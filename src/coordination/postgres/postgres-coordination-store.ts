@@ -1,22 +1,26 @@
 import { GoTaskQError, InvalidArgumentError, UnavailableError } from "../../core/errors.js";
 import {
   checkAdd,
+  checkClaimMany,
   checkDuration,
   checkEntry,
   checkKey,
   checkLimit,
   checkListLimit,
+  checkReplaceMany,
   checkSlot,
   checkTake,
   checkValue,
 } from "../arguments.js";
 import type {
   AcquireResult,
+  ClaimRequest,
   ClaimResult,
   CoordinationLimits,
   CoordinationStore,
   Entry,
   EntryPage,
+  ReplaceRequest,
   TakeResult,
   TokenBucketRate,
 } from "../coordination-store.js";
@@ -30,7 +34,8 @@ import { ExpirySweep } from "./sweep.js";
 
 // The coordination store on PostgreSQL: four tables keyed by (deployment prefix, key), every
 // operation one statement (the semaphore's acquire: one short transaction under an advisory
-// lock), every expiry judged by the database's clock. The SQL is in statements.ts, the tables in
+// lock; a batch one statement for all its requests, more only for claims that lost a race and
+// for a key given twice to replaceMany), every expiry judged by the database's clock. The SQL is in statements.ts, the tables in
 // schema.ts, the timeouts in connection.ts and bounded-pool.ts. Arguments are checked here,
 // before anything is sent.
 
@@ -72,6 +77,9 @@ interface EntryRow {
   ttl_ms: number;
 }
 
+/** A holder read through a left join: both null when there is none. */
+type EntryRowOrNull = { [K in keyof EntryRow]: EntryRow[K] | null };
+
 export class PostgresCoordinationStore implements CoordinationStore {
   readonly kind = "postgres";
   readonly limits: CoordinationLimits = { maxValueBytes: MAX_VALUE_BYTES };
@@ -106,6 +114,69 @@ export class PostgresCoordinationStore implements CoordinationStore {
     );
   }
 
+  /**
+   * CLAIM_MANY once for the batch: one statement, one round trip. ON CONFLICT DO UPDATE may not
+   * touch a row twice in one statement, so only the first request of each key is sent; a later
+   * request of the same key is answered from the first's outcome, as it would have been had it
+   * run after it (claimed: its holder is the first's value and TTL; not: the same holder).
+   * Requests that lost a race (answered with neither outcome, see CLAIM) are sent again, all in
+   * one statement, up to CLAIM_ATTEMPTS times in all. The whole call is bounded by the operation
+   * timeout.
+   */
+  async claimMany(requests: readonly ClaimRequest[]): Promise<ClaimResult[]> {
+    checkClaimMany(requests, MAX_VALUE_BYTES, ({ key, value }) => {
+      checkIndexed("key", key);
+      checkText("value", value);
+    });
+    this.#sweep.afterWrite();
+    return this.#pool.run("claimMany", async () => {
+      /** Key → the index of its first request. */
+      const first = new Map<string, number>();
+      requests.forEach(({ key }, i) => {
+        if (!first.has(key)) first.set(key, i);
+      });
+      const results = new Map<number, ClaimResult>();
+      let pending = [...first.values()];
+      for (let attempt = 0; attempt < CLAIM_ATTEMPTS && pending.length > 0; attempt++) {
+        const sent = pending.map((i) => requests[i] as ClaimRequest);
+        const { rows } = await this.#pool.query<{ ord: number; claimed: boolean } & EntryRowOrNull>(
+          "claimMany",
+          sql.CLAIM_MANY,
+          [this.#ns, sent.map((r) => r.key), sent.map((r) => r.value), sent.map((r) => r.ttlMs)],
+        );
+        for (const row of rows) {
+          const index = pending[row.ord - 1];
+          if (index === undefined) continue;
+          if (row.claimed) results.set(index, { claimed: true });
+          else if (typeof row.value === "string" && typeof row.ttl_ms === "number") {
+            results.set(index, { claimed: false, holder: { value: row.value, ttlMs: row.ttl_ms } });
+          }
+        }
+        pending = pending.filter((i) => !results.has(i));
+      }
+      if (pending.length > 0) {
+        const keys = pending.slice(0, 3).map((i) => JSON.stringify(requests[i]?.key));
+        if (pending.length > 3) keys.push(`${pending.length - 3} more`);
+        throw new UnavailableError(
+          `coordination store (postgres) claimMany of ${keys.join(", ")} kept racing other writers; try again`,
+        );
+      }
+      return requests.map(({ key }, i): ClaimResult => {
+        const firstIndex = first.get(key) ?? i;
+        const outcome = results.get(firstIndex);
+        const firstRequest = requests[firstIndex];
+        if (!outcome || !firstRequest) {
+          throw new GoTaskQError("internal", `claimMany lost the outcome of request ${i}`);
+        }
+        if (firstIndex === i) return outcome;
+        // A later request of a key sees what the first request left there.
+        return outcome.claimed
+          ? { claimed: false, holder: { value: firstRequest.value, ttlMs: firstRequest.ttlMs } }
+          : { claimed: false, holder: { ...outcome.holder } };
+      });
+    });
+  }
+
   async put(key: string, value: string, ttlMs: number): Promise<void> {
     this.#checkEntry(key, value, ttlMs);
     this.#sweep.afterWrite();
@@ -131,6 +202,47 @@ export class PostgresCoordinationStore implements CoordinationStore {
       ttlMs,
     ]);
     return rowCount === 1;
+  }
+
+  /**
+   * REPLACE_MANY once for the batch: one statement, one round trip. A key given more than once
+   * (an UPDATE changes a row once per statement) makes more rounds: the first round takes the
+   * first request of every key, the second the second ones, and so on, so each key's requests
+   * still run in request order. The whole call is bounded by the operation timeout.
+   */
+  async replaceMany(requests: readonly ReplaceRequest[]): Promise<boolean[]> {
+    checkReplaceMany(requests, MAX_VALUE_BYTES, ({ key, expected, value }) => {
+      checkIndexed("key", key);
+      checkText("expected", expected);
+      checkText("value", value);
+    });
+    this.#sweep.afterWrite();
+    return this.#pool.run("replaceMany", async () => {
+      /** Request indexes by round: round n holds the (n + 1)th request of each key. */
+      const rounds: number[][] = [];
+      const seen = new Map<string, number>();
+      requests.forEach(({ key }, i) => {
+        const round = seen.get(key) ?? 0;
+        seen.set(key, round + 1);
+        const indexes = rounds[round] ?? [];
+        indexes.push(i);
+        rounds[round] = indexes;
+      });
+      const replaced: boolean[] = requests.map(() => false);
+      for (const round of rounds) {
+        const sent = round.map((i) => requests[i] as ReplaceRequest);
+        const { rows } = await this.#pool.query<{ key: string }>("replaceMany", sql.REPLACE_MANY, [
+          this.#ns,
+          sent.map((r) => r.key),
+          sent.map((r) => r.expected),
+          sent.map((r) => r.value),
+          sent.map((r) => r.ttlMs),
+        ]);
+        const keys = new Set(rows.map((row) => row.key));
+        for (const i of round) replaced[i] = keys.has(requests[i]?.key ?? "");
+      }
+      return replaced;
+    });
   }
 
   async release(key: string, expected?: string): Promise<boolean> {

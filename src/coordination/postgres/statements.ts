@@ -33,6 +33,34 @@ export const CLAIM = `
   left join ${ENTRIES} as h
     on h.ns = $1 and h.key = $2 and h.expires_at > ${NOW} and not exists (select 1 from claimed)`;
 
+/**
+ * $1 ns, $2 keys, $3 values, $4 ttls (parallel arrays; the keys distinct) → per request, in
+ * request order: ord (1-based), claimed, and the live holder's value and ttl_ms when not.
+ * CLAIM for many keys in one statement. The upsert takes the keys in byte order, as
+ * REPLACE_MANY locks them, so two batches over overlapping keys wait for each other instead of
+ * deadlocking. The holders are read from the statement's snapshot (data-modifying CTEs are
+ * invisible to the main query), with CLAIM's caveat: a key a racer committed while this
+ * statement waited on it answers neither, and the caller claims it again.
+ */
+export const CLAIM_MANY = `
+  with req as (
+    select r.key, r.value, r.ttl, r.ord
+    from unnest($2::text[], $3::text[], $4::bigint[]) with ordinality as r(key, value, ttl, ord)
+  ),
+  claimed as (
+    insert into ${ENTRIES} as e (ns, key, value, expires_at)
+    select $1, req.key, req.value, ${NOW} + req.ttl from req order by req.key collate "C"
+    on conflict (ns, key) do update set value = excluded.value, expires_at = excluded.expires_at
+      where e.expires_at <= ${NOW}
+    returning e.key
+  )
+  select req.ord, c.key is not null as claimed, h.value, h.expires_at - ${NOW} as ttl_ms
+  from req
+  left join claimed as c on c.key = req.key
+  left join ${ENTRIES} as h
+    on h.ns = $1 and h.key = req.key and h.expires_at > ${NOW} and c.key is null
+  order by req.ord`;
+
 /** $1 ns, $2 key, $3 value, $4 ttl. */
 export const PUT = `
   insert into ${ENTRIES} (ns, key, value, expires_at)
@@ -50,6 +78,32 @@ export const REPLACE = `
   update ${ENTRIES}
   set value = $4, expires_at = ${NOW} + $5::bigint
   where ns = $1 and key = $2 and value = $3 and expires_at > ${NOW}`;
+
+/**
+ * $1 ns, $2 keys, $3 expected values, $4 values, $5 ttls (parallel arrays; the keys distinct) →
+ * key of every entry replaced. REPLACE for many keys in one statement; the matching rows are
+ * locked in byte order of their keys first (as CLAIM_MANY takes them), so two batches over
+ * overlapping keys never deadlock. A row changed by a racer after the snapshot is judged again
+ * on its latest version (READ COMMITTED), as REPLACE's is.
+ */
+export const REPLACE_MANY = `
+  with req as (
+    select r.key, r.expected, r.value, r.ttl
+    from unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) as r(key, expected, value, ttl)
+  ),
+  locked as (
+    select e.key from ${ENTRIES} as e
+    join req on req.key = e.key
+    where e.ns = $1 and e.value = req.expected and e.expires_at > ${NOW}
+    order by e.key
+    for update of e
+  )
+  update ${ENTRIES} as e
+  set value = req.value, expires_at = ${NOW} + req.ttl
+  from req
+  join locked on locked.key = req.key
+  where e.ns = $1 and e.key = req.key and e.value = req.expected and e.expires_at > ${NOW}
+  returning e.key`;
 
 /**
  * $1 ns, $2 key, $3 expected (null: any) → live: how many live entries were removed (0 or 1).

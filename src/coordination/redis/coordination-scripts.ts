@@ -41,6 +41,8 @@ end
 
 /** Index members each entry write prunes: more than it adds, so the index tracks live entries. */
 const WRITE_PRUNE = 20;
+/** Most index members one batch call prunes (4 per entry of a full batch). */
+const BATCH_PRUNE_MAX = 4_000;
 
 /**
  * claim: sets an absent entry.
@@ -106,6 +108,78 @@ if ARGV[2] == '1' and redis.call('GET', KEYS[1]) ~= ARGV[3] then return 0 end
 local deleted = redis.call('DEL', KEYS[1])
 index_remove(KEYS[2], KEYS[3], ARGV[1])
 return deleted
+`;
+
+// The batch scripts: many entries in one call, each request atomic and seeing the ones before
+// it (Redis runs the script alone). They index what they write as the single-key scripts do,
+// but set the index keys' expiry once per call, and prune WRITE_PRUNE members per entry written
+// (as many single writes would), up to BATCH_PRUNE_MAX per call so that one call stays short.
+// All their entry keys are passed in KEYS (Cluster routing, and what scripts should touch).
+const BATCH_PRELUDE = `${PRELUDE}
+local function index_put(lex, exp, member, expires)
+  redis.call('ZADD', lex, 0, member)
+  redis.call('ZADD', exp, expires, member)
+end
+-- After a batch wrote entries (written of them): the index keys outlive the latest entry by a
+-- second (as index_add), and up to WRITE_PRUNE members per entry written are pruned.
+local function index_settle(lex, exp, entry_prefix, now, written)
+  if written == 0 then return end
+  local last = tonumber(redis.call('ZRANGE', exp, -1, -1, 'WITHSCORES')[2])
+  local keep = last - now + 1000
+  redis.call('PEXPIRE', lex, keep)
+  redis.call('PEXPIRE', exp, keep)
+  prune(lex, exp, entry_prefix, now, math.min(written * ${WRITE_PRUNE}, ${BATCH_PRUNE_MAX}))
+end
+`;
+
+/**
+ * claim_many: claim of each request in order.
+ * KEYS[1] lex index, KEYS[2] exp index, KEYS[2 + i] the entry of request i.
+ * ARGV[1] entry prefix, then per request i: ARGV[3i - 1] value, ARGV[3i] ttl ms,
+ * ARGV[3i + 1] the caller's key (index member).
+ * Returns one reply per request, in order: {1} when set, else {0, the holder's value, its PTTL}.
+ */
+export const CLAIM_MANY = `${BATCH_PRELUDE}
+local now = now_ms()
+local out, written = {}, 0
+for i = 1, #KEYS - 2 do
+  local key, value, ttl, member = KEYS[i + 2], ARGV[3 * i - 1], ARGV[3 * i], ARGV[3 * i + 1]
+  if redis.call('SET', key, value, 'NX', 'PX', ttl) then
+    index_put(KEYS[1], KEYS[2], member, now + tonumber(ttl))
+    written = written + 1
+    out[i] = {1}
+  else
+    out[i] = {0, redis.call('GET', key), redis.call('PTTL', key)}
+  end
+end
+index_settle(KEYS[1], KEYS[2], ARGV[1], now, written)
+return out
+`;
+
+/**
+ * replace_many: replace of each request in order.
+ * KEYS[1] lex index, KEYS[2] exp index, KEYS[2 + i] the entry of request i.
+ * ARGV[1] entry prefix, then per request i: ARGV[4i - 2] expected value, ARGV[4i - 1] new
+ * value, ARGV[4i] ttl ms, ARGV[4i + 1] the caller's key.
+ * Returns one integer per request, in order: 1 when replaced, else 0.
+ */
+export const REPLACE_MANY = `${BATCH_PRELUDE}
+local now = now_ms()
+local out, written = {}, 0
+for i = 1, #KEYS - 2 do
+  local key = KEYS[i + 2]
+  if redis.call('GET', key) == ARGV[4 * i - 2] then
+    local ttl = ARGV[4 * i]
+    redis.call('SET', key, ARGV[4 * i - 1], 'PX', ttl)
+    index_put(KEYS[1], KEYS[2], ARGV[4 * i + 1], now + tonumber(ttl))
+    written = written + 1
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+index_settle(KEYS[1], KEYS[2], ARGV[1], now, written)
+return out
 `;
 
 /**

@@ -132,6 +132,36 @@ describe.skipIf(!available)("Redis coordination store", () => {
       expect(second.nextAfter).toBeUndefined();
     });
 
+    it("indexes what a batch writes, keeps the index past its latest entry, and prunes", async () => {
+      for (let i = 0; i < 10; i++) await store.put(`bshort:${i}`, "v", 50);
+      await new Promise((resolve) => setTimeout(resolve, 120));
+      expect(
+        await store.claimMany([
+          { key: "batch:a", value: "a", ttlMs: 120_000 },
+          { key: "batch:b", value: "b", ttlMs: 60_000 },
+        ]),
+      ).toEqual([{ claimed: true }, { claimed: true }]);
+      expect(
+        await store.replaceMany([{ key: "batch:b", expected: "b", value: "b2", ttlMs: 90_000 }]),
+      ).toEqual([true]);
+      const exp = `{${prefix}}:coord:ix:exp`;
+      const members = await raw.zrange(exp, 0, -1);
+      expect(members.filter((m) => m.startsWith("bshort:"))).toEqual([]);
+      expect(members).toEqual(expect.arrayContaining(["batch:a", "batch:b"]));
+      // Scores are the entries' expiries: b's replacement (90 s) restarted its TTL.
+      const a = Number(await raw.zscore(exp, "batch:a"));
+      const b = Number(await raw.zscore(exp, "batch:b"));
+      expect(a - b).toBeGreaterThan(25_000);
+      expect(a - b).toBeLessThanOrEqual(30_000);
+      for (const index of [exp, `{${prefix}}:coord:ix:lex`]) {
+        expect(await raw.pttl(index), index).toBeGreaterThan(119_000);
+      }
+      expect((await store.list("batch:", { limit: 10 })).entries.map((e) => e.value)).toEqual([
+        "a",
+        "b2",
+      ]);
+    });
+
     it("orders keys by their UTF-8 bytes and keeps a prefix's range exact", async () => {
       const keys = ["u:z", "u:é", "u:😀", "u:\uffff", "u", "u;", "u:"];
       for (const key of keys) await store.put(key, key, 60_000);

@@ -2,23 +2,28 @@ import type { Redis } from "ioredis";
 import { GoTaskQError, InvalidArgumentError, UnavailableError } from "../../core/errors.js";
 import {
   checkAdd,
+  checkClaimMany,
   checkDuration,
   checkEntry,
+  checkExpected,
   checkKey,
   checkLimit,
   checkListLimit,
+  checkReplaceMany,
   checkSlot,
   checkTake,
   checkValue,
 } from "../arguments.js";
 import type {
   AcquireResult,
+  ClaimRequest,
   ClaimResult,
   CoordinationLimits,
   CoordinationStore,
   Entry,
   EntryPage,
   ListedEntry,
+  ReplaceRequest,
   TakeResult,
   TokenBucketRate,
 } from "../coordination-store.js";
@@ -27,12 +32,14 @@ import {
   ACQUIRE_SLOT,
   ADD,
   CLAIM,
+  CLAIM_MANY,
   LIST,
   PUT,
   READ,
   RELEASE,
   RENEW_SLOT,
   REPLACE,
+  REPLACE_MANY,
   TAKE_TOKENS,
 } from "./coordination-scripts.js";
 import { CoordinationKeys } from "./keys.js";
@@ -65,9 +72,11 @@ const PAGE_VALUE_BYTES = 8 * 1_048_576;
 
 const SCRIPTS = {
   claim: new CoordinationScript("claim", CLAIM),
+  claimMany: new CoordinationScript("claim_many", CLAIM_MANY),
   put: new CoordinationScript("put", PUT),
   read: new CoordinationScript("read", READ),
   replace: new CoordinationScript("replace", REPLACE),
+  replaceMany: new CoordinationScript("replace_many", REPLACE_MANY),
   release: new CoordinationScript("release", RELEASE),
   list: new CoordinationScript("list", LIST),
   takeTokens: new CoordinationScript("take_tokens", TAKE_TOKENS),
@@ -129,6 +138,26 @@ class RedisCoordinationStore implements CoordinationStore {
     return { claimed: false, holder: { value: String(reply[1]), ttlMs: liveTtl(reply[2]) } };
   }
 
+  /** One CLAIM_MANY script call: one round trip for the batch. */
+  async claimMany(requests: readonly ClaimRequest[]): Promise<ClaimResult[]> {
+    this.checkOpen();
+    checkClaimMany(requests, this.limits.maxValueBytes);
+    const args: (string | number)[] = [this.keys.entryPrefix];
+    for (const { key, value, ttlMs } of requests) args.push(value, ttlMs, key);
+    const replies = (await this.script("claimMany", this.batchKeys(requests), args)) as [
+      number,
+      string?,
+      number?,
+    ][];
+    this.checkReplyCount("claim_many", replies, requests);
+    return replies.map(
+      (reply): ClaimResult =>
+        reply[0] === 1
+          ? { claimed: true }
+          : { claimed: false, holder: { value: String(reply[1]), ttlMs: liveTtl(reply[2]) } },
+    );
+  }
+
   async put(key: string, value: string, ttlMs: number): Promise<void> {
     this.checkEntryWrite(key, value, ttlMs);
     await this.script("put", this.entryKeys(key), [value, ttlMs, key, this.keys.entryPrefix]);
@@ -145,7 +174,7 @@ class RedisCoordinationStore implements CoordinationStore {
 
   async replace(key: string, expected: string, value: string, ttlMs: number): Promise<boolean> {
     this.checkEntryWrite(key, value, ttlMs);
-    checkValue(expected, Number.POSITIVE_INFINITY);
+    checkExpected(expected);
     const reply = await this.script("replace", this.entryKeys(key), [
       expected,
       value,
@@ -154,6 +183,17 @@ class RedisCoordinationStore implements CoordinationStore {
       this.keys.entryPrefix,
     ]);
     return reply === 1;
+  }
+
+  /** One REPLACE_MANY script call: one round trip for the batch. */
+  async replaceMany(requests: readonly ReplaceRequest[]): Promise<boolean[]> {
+    this.checkOpen();
+    checkReplaceMany(requests, this.limits.maxValueBytes);
+    const args: (string | number)[] = [this.keys.entryPrefix];
+    for (const { key, expected, value, ttlMs } of requests) args.push(expected, value, ttlMs, key);
+    const replies = (await this.script("replaceMany", this.batchKeys(requests), args)) as number[];
+    this.checkReplyCount("replace_many", replies, requests);
+    return replies.map((reply) => reply === 1);
   }
 
   async release(key: string, expected?: string): Promise<boolean> {
@@ -276,6 +316,23 @@ class RedisCoordinationStore implements CoordinationStore {
 
   private entryKeys(key: string): string[] {
     return [this.keys.entry(key), this.keys.lexIndex, this.keys.expiryIndex];
+  }
+
+  /** A batch script answers once per request; anything else is a bug of ours. */
+  private checkReplyCount(script: string, replies: unknown, requests: readonly unknown[]): void {
+    if (!Array.isArray(replies) || replies.length !== requests.length) {
+      throw new GoTaskQError(
+        "internal",
+        `${this.where}: ${script} answered ${Array.isArray(replies) ? replies.length : typeof replies} replies to ${requests.length} requests`,
+      );
+    }
+  }
+
+  /** The index keys, then every request's entry key (a batch script's KEYS). */
+  private batchKeys(requests: readonly { key: string }[]): string[] {
+    const keys = [this.keys.lexIndex, this.keys.expiryIndex];
+    for (const { key } of requests) keys.push(this.keys.entry(key));
+    return keys;
   }
 
   private script(

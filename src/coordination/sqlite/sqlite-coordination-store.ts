@@ -3,22 +3,27 @@ import type Database from "better-sqlite3";
 import { InvalidArgumentError, UnavailableError } from "../../core/errors.js";
 import {
   checkAdd,
+  checkClaimMany,
   checkDuration,
   checkEntry,
+  checkExpected,
   checkKey,
   checkLimit,
   checkListLimit,
+  checkReplaceMany,
   checkSlot,
   checkTake,
   resolveStoreOptions,
 } from "../arguments.js";
 import type {
   AcquireResult,
+  ClaimRequest,
   ClaimResult,
   CoordinationLimits,
   CoordinationStore,
   Entry,
   EntryPage,
+  ReplaceRequest,
   TakeResult,
   TokenBucketRate,
 } from "../coordination-store.js";
@@ -178,14 +183,31 @@ class SqliteCoordinationStore implements CoordinationStore {
     }
   }
 
+  /** A claim's statements, inside the caller's BEGIN IMMEDIATE transaction. */
+  private claimAt(now: number, { key, value, ttlMs }: ClaimRequest): ClaimResult {
+    const row = this.sql.readEntry.get(this.ns, key, now);
+    if (row) return { claimed: false, holder: { value: row.value, ttlMs: row.expires_at - now } };
+    this.sql.putEntry.run(this.ns, key, value, now + ttlMs);
+    return { claimed: true };
+  }
+
+  private replaceAt(now: number, { key, expected, value, ttlMs }: ReplaceRequest): boolean {
+    return this.sql.replaceEntry.run(value, now + ttlMs, this.ns, key, expected, now).changes === 1;
+  }
+
   async claim(key: string, value: string, ttlMs: number): Promise<ClaimResult> {
     checkEntry(key, value, ttlMs, this.limits.maxValueBytes);
-    return this.run("immediate", (now): ClaimResult => {
-      const row = this.sql.readEntry.get(this.ns, key, now);
-      if (row) return { claimed: false, holder: { value: row.value, ttlMs: row.expires_at - now } };
-      this.sql.putEntry.run(this.ns, key, value, now + ttlMs);
-      return { claimed: true };
-    });
+    return this.run("immediate", (now) => this.claimAt(now, { key, value, ttlMs }));
+  }
+
+  /**
+   * Every claim in one BEGIN IMMEDIATE transaction on one clock reading: one lock wait and one
+   * commit (one WAL fsync point) for the batch. A request sees the ones before it, so a key
+   * given twice finds the first request's entry as its holder.
+   */
+  async claimMany(requests: readonly ClaimRequest[]): Promise<ClaimResult[]> {
+    checkClaimMany(requests, this.limits.maxValueBytes);
+    return this.run("immediate", (now) => requests.map((request) => this.claimAt(now, request)));
   }
 
   async put(key: string, value: string, ttlMs: number): Promise<void> {
@@ -205,14 +227,14 @@ class SqliteCoordinationStore implements CoordinationStore {
 
   async replace(key: string, expected: string, value: string, ttlMs: number): Promise<boolean> {
     checkEntry(key, value, ttlMs, this.limits.maxValueBytes);
-    if (typeof expected !== "string") {
-      throw new InvalidArgumentError(`expected must be a string (got ${typeof expected})`);
-    }
-    return this.run(
-      "statement",
-      (now) =>
-        this.sql.replaceEntry.run(value, now + ttlMs, this.ns, key, expected, now).changes === 1,
-    );
+    checkExpected(expected);
+    return this.run("statement", (now) => this.replaceAt(now, { key, expected, value, ttlMs }));
+  }
+
+  /** Every replace in one BEGIN IMMEDIATE transaction on one clock reading (as `claimMany`). */
+  async replaceMany(requests: readonly ReplaceRequest[]): Promise<boolean[]> {
+    checkReplaceMany(requests, this.limits.maxValueBytes);
+    return this.run("immediate", (now) => requests.map((request) => this.replaceAt(now, request)));
   }
 
   async release(key: string, expected?: string): Promise<boolean> {
