@@ -4,6 +4,7 @@ import {
   checkClaimMany,
   checkDuration,
   checkEntry,
+  checkExpected,
   checkKey,
   checkLimit,
   checkListLimit,
@@ -192,7 +193,8 @@ export class PostgresCoordinationStore implements CoordinationStore {
 
   async replace(key: string, expected: string, value: string, ttlMs: number): Promise<boolean> {
     this.#checkEntry(key, value, ttlMs);
-    this.#checkValue("expected", expected);
+    checkExpected(expected);
+    checkText("expected", expected);
     this.#sweep.afterWrite();
     const { rowCount } = await this.#pool.query("replace", sql.REPLACE, [
       this.#ns,
