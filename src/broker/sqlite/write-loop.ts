@@ -226,7 +226,13 @@ export class WriteLoop {
     let delay = this.pollIntervalMs;
     try {
       const due = this.claimer.nextDueAt(uniqueQueues(hungry));
-      if (due !== undefined) delay = Math.min(delay, Math.max(1, due - this.now()));
+      // Plus a random part of the interval: every process waiting for the same due row wakes
+      // at the same moment, and without it the one that scheduled first (the one that wrote the
+      // row, e.g. a worker handing a task back for another) would always win the claim.
+      if (due !== undefined) {
+        const jitter = randomInt(0, Math.max(1, Math.floor(this.pollIntervalMs / 2)));
+        delay = Math.min(delay, Math.max(1, due - this.now()) + jitter);
+      }
     } catch {
       // Keep the plain interval; the next tick reports any lasting failure.
     }
