@@ -13,6 +13,7 @@ import { Producer } from "../../producer/producer.js";
 import { defineTasks } from "../../tasks/registry.js";
 import { openSqlTrackingStore } from "../../tracking/sql/sql-tracking-store.js";
 import type { TrackingStore } from "../../tracking/tracking-store.js";
+import { describeUnknownFunctions } from "../../worker/unknown-functions.case.js";
 import { Worker } from "../../worker/worker.js";
 import { describeBrokerConformance } from "../conformance/broker.case.js";
 import { Inbox, message, pollUntil, read, text } from "../conformance/inbox.case.js";
@@ -121,6 +122,12 @@ describe.skipIf(!available)("rabbitmq broker", () => {
       "priority-order": NO_PRIORITIES,
       "fifo-within-priority": NO_PRIORITIES,
     },
+  });
+
+  // Here rather than in src/worker/unknown-functions.test.ts: every RabbitMQ test lives in this file.
+  describeUnknownFunctions("rabbitmq", async () => {
+    const url = prefixedUrl();
+    return { open: async () => openRabbitBroker(url), cleanup: () => destroy(url) };
   });
 
   describe("rabbitmq specifics", () => {
