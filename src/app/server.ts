@@ -7,6 +7,7 @@ import type { OperatorRole } from "../api/operators/operators-file.js";
 import { TokenBucketLimiter } from "../api/rate-limiter.js";
 import type { DashboardAuth } from "../api/rest/dashboard-auth.js";
 import type { RestServer } from "../api/rest/server.js";
+import { ScheduleService } from "../api/schedule-service.js";
 import { TaskService } from "../api/task-service.js";
 import type { WatchOptions } from "../api/task-watch.js";
 import type { GoTaskQConfig } from "../config/config.js";
@@ -97,6 +98,7 @@ export interface GoTaskQServer extends Service {
 interface Api {
   producer: Producer;
   service: TaskService;
+  schedules: ScheduleService;
   auth: ApiKeyVerifier;
   rateLimiter: TokenBucketLimiter;
 }
@@ -203,6 +205,14 @@ class ServerApp implements GoTaskQServer {
       ...registry,
       ...(watch ? { watch } : {}),
     });
+    // Schedules live in the coordination store, opened on first use (none → 503 naming it).
+    const schedules = new ScheduleService({
+      coordination: () => this.backends.coordination(),
+      producer,
+      tracking,
+      maxPayloadBytes: config.maxPayloadBytes,
+      ...registry,
+    });
     const auth = await ApiKeyVerifier.load({
       keysFile: path.resolve(config.apiKeysFile),
       plaintextKeys: config.apiKeys,
@@ -215,17 +225,18 @@ class ServerApp implements GoTaskQServer {
         ratePerSecond: config.rateLimitPerSecond,
         burst: config.rateLimitBurst,
       });
-    this.#api = { producer, service, auth, rateLimiter };
+    this.#api = { producer, service, schedules, auth, rateLimiter };
   }
 
   async #startRest(): Promise<void> {
-    const { service, auth, rateLimiter } = this.#started();
+    const { service, schedules, auth, rateLimiter } = this.#started();
     const config = this.#config;
     const dashboard =
       this.#deps.transports?.dashboard === false ? undefined : await this.#dashboard();
     const { startRestServer } = await import("../api/rest/server.js");
     this.#rest = await startRestServer({
       service,
+      schedules,
       auth,
       rateLimiter,
       ...(dashboard ? { dashboard } : {}),

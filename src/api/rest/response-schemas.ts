@@ -284,3 +284,74 @@ export const problemSchema = object(
   },
   ["type", "title", "status", "detail"],
 );
+
+const scheduleProperties: Record<string, Schema> = {
+  id: str,
+  function_key: str,
+  cron: { type: "string", description: "Cron expression (5 fields, or 6 with seconds first)." },
+  timezone: { type: "string", description: "IANA time zone of the cron expression." },
+  every: {
+    type: "string",
+    description: 'Interval, e.g. "30s": ticks on multiples of it since the epoch.',
+  },
+  payload: anyJson,
+  queue: str,
+  priority: int,
+  timeout_ms: int,
+  max_retries: int,
+  backoff: { description: "Backoff policy of the scheduled tasks." },
+  metadata: { type: "object", additionalProperties: { type: "string" } },
+  missed: { type: "string", enum: ["skip", "catch_up"] },
+  catch_up_max: int,
+  overlap: { type: "string", enum: ["allow", "skip_if_running"] },
+  paused: { type: "boolean" },
+  source: {
+    type: "string",
+    enum: ["module", "api"],
+    description: "Declared by a task module, or created through the API / CLI.",
+  },
+  created_at: iso,
+  updated_at: iso,
+  next_runs: { type: "array", items: iso, description: "The next ticks (none while paused)." },
+  last_tick: { ...iso, description: "The latest tick a scheduler submitted." },
+  last_task_id: { ...taskIdSchema, description: "The task of the latest tick or trigger." },
+  last_outcome: {
+    type: "string",
+    enum: ["submitted", "skipped_overlap", "failed"],
+    description:
+      "What the latest tick did: submitted, skipped (overlap: skip_if_running and the previous task still ran), or failed (to be retried).",
+  },
+  last_status: {
+    type: "string",
+    enum: [...TASK_STATUSES],
+    description: "The tracked status of last_task_id, when known.",
+  },
+  last_error: str,
+  last_at: iso,
+};
+
+export const scheduleSchema = object("Schedule", scheduleProperties, [
+  "id",
+  "function_key",
+  "payload",
+  "missed",
+  "catch_up_max",
+  "overlap",
+  "paused",
+  "source",
+  "created_at",
+  "updated_at",
+  "next_runs",
+]);
+
+export const scheduleListSchema = object(
+  "ScheduleList",
+  { schedules: { type: "array", items: scheduleSchema } },
+  ["schedules"],
+);
+
+export const scheduleRemovedSchema = object(
+  "ScheduleRemoved",
+  { id: str, removed: { type: "boolean", enum: [true] } },
+  ["id", "removed"],
+);

@@ -13,7 +13,7 @@ declare module "fastify" {
 }
 
 export interface RouteSpec {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "PUT" | "DELETE";
   /** Fastify syntax: /v1/tasks/:id */
   url: string;
   operationId: string;

@@ -7,6 +7,7 @@ import type { ApiKeyVerifier } from "../auth/api-key-verifier.js";
 import { registerDashboardPages } from "../dashboard/pages.js";
 import { SECURITY_HEADERS } from "../dashboard/security-headers.js";
 import type { TokenBucketLimiter } from "../rate-limiter.js";
+import type { ScheduleService } from "../schedule-service.js";
 import { TaskFeed, type TaskFeedOptions } from "../task-feed.js";
 import type { TaskService } from "../task-service.js";
 import { authHook } from "./auth-hook.js";
@@ -21,6 +22,7 @@ import { authRoutes } from "./routes/auth.js";
 import { clusterRoutes } from "./routes/cluster.js";
 import { eventRoutes } from "./routes/events.js";
 import { queueRoutes } from "./routes/queues.js";
+import { scheduleRoutes } from "./routes/schedules.js";
 import { systemRoutes } from "./routes/system.js";
 import { taskRoutes } from "./routes/tasks.js";
 import type { Schema } from "./schemas.js";
@@ -40,6 +42,8 @@ import { createValidatorCompiler, formatSchemaErrors } from "./validation.js";
 
 export interface RestServerOptions {
   service: TaskService;
+  /** The /v1/schedules routes; absent = none. */
+  schedules?: ScheduleService;
   auth: ApiKeyVerifier;
   /** Per-API-key budget; none = unlimited. */
   rateLimiter?: TokenBucketLimiter;
@@ -153,6 +157,7 @@ export async function startRestServer(options: RestServerOptions): Promise<RestS
   const routes: RouteSpec[] = [
     ...taskRoutes(service, metrics),
     ...queueRoutes(service),
+    ...(options.schedules ? scheduleRoutes(options.schedules, service) : []),
     ...clusterRoutes(service),
     ...eventRoutes(service, hub, dashboard),
     ...(dashboard ? authRoutes(dashboard) : []),
