@@ -5,6 +5,7 @@ import { registerInspect } from "./commands/inspect.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerOperators } from "./commands/operators.js";
 import { registerRun } from "./commands/run.js";
+import { registerSchedules } from "./commands/schedules.js";
 import { registerSubmit } from "./commands/submit.js";
 import { errorLine } from "./output.js";
 import { CliSession } from "./session.js";
@@ -39,6 +40,7 @@ async function main(argv: string[]): Promise<void> {
   registerSubmit(program, session);
   registerInspect(program, session);
   registerControl(program, session);
+  registerSchedules(program, session);
   registerKeys(program);
   registerOperators(program);
   try {

@@ -1,4 +1,10 @@
 import { RestTaskClient } from "../api/rest/rest-client.js";
+import {
+  localScheduleOperations,
+  remoteScheduleOperations,
+  type ScheduleOperations,
+} from "../api/schedule-operations.js";
+import { ScheduleService } from "../api/schedule-service.js";
 import type { TaskOperations } from "../api/task-operations.js";
 import { TaskService } from "../api/task-service.js";
 import { effectiveCoordinationUrl, LazyCoordination } from "../app/coordination.js";
@@ -94,6 +100,30 @@ export class CliSession {
       logger: this.logger,
     });
     return this.#service;
+  }
+
+  /**
+   * The schedule commands' operations: a remote server's /v1/schedules with GOTASKQ_API_URL,
+   * else the schedules in the configured coordination store (opened now).
+   */
+  async schedules(): Promise<ScheduleOperations> {
+    if (this.config.apiUrl !== undefined) {
+      return remoteScheduleOperations(
+        new RestTaskClient({
+          baseUrl: this.config.apiUrl,
+          ...(this.config.apiKey !== undefined ? { apiKey: this.config.apiKey } : {}),
+        }),
+      );
+    }
+    const coordination = this.coordination();
+    return localScheduleOperations(
+      new ScheduleService({
+        coordination: () => coordination.store(),
+        producer: await this.producer(),
+        tracking: await this.tracking(),
+        maxPayloadBytes: this.config.maxPayloadBytes,
+      }),
+    );
   }
 
   async close(): Promise<void> {

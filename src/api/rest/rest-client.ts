@@ -194,8 +194,20 @@ export class RestTaskClient implements TaskOperations {
     return ((await this.#call("GET", "/v1/functions")) as { functions: FunctionView[] }).functions;
   }
 
+  /**
+   * Any route of the server, with the same error translation (the schedule commands use it:
+   * src/api/schedule-operations.ts). Answers the parsed JSON body.
+   */
+  request(
+    method: "GET" | "POST" | "PUT" | "DELETE",
+    path: string,
+    options: { query?: Query; body?: unknown } = {},
+  ): Promise<unknown> {
+    return this.#call(method, path, options);
+  }
+
   async #call(
-    method: "GET" | "POST",
+    method: "GET" | "POST" | "PUT" | "DELETE",
     path: string,
     options: { query?: Query; body?: unknown } = {},
   ): Promise<unknown> {
@@ -208,7 +220,7 @@ export class RestTaskClient implements TaskOperations {
     const headers: Record<string, string> = { accept: "application/json" };
     if (this.#apiKey !== undefined) headers.authorization = `Bearer ${this.#apiKey}`;
     let body: string | undefined;
-    if (method === "POST") {
+    if (method === "POST" || method === "PUT") {
       headers["content-type"] = "application/json";
       body = JSON.stringify(options.body ?? {});
     }

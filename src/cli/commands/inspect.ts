@@ -49,6 +49,7 @@ export function registerInspect(program: Command, session: () => CliSession): vo
     .option("--status <list>", "comma-separated statuses, e.g. FAILURE,CANCELED")
     .option("--function-key <key>", "only this function")
     .option("--queue <name>", "only this queue")
+    .option("--schedule <id>", "only the tasks this schedule submitted")
     .option("-q, --search <text>", "substring of id, function key or error message")
     .option("--since <time>", "created at or after (ISO 8601)")
     .option("--until <time>", "created before (ISO 8601)")
@@ -60,6 +61,7 @@ export function registerInspect(program: Command, session: () => CliSession): vo
         status: opts.status,
         function_key: opts.functionKey,
         queue: opts.queue,
+        schedule: opts.schedule,
         q: opts.search,
         since: opts.since,
         until: opts.until,
