@@ -106,14 +106,18 @@ export interface CoordinationStore {
    */
   replace(key: string, expected: string, value: string, ttlMs: number): Promise<boolean>;
   /**
-   * `claim` of every request in one round trip (one Lua call, one transaction): results in
+   * `claim` of every request in one round trip (one Lua call, one transaction or statement;
+   * PostgreSQL adds one to re-send claims that lost a race to a concurrent commit): results in
    * request order, each exactly what `claim` would have answered had the requests run one after
    * another in that order (a key given twice: the later sees the earlier as its holder). Each
    * claim is atomic; the call as a whole need not be. 1 to MAX_MANY requests; one bad request
    * refuses the whole call before anything is sent.
    */
   claimMany(requests: readonly ClaimRequest[]): Promise<ClaimResult[]>;
-  /** `replace` of every request in one round trip, results in request order (as `claimMany`). */
+  /**
+   * `replace` of every request in one round trip, results in request order (as `claimMany`;
+   * PostgreSQL adds a statement per repetition of a key within the call).
+   */
   replaceMany(requests: readonly ReplaceRequest[]): Promise<boolean[]>;
   /**
    * Removes `key`; with `expected`, only if it still holds that value (a holder releasing its own

@@ -186,7 +186,7 @@ describe("idempotency keys", () => {
     // The store fails exactly when the producer marks the key done: as if it died right after
     // the broker confirmed.
     const failing = Object.create(store) as CoordinationStore;
-    failing.replace = async () => {
+    failing.replaceMany = async () => {
       throw new UnavailableError("store away");
     };
     const first = await producer({ coordination: failing, now: () => now }).submit({
@@ -205,6 +205,30 @@ describe("idempotency keys", () => {
       idempotency_key: "window",
     });
     expect(third).toMatchObject({ id: first.id, duplicate: true });
+  });
+
+  it("takes a batch's keys in one claimMany and settles them in one replaceMany", async () => {
+    setUp();
+    const calls: string[] = [];
+    const counting = Object.create(store) as CoordinationStore;
+    for (const name of ["claim", "claimMany", "replace", "replaceMany", "release"] as const) {
+      const original = store[name].bind(store) as (...args: unknown[]) => Promise<unknown>;
+      (counting as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+        calls.push(name);
+        return original(...args);
+      };
+    }
+    const items = Array.from({ length: 500 }, (_, n) => ({
+      function_key: "demo.echo",
+      payload: { n },
+      idempotency_key: `batch-${n}`,
+      ...(n % 2 === 0 ? { unique: { until: "started" } } : {}),
+    }));
+    const results = await producer({ coordination: counting }).submitBatch(items);
+    expect(results.every((r) => r.ok && !r.task.duplicate)).toBe(true);
+    expect(await queued()).toBe(500);
+    // Idempotency keys, then the unique keys of the items that carry one: one call each.
+    expect(calls).toEqual(["claimMany", "claimMany", "replaceMany"]);
   });
 
   it("answers each batch item on its own: new, duplicate, reused", async () => {

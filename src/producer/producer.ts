@@ -19,12 +19,15 @@ import type { TaskOptions, TaskRegistry } from "../tasks/registry.js";
 import { guardedSink } from "../tasks/task-events.js";
 import { noTracking, type TrackingSink } from "../tracking/tracking-sink.js";
 import {
+  applySettlements,
   type ClaimContext,
   type ClaimTiming,
-  claimIdempotencyKey,
+  claimIdempotencyKeys,
   claimTiming,
-  claimUniqueKey,
+  claimUniqueKeys,
   type IdempotencyRequest,
+  type ItemOutcome,
+  type Settlement,
   type UniqueRequest,
   type Won,
 } from "./key-claims.js";
@@ -93,10 +96,13 @@ export type BatchItemResult =
   | { ok: true; index: number; task: SubmittedTask }
   | { ok: false; index: number; error: GoTaskQError };
 
+type IdempotencyKey = Omit<IdempotencyRequest, "task">;
+type UniqueKey = Omit<UniqueRequest, "task">;
+
 /** The keys a submission takes before it is published; both absent for most submissions. */
 interface Identity {
-  idempotency?: Omit<IdempotencyRequest, "task">;
-  unique?: Omit<UniqueRequest, "task">;
+  idempotency?: IdempotencyKey;
+  unique?: UniqueKey;
 }
 
 interface Planned {
@@ -107,10 +113,25 @@ interface Planned {
   withId(id: string): PreparedTask;
 }
 
-/** What taking the keys decided: publish (then settle the claims), or answer a duplicate. */
+/** One submission while its keys are taken (admitAll). */
+interface Admitting {
+  planned: Planned;
+  /** Its task; another id when it took over an abandoned idempotency claim. */
+  prepared: PreparedTask;
+  idempotency?: Won;
+  unique?: Won;
+  /** Set once it is a duplicate or failed: it takes no further key. */
+  decided?: Admission;
+}
+
+/**
+ * What taking the keys decided: publish (then write the claims' settlements), answer a
+ * duplicate, or fail this item.
+ */
 type Admission =
-  | { index: number; publish: PreparedTask; settle(published: boolean): Promise<void> }
-  | { index: number; duplicate: SubmittedTask; reason: "idempotency_key" | "unique" };
+  | { index: number; publish: PreparedTask; settle(published: boolean): Settlement[] }
+  | { index: number; duplicate: SubmittedTask; reason: "idempotency_key" | "unique" }
+  | { index: number; error: unknown };
 
 export class Producer {
   private readonly broker: Broker;
@@ -153,16 +174,18 @@ export class Producer {
       this.accepted(prepared);
       return prepared.task;
     }
-    const admission = await this.admit(planned);
+    const { admissions, ctx } = await this.admitAll([planned]);
+    const admission = admissions[0] as Admission;
+    if ("error" in admission) throw admission.error;
     if ("duplicate" in admission) return admission.duplicate;
     const prepared = admission.publish;
     try {
       await this.broker.publish(prepared.envelope.queue, [prepared.message]);
     } catch (error) {
-      await this.settleQuietly(admission, false);
+      await this.settleQuietly(ctx, admission.settle(false), false);
       throw error;
     }
-    await this.settleQuietly(admission, true);
+    await this.settleQuietly(ctx, admission.settle(true), true);
     this.accepted(prepared);
     return prepared.task;
   }
@@ -199,24 +222,20 @@ export class Producer {
       }
     });
     const { leaders, followers } = splitRepeatedKeys(keyed, results);
-    const admissions = await Promise.all(
-      leaders.map((planned) =>
-        this.admit(planned).catch((error: unknown) => {
-          results[planned.index] = { ok: false, index: planned.index, error: asDomainError(error) };
-          return undefined;
-        }),
-      ),
-    );
+    const { admissions, ctx } =
+      leaders.length > 0 ? await this.admitAll(leaders) : { admissions: [], ctx: undefined };
     const toPublish = plain.map((p) => ({ index: p.index, prepared: p.prepared }));
-    const settles = new Map<number, (published: boolean) => Promise<void>>();
+    const settles = new Map<number, (published: boolean) => Settlement[]>();
     for (const admission of admissions) {
-      if (admission === undefined) continue;
-      if ("duplicate" in admission) {
-        results[admission.index] = { ok: true, index: admission.index, task: admission.duplicate };
-        continue;
+      const { index } = admission;
+      if ("error" in admission) {
+        results[index] = { ok: false, index, error: asDomainError(admission.error) };
+      } else if ("duplicate" in admission) {
+        results[index] = { ok: true, index, task: admission.duplicate };
+      } else {
+        toPublish.push({ index, prepared: admission.publish });
+        settles.set(index, admission.settle);
       }
-      toPublish.push({ index: admission.index, prepared: admission.publish });
-      settles.set(admission.index, admission.settle);
     }
     const byQueue = new Map<string, Array<{ index: number; prepared: PreparedTask }>>();
     for (const item of toPublish) {
@@ -227,11 +246,12 @@ export class Producer {
     const failures = await Promise.all(
       [...byQueue].map(([queue, group]) => this.publishGroup(queue, group, results)),
     );
-    await Promise.all(
-      [...settles].map(([index, settle]) =>
-        this.settleQuietly({ settle }, results[index]?.ok === true),
-      ),
-    );
+    if (ctx && settles.size > 0) {
+      const settlements = [...settles].flatMap(([index, settle]) =>
+        settle(results[index]?.ok === true),
+      );
+      await this.settleQuietly(ctx, settlements, true);
+    }
     for (const [index, leader] of followers) {
       const outcome = results[leader];
       results[index] = outcome?.ok
@@ -363,53 +383,86 @@ export class Producer {
     return typeof given === "function" ? given() : given;
   }
 
-  /** Takes the submission's keys: idempotency first, then unique. */
-  private async admit(planned: Planned): Promise<Admission> {
-    const { index, identity } = planned;
+  /**
+   * Takes the submissions' keys, idempotency keys first, then unique keys, each kind in one
+   * batched round trip to the coordination store (key-claims.ts). Answers one admission per
+   * planned item, in order, and the claim context the settlements are written with.
+   */
+  private async admitAll(
+    planned: readonly Planned[],
+  ): Promise<{ admissions: Admission[]; ctx: ClaimContext }> {
     const ctx: ClaimContext = {
       store: await this.store(),
       timing: this.claimTiming,
       now: this.now,
       warn: (fields, message) => this.logger.warn(fields, message),
     };
-    let prepared = planned.prepared;
-    let idempotency: Won | undefined;
-    if (identity.idempotency) {
-      const outcome = await claimIdempotencyKey(ctx, {
-        ...identity.idempotency,
-        task: prepared.task,
+    const items: Admitting[] = planned.map((p) => ({ planned: p, prepared: p.prepared }));
+    const settleNow: Settlement[] = [];
+
+    const withIdempotency = items.filter((item) => item.planned.identity.idempotency);
+    const idempotencyOutcomes = await claimOrFail(withIdempotency, (batch) =>
+      claimIdempotencyKeys(
+        ctx,
+        batch.map(({ planned, prepared }) => ({
+          ...(planned.identity.idempotency as IdempotencyKey),
+          task: prepared.task,
+        })),
+      ),
+    );
+    withIdempotency.forEach((item, n) => {
+      const outcome = idempotencyOutcomes[n] as ItemOutcome;
+      const { index } = item.planned;
+      if (outcome instanceof Error) item.decided = { index, error: outcome };
+      else if (!outcome.won) item.decided = this.duplicate(index, outcome.task, "idempotency_key");
+      else {
+        item.idempotency = outcome;
+        if (outcome.id !== item.prepared.envelope.id)
+          item.prepared = item.planned.withId(outcome.id);
+      }
+    });
+
+    const withUnique = items.filter((item) => !item.decided && item.planned.identity.unique);
+    const uniqueOutcomes = await claimOrFail(withUnique, (batch) =>
+      claimUniqueKeys(
+        ctx,
+        batch.map(({ planned, prepared }) => ({
+          ...(planned.identity.unique as UniqueKey),
+          task: prepared.task,
+        })),
+      ),
+    );
+    withUnique.forEach((item, n) => {
+      const outcome = uniqueOutcomes[n] as ItemOutcome;
+      const { index } = item.planned;
+      if (outcome instanceof Error) {
+        if (item.idempotency) settleNow.push(item.idempotency.settle(false));
+        item.decided = { index, error: outcome };
+      } else if (!outcome.won) {
+        // The idempotency key now answers the task holding the unique key, for its TTL.
+        if (item.idempotency) settleNow.push(item.idempotency.settle(true, outcome.task.id));
+        item.decided = this.duplicate(index, outcome.task, "unique");
+      } else {
+        item.unique = outcome;
+      }
+    });
+    if (settleNow.length > 0) await this.settleQuietly(ctx, settleNow, true);
+
+    const admissions: Admission[] = [];
+    for (const item of items) {
+      if (item.decided) {
+        admissions.push(item.decided);
+        continue;
+      }
+      await this.afterClaim?.(item.prepared.envelope.id);
+      const held = [item.unique, item.idempotency].filter((w): w is Won => w !== undefined);
+      admissions.push({
+        index: item.planned.index,
+        publish: item.prepared,
+        settle: (published) => held.map((w) => w.settle(published)),
       });
-      if (!outcome.won) return this.duplicate(index, outcome.task, "idempotency_key");
-      idempotency = outcome;
-      if (outcome.id !== prepared.envelope.id) prepared = planned.withId(outcome.id);
     }
-    let unique: Won | undefined;
-    if (identity.unique) {
-      let outcome: Awaited<ReturnType<typeof claimUniqueKey>>;
-      try {
-        outcome = await claimUniqueKey(ctx, { ...identity.unique, task: prepared.task });
-      } catch (error) {
-        await idempotency?.settle(false).catch(() => undefined);
-        throw error;
-      }
-      if (!outcome.won) {
-        // The key now answers the task that holds the unique key, for as long as its TTL.
-        await this.settleQuietly(
-          { settle: (ok) => idempotency?.settle(ok, outcome.task.id) },
-          true,
-        );
-        return this.duplicate(index, outcome.task, "unique");
-      }
-      unique = outcome;
-    }
-    await this.afterClaim?.(prepared.envelope.id);
-    return {
-      index,
-      publish: prepared,
-      settle: async (published) => {
-        await Promise.all([unique?.settle(published), idempotency?.settle(published)]);
-      },
-    };
+    return { admissions, ctx };
   }
 
   private duplicate(
@@ -431,15 +484,16 @@ export class Producer {
   }
 
   /**
-   * Records the outcome in the claims. A failure here cannot undo an accepted publish: the
-   * pending claim then expires on its own (see key-claims.ts), so it is logged, not thrown.
+   * Writes the claims' settlements. A failure here cannot undo an accepted publish: the pending
+   * claims then expire on their own (see key-claims.ts), so it is logged, not thrown.
    */
   private async settleQuietly(
-    admission: { settle(published: boolean): Promise<void> | undefined },
+    ctx: ClaimContext,
+    settlements: readonly Settlement[],
     published: boolean,
   ): Promise<void> {
     try {
-      await admission.settle(published);
+      await applySettlements(ctx, settlements);
     } catch (error) {
       this.logger.warn(
         { event: "claim_settle_failed", err: error, published },
@@ -546,6 +600,20 @@ function splitRepeatedKeys(
     leaders.push(planned);
   }
   return { leaders, followers };
+}
+
+/** Runs one batched claim over `items`; a call that fails as a whole fails each item. */
+async function claimOrFail(
+  items: readonly Admitting[],
+  claim: (items: readonly Admitting[]) => Promise<ItemOutcome[]>,
+): Promise<ItemOutcome[]> {
+  if (items.length === 0) return [];
+  try {
+    return await claim(items);
+  } catch (error) {
+    const failure = error instanceof Error ? error : new Error(String(error));
+    return items.map(() => failure);
+  }
 }
 
 function asDomainError(error: unknown): GoTaskQError {

@@ -185,10 +185,12 @@ class SqliteCoordinationStore implements CoordinationStore {
 
   /** A claim's statements, inside the caller's BEGIN IMMEDIATE transaction. */
   private claimAt(now: number, { key, value, ttlMs }: ClaimRequest): ClaimResult {
+    if (this.sql.claimEntry.run(this.ns, key, value, now + ttlMs, now).changes === 1) {
+      return { claimed: true };
+    }
     const row = this.sql.readEntry.get(this.ns, key, now);
-    if (row) return { claimed: false, holder: { value: row.value, ttlMs: row.expires_at - now } };
-    this.sql.putEntry.run(this.ns, key, value, now + ttlMs);
-    return { claimed: true };
+    if (!row) throw new Error(`sqlite coordination claim of ${key} found neither room nor holder`);
+    return { claimed: false, holder: { value: row.value, ttlMs: row.expires_at - now } };
   }
 
   private replaceAt(now: number, { key, expected, value, ttlMs }: ReplaceRequest): boolean {

@@ -26,6 +26,7 @@ type Prefix = string;
 export interface Statements {
   readEntry: Statement<[Prefix, string, number], EntryRow>;
   putEntry: Statement<[Prefix, string, string, number]>;
+  claimEntry: Statement<[Prefix, string, string, number, number]>;
   replaceEntry: Statement<[string, number, Prefix, string, string, number]>;
   releaseEntry: Statement<[Prefix, string, number]>;
   releaseExpected: Statement<[Prefix, string, string, number]>;
@@ -54,6 +55,15 @@ export function prepareStatements(db: Database.Database): Statements {
     putEntry: db.prepare<[string, string, string, number]>(
       `INSERT INTO coordination_entries (prefix, key, value, expires_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (prefix, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
+    ),
+    /**
+     * Sets an absent or expired key (one change) and leaves a live one alone (no change): a claim
+     * of a fresh key, the common case, is this one statement; only a lost claim reads its holder.
+     */
+    claimEntry: db.prepare<[string, string, string, number, number]>(
+      `INSERT INTO coordination_entries (prefix, key, value, expires_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (prefix, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+       WHERE coordination_entries.expires_at <= ?`,
     ),
     replaceEntry: db.prepare<[string, number, string, string, string, number]>(
       `UPDATE coordination_entries SET value = ?, expires_at = ?
