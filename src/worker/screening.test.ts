@@ -57,6 +57,23 @@ describe("Worker screening", () => {
     expect(await deadLetters()).toMatchObject([{ id, reason: "unknown_function" }]);
   });
 
+  it("hands an unknown function back while too young to know every live worker, then dead-letters it once", async () => {
+    h = new WorkerHarness();
+    // Young for 2 presence intervals: long enough here to see the hand-backs.
+    const worker = await h.started(defineTasks({ "email.send": () => "sent" }), {
+      presenceIntervalMs: 150,
+    });
+    const startedAt = Date.now();
+    const id = await h.submit("email.sned");
+    const failed = await h.sink.waitForStatus(id, "FAILURE");
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(300);
+    expect(failed).toMatchObject({ deadLetterReason: "unknown_function", attempt: 0 });
+    // Handed back without a trace: no attempt started, none counted.
+    expect(h.sink.trail(id).sort()).toEqual(["FAILURE@0.0", "PENDING@0.0"]);
+    expect(await deadLetters()).toMatchObject([{ id, reason: "unknown_function" }]);
+    expect(worker.running).toBe(0);
+  });
+
   it("dead-letters poison messages without running them", async () => {
     h = new WorkerHarness();
     let ran = 0;
