@@ -279,12 +279,13 @@ class ServerApp implements GoTaskQServer {
   }
 
   async #startGrpc(): Promise<void> {
-    const { service, auth, rateLimiter } = this.#started();
+    const { service, schedules, auth, rateLimiter } = this.#started();
     const config = this.#config;
     const closeGraceMs = this.#deps.tuning?.grpcCloseGraceMs;
     const { startGrpcServer } = await import("../api/grpc/server.js");
     this.#grpc = await startGrpcServer({
       service,
+      schedules,
       auth,
       rateLimiter,
       host: config.host,

@@ -31,6 +31,8 @@ export const OPERATION_SCOPES = {
   requeue: "admin",
   deadLetters: "admin",
   requeueDeadLetters: "admin",
+  schedules: "read",
+  manageSchedules: "admin",
 } as const satisfies Record<string, Scope>;
 
 export type Operation = keyof typeof OPERATION_SCOPES;

@@ -7,6 +7,7 @@ import type {
 } from "@grpc/grpc-js";
 import { UnavailableError } from "../../core/errors.js";
 import type { Logger } from "../../logging/logger.js";
+import type { ScheduleService } from "../schedule-service.js";
 import type { TaskService } from "../task-service.js";
 import type { RpcName } from "./interceptor.js";
 import {
@@ -15,6 +16,7 @@ import {
   listQueryOf,
   logsQueryOf,
   requeueOptionsOf,
+  scheduleSpecOf,
   submissionOf,
   taskIdOf,
 } from "./requests.js";
@@ -26,13 +28,14 @@ import {
   type ProtoMessage,
   queueStatsMessage,
   requeuedMessage,
+  scheduleMessage,
   submittedTaskMessage,
   taskMessage,
   workerMessage,
 } from "./responses.js";
 import { statusOf } from "./status.js";
 import { submitBatch } from "./submit-batch.js";
-import { type Loose, optionalString, requestObject } from "./wire.js";
+import { asObject, type Loose, optionalString, requestObject } from "./wire.js";
 
 // The TaskService rpcs: each decodes its request (requests.ts), calls the one service layer and
 // encodes the answer (responses.ts). No rule lives here; errors map through the shared status
@@ -40,6 +43,8 @@ import { type Loose, optionalString, requestObject } from "./wire.js";
 
 export interface HandlerContext {
   service: TaskService;
+  /** The schedule rpcs; without it they answer UNAVAILABLE. */
+  schedules?: ScheduleService;
   logger: Logger;
   /** Open WatchTask streams, aborted when the server closes. */
   watches: Set<AbortController>;
@@ -104,8 +109,56 @@ export function taskServiceHandlers(ctx: HandlerContext): UntypedServiceImplemen
     ListFunctions: unary(ctx, "ListFunctions", async () => ({
       functions: (await service.functions()).map(functionMessage),
     })),
+    ...scheduleHandlers(ctx),
   };
   return handlers;
+}
+
+type ScheduleRpc =
+  | "ListSchedules"
+  | "GetSchedule"
+  | "CreateSchedule"
+  | "PauseSchedule"
+  | "ResumeSchedule"
+  | "TriggerSchedule"
+  | "DeleteSchedule";
+
+/** The schedule rpcs, over the same ScheduleService as REST /v1/schedules. */
+function scheduleHandlers(
+  ctx: HandlerContext,
+): Record<ScheduleRpc, UntypedServiceImplementation[string]> {
+  const schedules = (): ScheduleService => {
+    if (!ctx.schedules) throw new UnavailableError("this server does not serve schedules");
+    return ctx.schedules;
+  };
+  const id = (r: Loose) => optionalString(r, "id") ?? "";
+  return {
+    ListSchedules: unary(ctx, "ListSchedules", async () => ({
+      schedules: (await schedules().list()).map(scheduleMessage),
+    })),
+    GetSchedule: unary(ctx, "GetSchedule", async (r) =>
+      scheduleMessage(await schedules().get(id(r))),
+    ),
+    CreateSchedule: unary(ctx, "CreateSchedule", async (r) => {
+      const spec = scheduleSpecOf(asObject(r.schedule));
+      const view =
+        r.replace === true ? await schedules().put(spec.id, spec) : await schedules().create(spec);
+      return scheduleMessage(view);
+    }),
+    PauseSchedule: unary(ctx, "PauseSchedule", async (r) =>
+      scheduleMessage(await schedules().pause(id(r))),
+    ),
+    ResumeSchedule: unary(ctx, "ResumeSchedule", async (r) =>
+      scheduleMessage(await schedules().resume(id(r))),
+    ),
+    TriggerSchedule: unary(ctx, "TriggerSchedule", async (r) =>
+      submittedTaskMessage(await schedules().trigger(id(r))),
+    ),
+    DeleteSchedule: unary(ctx, "DeleteSchedule", async (r) => {
+      await schedules().remove(id(r));
+      return { id: id(r), removed: true };
+    }),
+  };
 }
 
 /** WatchTask: the record on each status change until final; ends when the client cancels. */

@@ -41,6 +41,13 @@ export const RPC_OPERATIONS = {
   RequeueDeadLetters: "requeueDeadLetters",
   ListWorkers: "workers",
   ListFunctions: "functions",
+  ListSchedules: "schedules",
+  GetSchedule: "schedules",
+  CreateSchedule: "manageSchedules",
+  PauseSchedule: "manageSchedules",
+  ResumeSchedule: "manageSchedules",
+  TriggerSchedule: "manageSchedules",
+  DeleteSchedule: "manageSchedules",
 } as const satisfies Record<string, Operation>;
 
 export type RpcName = keyof typeof RPC_OPERATIONS;

@@ -37,6 +37,13 @@ describe("the TaskService proto", () => {
         "SubmitTask",
         "SubmitTasks",
         "WatchTask",
+        "ListSchedules",
+        "GetSchedule",
+        "CreateSchedule",
+        "PauseSchedule",
+        "ResumeSchedule",
+        "TriggerSchedule",
+        "DeleteSchedule",
       ].sort(),
     );
     // Each rpc needs a row in the interceptor's table, which gives its scope.

@@ -86,6 +86,33 @@ export function listQueryOf(request: Loose): Record<string, unknown> {
     until: optionalString(request, "until"),
     limit: optionalNumber(request, "limit"),
     cursor: optionalString(request, "cursor"),
+    schedule: optionalString(request, "schedule"),
+  });
+}
+
+/** A ScheduleSpec as the REST body of POST /v1/schedules. */
+export function scheduleSpecOf(spec: Loose): Record<string, unknown> {
+  const payloadJson = optionalString(spec, "payload_json");
+  return defined({
+    id: optionalString(spec, "id"),
+    function_key: optionalString(spec, "function_key"),
+    cron: optionalString(spec, "cron"),
+    timezone: optionalString(spec, "timezone"),
+    every: optionalString(spec, "every"),
+    payload: payloadJson === undefined ? undefined : parseJsonField(payloadJson, "payload_json"),
+    queue: optionalString(spec, "queue"),
+    priority: optionalNumber(spec, "priority"),
+    timeout_ms: optionalNumber(spec, "timeout_ms"),
+    max_retries: optionalNumber(spec, "max_retries"),
+    backoff:
+      spec.backoff === undefined || spec.backoff === null
+        ? undefined
+        : backoffOf(asObject(spec.backoff)),
+    metadata: stringMap(spec, "metadata"),
+    missed: optionalString(spec, "missed"),
+    catch_up_max: optionalNumber(spec, "catch_up_max"),
+    overlap: optionalString(spec, "overlap"),
+    paused: typeof spec.paused === "boolean" ? spec.paused : undefined,
   });
 }
 

@@ -3,6 +3,7 @@ import type { TaskStatus } from "../../core/status.js";
 import type { SubmittedTask } from "../../producer/producer.js";
 import type { RequeuedTask } from "../../producer/requeue.js";
 import type { TaskLogLine, TaskRecord, WorkerHeartbeat } from "../../tracking/tracking-store.js";
+import type { ScheduleView } from "../schedule-service.js";
 import type { BatchItemView, DeadLetterView, FunctionView } from "../task-service.js";
 import { STATUS_PREFIX } from "./requests.js";
 import { jsonText } from "./wire.js";
@@ -113,4 +114,45 @@ export function workerMessage(worker: WorkerHeartbeat): ProtoMessage {
 export function functionMessage(fn: FunctionView): ProtoMessage {
   const { schema, key, queue, description } = fn;
   return { key, queue, description, schema_json: jsonText(schema) };
+}
+
+/** A ScheduleView as the Schedule message: the spec's fields nested, times as ISO strings. */
+export function scheduleMessage(view: ScheduleView): ProtoMessage {
+  const { state } = view;
+  return {
+    spec: {
+      id: view.id,
+      function_key: view.function_key,
+      cron: view.cron,
+      timezone: view.timezone,
+      every: view.every,
+      payload_json: jsonText(view.payload),
+      queue: view.queue,
+      priority: view.priority,
+      timeout_ms: view.timeout_ms,
+      max_retries: view.max_retries,
+      metadata: view.metadata ?? {},
+      missed: view.missed,
+      catch_up_max: view.catch_up_max,
+      overlap: view.overlap,
+      paused: view.paused,
+      backoff: backoffMessage(view.backoff),
+    },
+    source: view.source,
+    created_at: iso(view.created_at),
+    updated_at: iso(view.updated_at),
+    next_runs: view.next_runs.map((t) => new Date(t).toISOString()),
+    last_tick: iso(state.last_tick),
+    last_task_id: state.last_task_id,
+    last_outcome: state.last_outcome,
+    last_status: view.last_status === undefined ? undefined : protoStatus(view.last_status),
+    last_error: state.last_error,
+    last_at: iso(state.last_at),
+  };
+}
+
+function backoffMessage(backoff: ScheduleView["backoff"]): ProtoMessage | undefined {
+  if (backoff === undefined) return undefined;
+  if (backoff.type === "fixed") return { fixed: { delay_ms: backoff.delay_ms } };
+  return { exponential: { base_ms: backoff.base_ms, max_ms: backoff.max_ms } };
 }

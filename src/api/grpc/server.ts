@@ -3,6 +3,7 @@ import { UnavailableError } from "../../core/errors.js";
 import type { Logger } from "../../logging/logger.js";
 import type { ApiKeyVerifier } from "../auth/api-keys.js";
 import type { TokenBucketLimiter } from "../rate-limiter.js";
+import type { ScheduleService } from "../schedule-service.js";
 import type { TaskService } from "../task-service.js";
 import { taskServiceHandlers } from "./handlers.js";
 import { accessInterceptor } from "./interceptor.js";
@@ -18,6 +19,8 @@ import { MALFORMED } from "./wire.js";
 
 export interface GrpcServerOptions {
   service: TaskService;
+  /** The schedule rpcs; absent = they answer UNAVAILABLE. */
+  schedules?: ScheduleService;
   auth: ApiKeyVerifier;
   /** Per-key request budget; none = unlimited. */
   rateLimiter?: TokenBucketLimiter;
@@ -51,7 +54,12 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   const watches = new Set<AbortController>();
   server.addService(
     tolerantDeserializers(loadTaskServiceDefinition()),
-    taskServiceHandlers({ service: options.service, logger, watches }),
+    taskServiceHandlers({
+      service: options.service,
+      ...(options.schedules ? { schedules: options.schedules } : {}),
+      logger,
+      watches,
+    }),
   );
   const address = `${options.host.includes(":") ? `[${options.host}]` : options.host}:${options.port}`;
   const port = await new Promise<number>((resolve, reject) => {
