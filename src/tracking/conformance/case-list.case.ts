@@ -26,6 +26,8 @@ export const TRACKING_CASES = {
   "list-filters": "lists newest first and filters by status, function key, queue and time range",
   "text-search":
     "searches id, function key and error message case-insensitively with % and _ literal",
+  "metadata-filter":
+    "filters by an exact metadata pair (case-sensitive, no partial keys or values)",
   "cursor-paging": "pages with a cursor without skipping or repeating records",
   "cursor-left-set": "continues from a cursor whose task has since left the filtered set",
   "paging-arguments": "rejects a cursor it did not issue and a limit out of range",

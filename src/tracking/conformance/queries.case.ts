@@ -51,6 +51,28 @@ export const QUERY_CASES = {
     expect(await list({ functionKey: "no.such.key" })).toEqual([]);
   },
 
+  "metadata-filter": async ({ store }) => {
+    const ids = Array.from({ length: 5 }, () => taskId());
+    const [a, b, c, d, e] = ids as [string, string, string, string, string];
+    const schedule = (value: string) => ({ metadata: { "gotaskq.schedule": value, team: "ops" } });
+    await store.record([
+      submitted(a, T0, schedule("nightly")),
+      submitted(b, T0 + 1, schedule("Nightly")),
+      submitted(c, T0 + 2, schedule("nightly-2")),
+      submitted(d, T0 + 3, { metadata: { note: '"gotaskq.schedule":"nightly"' } }),
+      submitted(e, T0 + 4, schedule("nightly")),
+      finished(e, "SUCCESS", T0 + 5),
+    ]);
+    const list = async (query: Parameters<typeof store.list>[0]) =>
+      (await store.list(query)).tasks.map((t) => t.id);
+    const nightly = { key: "gotaskq.schedule", value: "nightly" };
+    expect(await list({ metadata: nightly })).toEqual([e, a]);
+    expect(await list({ metadata: { key: "gotaskq.schedule", value: "Nightly" } })).toEqual([b]);
+    expect(await list({ metadata: nightly, status: ["SUCCESS"] })).toEqual([e]);
+    expect(await list({ metadata: { key: "gotaskq.schedule", value: "night" } })).toEqual([]);
+    expect(await list({ metadata: { key: "team", value: "ops" } })).toEqual([e, c, b, a]);
+  },
+
   "text-search": async ({ store }) => {
     const ids = Array.from({ length: 5 }, () => taskId());
     const [a, b, c, d, e] = ids as [string, string, string, string, string];
