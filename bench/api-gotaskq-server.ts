@@ -4,6 +4,7 @@ import { ApiKeyVerifier } from "../src/api/auth/api-keys.js";
 import { TokenBucketLimiter } from "../src/api/rate-limiter.js";
 import { TaskService } from "../src/api/task-service.js";
 import { openBroker, openTracking } from "../src/backends/open.js";
+import { openCoordinationStore } from "../src/coordination/open.js";
 import { type Logger, silentLogger } from "../src/logging/logger.js";
 import { Producer } from "../src/producer/producer.js";
 import { TaskRegistry } from "../src/tasks/registry.js";
@@ -35,9 +36,18 @@ async function openService(target: ApiTarget) {
   const writer = new BestEffortWriter(store, { logger });
   await writer.start();
   const registry = new TaskRegistry().register("bench.noop", async () => {});
-  const producer = new Producer({ broker, tracking: writer, logger, registry });
+  const coordination = target.coordinationUrl
+    ? await openCoordinationStore(target.coordinationUrl)
+    : undefined;
+  const producer = new Producer({
+    broker,
+    tracking: writer,
+    logger,
+    registry,
+    ...(coordination ? { coordination } : {}),
+  });
   const service = new TaskService({ producer, broker, tracking: store, registry, logger });
-  return { logger, broker, store, writer, service };
+  return { logger, broker, store, writer, service, coordination };
 }
 
 /** The transport under test; imported lazily so a child carries only its own in its RSS. */
@@ -71,7 +81,7 @@ function untilAborted(signal: AbortSignal): Promise<void> {
 
 export async function prepareGoTaskQServer(spec: ChildSpec): Promise<PreparedRole> {
   if (spec.target.system !== "api") throw new Error("api-gotaskq-server: wrong target");
-  const { logger, broker, store, writer, service } = await openService(spec.target);
+  const { logger, broker, store, writer, service, coordination } = await openService(spec.target);
   const transport = await startTransport(spec.target, service, logger);
   let serverClosed: Promise<void> | undefined;
   const closeServer = () => {
@@ -110,6 +120,7 @@ export async function prepareGoTaskQServer(spec: ChildSpec): Promise<PreparedRol
       await writer.stop();
       await broker.close();
       await store.close();
+      await coordination?.close();
     },
   };
 }

@@ -34,7 +34,8 @@ async function withClientCpu(
 
 export interface HttpLoad {
   url: string;
-  body: string;
+  /** The request body, or a function making each request's own (e.g. fresh idempotency keys). */
+  body: string | (() => string);
   apiKey: string;
   connections: number;
   durationS: number;
@@ -49,7 +50,13 @@ async function autocannonLoad(load: HttpLoad): Promise<Omit<LoadResult, "clientC
     url: load.url,
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${load.apiKey}` },
-    body: load.body,
+    ...(typeof load.body === "string"
+      ? { body: load.body }
+      : {
+          requests: [
+            { setupRequest: (request) => ({ ...request, body: (load.body as () => string)() }) },
+          ],
+        }),
     connections: load.connections,
     duration: load.durationS,
     timeout: 30,

@@ -36,6 +36,8 @@ export type ApiResults = Partial<Record<ApiCellName, ApiCell[]>>;
 
 export interface ApiPhaseContext {
   load: ApiLoadConfig;
+  /** The Redis the `rest-batch-idem-redis` cell takes its idempotency keys in. */
+  redisUrl: string;
   tempRoot: string;
   timeoutMs: number;
   cpuProfileDir?: string;
@@ -58,6 +60,26 @@ function batchBody(size: number): string {
     payload: { n },
   }));
   return JSON.stringify({ tasks });
+}
+
+/**
+ * Batch bodies whose every task carries an idempotency key never used before (a client's retry
+ * token, as users send them): each key is taken, none is a duplicate. Keys live 10 minutes, so a
+ * run leaves nothing behind in a shared Redis for long.
+ */
+function keyedBatchBodies(size: number): () => string {
+  const run = randomBytes(6).toString("base64url");
+  let next = 0;
+  return () => {
+    const tasks = Array.from({ length: size }, (_, n) => ({
+      function_key: FUNCTION_KEY,
+      queue: API_QUEUE,
+      payload: { n },
+      idempotency_key: `bench-${run}-${next++}`,
+      idempotency_ttl_ms: 600_000,
+    }));
+    return JSON.stringify({ tasks });
+  };
 }
 
 const GRPC_REQUEST: SubmitTaskRequest = {
@@ -85,9 +107,14 @@ function planOf(name: ApiCellName, load: ApiLoadConfig, apiKey: string): CellPla
       concurrency: inFlight,
     };
   }
-  const batch = name === "rest-batch" || name === "rest-hello-batch";
+  const keyed = name === "rest-batch-idem" || name === "rest-batch-idem-redis";
+  const batch = keyed || name === "rest-batch" || name === "rest-hello-batch";
   const route = batch ? "/v1/tasks/batch" : "/v1/tasks";
-  const body = batch ? batchBody(load.batchSize) : singleBody();
+  const body = keyed
+    ? keyedBatchBodies(load.batchSize)
+    : batch
+      ? batchBody(load.batchSize)
+      : singleBody();
   const connections = batch ? load.batchConnections : load.connections;
   return {
     server: name.startsWith("rest-hello") ? "fastify-hello" : "gotaskq-rest",
@@ -147,6 +174,28 @@ async function measure(
   };
 }
 
+/**
+ * Where a keyed cell takes its keys: the embedded store `gotaskq dev` derives from a SQLite
+ * broker (a file beside it), or Redis under a prefix of this run's own.
+ */
+function coordinationOf(
+  ctx: ApiPhaseContext,
+  name: ApiCellName,
+  round: number,
+): { coordinationUrl?: string } {
+  if (name === "rest-batch-idem") {
+    return {
+      coordinationUrl: `sqlite://${path.join(ctx.tempRoot, `api-${name}-${round}`, "coordination.db")}`,
+    };
+  }
+  if (name === "rest-batch-idem-redis") {
+    const url = new URL(ctx.redisUrl);
+    url.searchParams.set("prefix", `bench-${randomBytes(4).toString("hex")}`);
+    return { coordinationUrl: url.toString() };
+  }
+  return {};
+}
+
 async function runCell(
   ctx: ApiPhaseContext,
   name: ApiCellName,
@@ -158,7 +207,14 @@ async function runCell(
   mkdirSync(dir, { recursive: true });
   const spec: ChildSpec = {
     role: "server",
-    target: { system: "api", server: plan.server, dir, apiKey, bodyLimitBytes: BODY_LIMIT_BYTES },
+    target: {
+      system: "api",
+      server: plan.server,
+      dir,
+      apiKey,
+      bodyLimitBytes: BODY_LIMIT_BYTES,
+      ...coordinationOf(ctx, name, round),
+    },
     queue: API_QUEUE,
     tasks: 0,
     batchSize: ctx.load.batchSize,

@@ -15,6 +15,15 @@ declare module "autocannon" {
       method?: "GET" | "POST" | "PUT" | "DELETE" | "PATCH";
       headers?: Record<string, string>;
       body?: string | Buffer;
+      /** Each connection cycles through these; `setupRequest` may rewrite a request before it is sent. */
+      requests?: Array<{ setupRequest?: (request: RequestParams) => RequestParams }>;
+    }
+
+    interface RequestParams {
+      method?: string;
+      path?: string;
+      headers?: Record<string, string>;
+      body?: string | Buffer;
     }
 
     /** hdr-histogram-percentiles-obj; latency in milliseconds. */

@@ -91,6 +91,8 @@ export const API_CELLS = [
   "rest-submit",
   "rest-hello-batch",
   "rest-batch",
+  "rest-batch-idem",
+  "rest-batch-idem-redis",
   "grpc-stub",
   "grpc-submit",
 ] as const;

@@ -28,6 +28,8 @@ export type Target =
       /** The one API key the server accepts. */
       apiKey: string;
       bodyLimitBytes: number;
+      /** The coordination store idempotency keys are taken in (GoTaskQ servers; default none). */
+      coordinationUrl?: string;
     };
 
 export interface ChildSpec {

@@ -298,6 +298,7 @@ async function main(): Promise<void> {
     if (apiPhase) {
       api = await runApiPhase({
         load: config.apiLoad,
+        redisUrl: config.redisUrl,
         tempRoot: ctx.tempRoot,
         timeoutMs: config.timeoutMs,
         ...(config.cpuProfileDir ? { cpuProfileDir: config.cpuProfileDir } : {}),
