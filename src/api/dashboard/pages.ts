@@ -18,7 +18,15 @@ export const DEFAULT_DASHBOARD_DIR = fileURLToPath(
 );
 
 /** The SPA's client routes (besides /login). */
-export const PAGE_ROUTES = ["/", "/tasks", "/tasks/:id", "/submit", "/dlq", "/workers"] as const;
+export const PAGE_ROUTES = [
+  "/",
+  "/tasks",
+  "/tasks/:id",
+  "/submit",
+  "/schedules",
+  "/dlq",
+  "/workers",
+] as const;
 
 const NOT_BUILT =
   "The dashboard is not built: run `npm run build` in the GoTaskQ checkout (it writes dist/dashboard), then reload. The REST API works meanwhile (GET /openapi.json).";

@@ -4,6 +4,7 @@ import { startLiveEvents, stopLiveEvents, useLiveStatus } from "./live-events";
 import { DeadLettersPage } from "./pages/dead-letters";
 import { LoginPage } from "./pages/login";
 import { OverviewPage } from "./pages/overview";
+import { SchedulesPage } from "./pages/schedules";
 import { SubmitPage } from "./pages/submit";
 import { TaskDetailPage } from "./pages/task-detail";
 import { TasksPage } from "./pages/tasks";
@@ -20,6 +21,7 @@ const PAGES = [
   { path: "/", label: "Overview" },
   { path: "/tasks", label: "Tasks" },
   { path: "/submit", label: "Submit", operatorOnly: true },
+  { path: "/schedules", label: "Schedules" },
   { path: "/dlq", label: "Dead letters" },
   { path: "/workers", label: "Workers" },
 ] as const;
@@ -152,6 +154,8 @@ function Page(props: { path: string; canOperate: boolean }): React.JSX.Element {
       ) : (
         <Problem message="Submitting tasks needs the operator role; you are logged in as a viewer." />
       );
+    case "/schedules":
+      return <SchedulesPage />;
     case "/dlq":
       return <DeadLettersPage />;
     case "/workers":

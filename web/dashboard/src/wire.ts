@@ -12,6 +12,8 @@ export type {
   FunctionList,
   QueueList,
   QueueStats,
+  Schedule,
+  ScheduleList,
   SubmittedTask,
   TaskLogLine,
   TaskLogLines,
