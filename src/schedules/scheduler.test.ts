@@ -4,6 +4,7 @@ import {
   createMemoryCoordinationStore,
   MemoryCoordinationServer,
 } from "../coordination/memory/memory-coordination-store.js";
+import { UnavailableError } from "../core/errors.js";
 import type { TaskSubmission } from "../core/submission.js";
 import { silentLogger } from "../logging/logger.js";
 import { Producer } from "../producer/producer.js";
@@ -112,6 +113,58 @@ describe("Scheduler", () => {
       "2026-01-01T00:00:34.000Z",
       "2026-01-01T00:00:35.000Z",
     ]);
+  });
+
+  it("submits late ticks within the lookback after a store outage, and catches up older ones", async () => {
+    const r = rig("2026-01-01T00:00:00.500Z", { leaseMs: 1_000 }); // lookback 3 s
+    running = r.schedulers;
+    let down = false;
+    const server = new MemoryCoordinationServer();
+    const scheduler = new Scheduler({
+      coordination: async () => {
+        if (down) throw new UnavailableError("store down (test)");
+        return createMemoryCoordinationStore({ server });
+      },
+      submit: async (submission) => {
+        const store = createMemoryCoordinationStore({ server });
+        const producer = new Producer({
+          broker: r.broker,
+          logger: silentLogger(),
+          coordination: store,
+        });
+        const task = await producer.submit(submission);
+        if (!task.duplicate)
+          r.accepted.push({ tick: submission.metadata?.[TICK_METADATA_KEY] ?? "", id: task.id });
+        return task;
+      },
+      logger: silentLogger(),
+      declared: [
+        validateSchedule(
+          { id: "c", function_key: "demo.echo", every: "1s", missed: "catch_up", catch_up_max: 2 },
+          limits,
+        ),
+      ],
+      timing: { leaseMs: 1_000 },
+    });
+    await scheduler.start();
+    running.push(scheduler);
+    await vi.advanceTimersByTimeAsync(2_000); // 00:01, 00:02
+    down = true;
+    await vi.advanceTimersByTimeAsync(10_000); // down from 00:02.5 to 00:12.5
+    down = false;
+    await vi.advanceTimersByTimeAsync(1_000); // the next pass, within a second
+    const seconds = r.accepted.map((a) => Number(a.tick.slice(17, 19))).sort((a, b) => a - b);
+    expect(seconds.slice(0, 2)).toEqual([1, 2]);
+    // After the outage: the ticks of the last 3 s (late, inside the lookback) and, before them,
+    // the latest 2 older ones (catch_up, bound 2): one contiguous run up to now, nothing older.
+    const after = seconds.slice(2);
+    const now = Math.floor((Date.now() % 60_000) / 1_000);
+    expect(after.at(-1)).toBe(now);
+    expect(after).toEqual(
+      Array.from({ length: after.length }, (_, i) => now - after.length + 1 + i),
+    );
+    expect(after.length).toBeGreaterThanOrEqual(5);
+    expect(after.length).toBeLessThanOrEqual(6);
   });
 
   it("follows an hourly cron through the fall-back hour on a fake clock (two 02:00 local)", async () => {

@@ -28,7 +28,9 @@ import { latestTicksBetween, nextTick, ticksBetween } from "./ticks.js";
 // missed (every scheduler was down): `skip` leaves it, `catch_up` submits the latest
 // `catch_up_max` of them after the schedule's last submitted tick. A pending tick inside the
 // lookback is retried on every pass until it is settled, so a lookback longer than the lease
-// means a claimed tick is never lost while any scheduler lives.
+// means a claimed tick is never lost while any scheduler lives. A tick up to the lookback late
+// (the store or the broker was down for a while) is still submitted, whatever the policy; older
+// ones follow the missed-run policy, as after a full outage.
 
 export interface SchedulerTiming {
   /** How long a process may hold a tick before others take it over (ms). Default 10 000. */
@@ -121,6 +123,9 @@ export class Scheduler implements Service {
         }
         this.#lastFailure = "";
       } catch (error) {
+        // The store (or listing) failed: ticks may fall out of the lookback meanwhile, so every
+        // catch_up schedule looks for missed ticks again once a pass succeeds.
+        this.#caughtUp.clear();
         this.#failed("scheduler_pass_failed", error, "scheduler pass failed; retrying");
       }
       await sleep(Math.max(5, wakeAt - this.#now()), signal).catch(() => undefined);
@@ -214,6 +219,8 @@ export class Scheduler implements Service {
     } catch (error) {
       if (!(error instanceof IdempotencyKeyReusedError)) {
         await abandonTick(store, key, claim.pending).catch(() => undefined);
+        // Retried by the next passes while inside the lookback; older, by catch_up.
+        this.#caughtUp.delete(schedule.id);
         this.#failed("schedule_tick_failed", error, "could not submit a tick; will retry", {
           schedule: schedule.id,
           tick: new Date(tick).toISOString(),
