@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import {
   CreateQueueCommand,
   DeleteQueueCommand,
+  GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
 } from "@aws-sdk/client-sqs";
@@ -25,9 +26,13 @@ import { isQueueMissing, toDomainError } from "./sdk.js";
 // subscriber starting within a second or so of the cancel may miss it; the emulator has no lag.)
 // Presence beats take the live path only (no marker): one ListQueues and one SendMessage per
 // inbox per beat, i.e. workers² sends per interval, which is why workers beat every few seconds
-// and not faster.
+// and not faster. An inbox whose subscriber died without deleting it (kill -9) would receive every
+// beat forever, so each new subscriber deletes the inboxes holding more than ABANDONED_BACKLOG
+// unread commands: a live subscriber long-polls its inbox and never lets that many wait.
 
 const INBOX_WAIT_S = 20;
+/** Unread commands beyond which an inbox counts as abandoned (≥ 100 s without a poll at 10 workers beating every 5 s). */
+export const ABANDONED_BACKLOG = 200;
 
 export class SqsControlChannel implements ControlChannel {
   private readonly subscriptions = new Set<InboxSubscription>();
@@ -93,7 +98,25 @@ export class SqsControlChannel implements ControlChannel {
     }
     this.subscriptions.add(subscription);
     subscription.start();
+    void this.ctx.track(this.reapAbandoned(inboxName)).catch(() => undefined);
     return subscription;
+  }
+
+  /** Best-effort: deletes other subscribers' inboxes that nobody reads any more (see above). */
+  private async reapAbandoned(own: string): Promise<void> {
+    const inboxes = await this.ctx.topology.list(this.ctx.topology.names.controlPrefix);
+    for (const { name, url } of inboxes) {
+      if (name === own || this.ctx.isClosed()) continue;
+      const out = await this.ctx.clients.calls.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: url,
+          AttributeNames: ["ApproximateNumberOfMessages"],
+        }),
+      );
+      if (Number(out.Attributes?.ApproximateNumberOfMessages ?? "0") > ABANDONED_BACKLOG) {
+        await this.ctx.clients.calls.send(new DeleteQueueCommand({ QueueUrl: url }));
+      }
+    }
   }
 
   async closeAll(): Promise<void> {

@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
 import {
+  CreateQueueCommand,
   DeleteQueueCommand,
   GetQueueUrlCommand,
   ListQueuesCommand,
+  SendMessageBatchCommand,
   SendMessageCommand,
   SQSClient,
 } from "@aws-sdk/client-sqs";
@@ -13,6 +15,7 @@ import type { Broker } from "../broker.js";
 import { describeBrokerConformance } from "../conformance/broker.case.js";
 import { BROKER_CASES, type BrokerCaseName } from "../conformance/case-list.case.js";
 import { Inbox, message, pollUntil, read } from "../conformance/inbox.case.js";
+import { ABANDONED_BACKLOG } from "./control-channel.js";
 import { QueueNames } from "./names.js";
 import type { SqsBrokerOptions } from "./options.js";
 import { openSqsBroker, parseSqsUrl } from "./sqs-broker.js";
@@ -192,6 +195,35 @@ describe("sqs broker specifics", () => {
     const response = await fetch(`${emulator.endpoint}/_fauxqs/queues/${sqsName}`);
     return ((await response.json()) as { messages: never }).messages;
   }
+
+  it("deletes a control inbox nobody reads (its subscriber died) when a new subscriber starts", async () => {
+    const names = new QueueNames(prefix);
+    const client = new SQSClient({ endpoint: emulator.endpoint, region: "us-east-1", credentials });
+    const create = async (id: string) =>
+      (await client.send(new CreateQueueCommand({ QueueName: names.control(id) }))).QueueUrl;
+    const abandoned = await create("deadbeef");
+    await create("quiet");
+    for (let sent = 0; sent <= ABANDONED_BACKLOG; sent += 10) {
+      await client.send(
+        new SendMessageBatchCommand({
+          QueueUrl: abandoned,
+          Entries: Array.from({ length: 10 }, (_, i) => ({ Id: `m${i}`, MessageBody: "{}" })),
+        }),
+      );
+    }
+    const inboxes = async () =>
+      (
+        await client.send(new ListQueuesCommand({ QueueNamePrefix: names.controlPrefix }))
+      ).QueueUrls?.map((url) => url.slice(url.lastIndexOf("/") + 1)) ?? [];
+    await open().control.subscribe(() => {});
+    await pollUntil(async () => !(await inboxes()).includes(names.control("deadbeef")), {
+      timeoutMs: 5_000,
+      what: "the abandoned inbox to be deleted",
+    });
+    expect(await inboxes()).toContain(names.control("quiet"));
+    expect(await inboxes()).toHaveLength(2); // the quiet one and the new subscriber's
+    client.destroy();
+  });
 
   it("parses the sqs:// URL and refuses what it does not know, saying what to change", () => {
     expect(
