@@ -22,9 +22,9 @@ import {
 // semaphore, bounds how many handlers run), screens each delivery, runs it and settles it.
 // Stateless: everything it decides comes from the message, its registry and the broker's control
 // channel (revocations, and presence beats saying which live workers run which functions); it
-// writes to tracking and never reads it. Nothing a handler, the broker or the
-// tracking sink does can crash it: every path ends in a logged error, and an unsettled delivery
-// is redelivered by the broker after its lease.
+// writes to tracking and never reads it. Nothing a handler, the broker or the tracking sink does
+// can crash it: every path ends in a logged error, and an unsettled delivery is redelivered by the
+// broker after its lease.
 
 export type { WorkerOptions } from "./worker-options.js";
 
