@@ -40,7 +40,9 @@ afterEach(async () => {
 
 /** Runs the scenario in a sandbox whose broker and tracking store default to its own SQLite files. */
 async function threeSchedulers(env: Record<string, string> = {}): Promise<void> {
-  box = new Sandbox({ GOTASKQ_SCHEDULER_LEASE_MS: "2000", ...env });
+  // A 3 s delivery lease: a task the killed worker had started comes back to another quickly
+  // (its tracking record, with the tick in its metadata, is then written by that worker).
+  box = new Sandbox({ GOTASKQ_SCHEDULER_LEASE_MS: "2000", GOTASKQ_LEASE_MS: "3000", ...env });
   const sandbox = box;
   const trackingUrl = sandbox.env.GOTASKQ_TRACKING_URL as string;
   const tasks = path.join(sandbox.dir, "tasks.mjs");
