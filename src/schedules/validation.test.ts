@@ -107,5 +107,7 @@ describe("schedule validation", () => {
       /catch_up_max must be an integer between 1 and 1000/,
     );
     expect(refusal({ ...base, every: "1s", priority: 12 })).toMatch(/priority/);
+    const many = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`k${i}`, "v"]));
+    expect(refusal({ ...base, every: "1s", metadata: many })).toMatch(/at most 29/);
   });
 });

@@ -38,6 +38,9 @@ const FIELDS = new Set([
   "paused",
 ]);
 
+/** A task takes 32 metadata keys; the scheduler adds gotaskq.schedule, .tick and .trigger. */
+const MAX_SCHEDULE_METADATA_KEYS = 29;
+
 /** Largest interval accepted: one year. */
 export const MAX_INTERVAL_MS = 366 * 86_400_000;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -233,7 +236,13 @@ function checkWhen(
 function checkTask(raw: Record<string, unknown>, limits: ScheduleLimits) {
   const metadata = raw.metadata;
   if (metadata !== undefined && metadata !== null && typeof metadata === "object") {
-    for (const key of Object.keys(metadata)) {
+    const keys = Object.keys(metadata);
+    if (keys.length > MAX_SCHEDULE_METADATA_KEYS) {
+      throw new InvalidArgumentError(
+        `metadata has ${keys.length} keys; a schedule's tasks take at most ${MAX_SCHEDULE_METADATA_KEYS} (the scheduler adds 3 gotaskq.* keys to a task's 32): remove some`,
+      );
+    }
+    for (const key of keys) {
       if (key.startsWith("gotaskq.")) {
         throw new InvalidArgumentError(
           `metadata key ${got(key)} is reserved (the scheduler sets gotaskq.* keys); rename it`,
