@@ -1,34 +1,38 @@
-import { RestTaskClient } from "../api/rest/rest-client.js";
-import {
-  localScheduleOperations,
-  remoteScheduleOperations,
-  type ScheduleOperations,
-} from "../api/schedule-operations.js";
-import { ScheduleService } from "../api/schedule-service.js";
+import type { ScheduleOperations } from "../api/schedule-operations.js";
 import type { TaskOperations } from "../api/task-operations.js";
-import { TaskService } from "../api/task-service.js";
-import { effectiveCoordinationUrl, LazyCoordination } from "../app/coordination.js";
-import { openBroker, openTracking } from "../backends/open.js";
+import type { LazyCoordination } from "../app/coordination.js";
 import type { Broker } from "../broker/broker.js";
 import { type GoTaskQConfig, resolveConfig } from "../config/config.js";
 import { createLogger, type Logger } from "../logging/logger.js";
-import { Producer } from "../producer/producer.js";
-import { BestEffortWriter } from "../tracking/best-effort-writer.js";
+import type { Producer } from "../producer/producer.js";
+import type { BestEffortWriter } from "../tracking/best-effort-writer.js";
 import type { TrackingStore } from "../tracking/tracking-store.js";
 
 // What one short-lived CLI command (submit, status, cancel, …) opens, lazily (a `status` never
 // touches the broker, a `cancel` never touches the tracking store), and closes once on the way
 // out. The long-running commands (dev, server, worker) use the composition root in src/app/.
+//
+// Every module behind a backend, the producer or the REST client is imported when first asked
+// for, not with this file: a command pays only for what it opens (see src/cli/main.ts).
+
+/**
+ * What the task and schedule commands are handed: the running command's session, created (and
+ * this module loaded) on first use, so that defining the commands costs nothing.
+ */
+export interface CommandSession {
+  service(): Promise<TaskOperations>;
+  schedules(): Promise<ScheduleOperations>;
+}
 
 export class CliSession {
   readonly config: GoTaskQConfig;
   readonly logger: Logger;
   #broker?: Promise<Broker>;
   #tracking?: Promise<TrackingStore>;
-  #writer?: BestEffortWriter;
-  #producer?: Producer;
-  #coordination?: LazyCoordination;
-  #service?: TaskOperations;
+  #writer?: Promise<BestEffortWriter>;
+  #producer?: Promise<Producer>;
+  #coordination?: Promise<LazyCoordination>;
+  #service?: Promise<TaskOperations>;
 
   constructor(flags: Partial<GoTaskQConfig> = {}, options: { logLevel?: string } = {}) {
     this.config = resolveConfig(process.env, flags);
@@ -40,44 +44,54 @@ export class CliSession {
   }
 
   broker(): Promise<Broker> {
-    this.#broker ??= openBroker(this.config.brokerUrl, { logger: this.logger });
+    this.#broker ??= import("../backends/open.js").then(({ openBroker }) =>
+      openBroker(this.config.brokerUrl, { logger: this.logger }),
+    );
     return this.#broker;
   }
 
   tracking(): Promise<TrackingStore> {
-    this.#tracking ??= openTracking(this.config.trackingUrl);
+    this.#tracking ??= import("../backends/open.js").then(({ openTracking }) =>
+      openTracking(this.config.trackingUrl),
+    );
     return this.#tracking;
   }
 
   /** The best-effort writer in front of the tracking store (started on first use). */
-  async writer(): Promise<BestEffortWriter> {
-    if (!this.#writer) {
-      this.#writer = new BestEffortWriter(await this.tracking(), {
+  writer(): Promise<BestEffortWriter> {
+    this.#writer ??= (async () => {
+      const { BestEffortWriter } = await import("../tracking/best-effort-writer.js");
+      const writer = new BestEffortWriter(await this.tracking(), {
         logger: this.logger,
         maxBufferItems: this.config.trackingBufferItems,
       });
-      await this.#writer.start();
-    }
+      await writer.start();
+      return writer;
+    })();
     return this.#writer;
   }
 
   /** The coordination store, opened only when a submission carries an idempotency or unique key. */
-  coordination(): LazyCoordination {
-    this.#coordination ??= new LazyCoordination(effectiveCoordinationUrl(this.config), {
-      logger: this.logger,
-    });
+  coordination(): Promise<LazyCoordination> {
+    this.#coordination ??= import("../app/coordination.js").then(
+      ({ effectiveCoordinationUrl, LazyCoordination }) =>
+        new LazyCoordination(effectiveCoordinationUrl(this.config), { logger: this.logger }),
+    );
     return this.#coordination;
   }
 
-  async producer(): Promise<Producer> {
-    const coordination = this.coordination();
-    this.#producer ??= new Producer({
-      coordination: () => coordination.store(),
-      broker: await this.broker(),
-      tracking: await this.writer(),
-      logger: this.logger,
-      maxPayloadBytes: this.config.maxPayloadBytes,
-    });
+  producer(): Promise<Producer> {
+    this.#producer ??= (async () => {
+      const { Producer } = await import("../producer/producer.js");
+      const coordination = await this.coordination();
+      return new Producer({
+        coordination: () => coordination.store(),
+        broker: await this.broker(),
+        tracking: await this.writer(),
+        logger: this.logger,
+        maxPayloadBytes: this.config.maxPayloadBytes,
+      });
+    })();
     return this.#producer;
   }
 
@@ -85,20 +99,17 @@ export class CliSession {
    * The task commands' operations: with GOTASKQ_API_URL, a REST client of that server; else the
    * same service layer the REST and gRPC transports call, over the local backends.
    */
-  async service(): Promise<TaskOperations> {
-    if (this.config.apiUrl !== undefined) {
-      this.#service ??= new RestTaskClient({
-        baseUrl: this.config.apiUrl,
-        ...(this.config.apiKey !== undefined ? { apiKey: this.config.apiKey } : {}),
+  service(): Promise<TaskOperations> {
+    this.#service ??= (async () => {
+      if (this.config.apiUrl !== undefined) return this.restClient();
+      const { TaskService } = await import("../api/task-service.js");
+      return new TaskService({
+        producer: await this.producer(),
+        broker: await this.broker(),
+        tracking: await this.tracking(),
+        logger: this.logger,
       });
-      return this.#service;
-    }
-    this.#service ??= new TaskService({
-      producer: await this.producer(),
-      broker: await this.broker(),
-      tracking: await this.tracking(),
-      logger: this.logger,
-    });
+    })();
     return this.#service;
   }
 
@@ -107,16 +118,13 @@ export class CliSession {
    * else the schedules in the configured coordination store (opened now).
    */
   async schedules(): Promise<ScheduleOperations> {
+    const operations = await import("../api/schedule-operations.js");
     if (this.config.apiUrl !== undefined) {
-      return remoteScheduleOperations(
-        new RestTaskClient({
-          baseUrl: this.config.apiUrl,
-          ...(this.config.apiKey !== undefined ? { apiKey: this.config.apiKey } : {}),
-        }),
-      );
+      return operations.remoteScheduleOperations(await this.restClient());
     }
-    const coordination = this.coordination();
-    return localScheduleOperations(
+    const { ScheduleService } = await import("../api/schedule-service.js");
+    const coordination = await this.coordination();
+    return operations.localScheduleOperations(
       new ScheduleService({
         coordination: () => coordination.store(),
         producer: await this.producer(),
@@ -127,9 +135,18 @@ export class CliSession {
   }
 
   async close(): Promise<void> {
-    await this.#coordination?.close().catch(() => undefined);
-    await this.#writer?.stop();
-    if (this.#broker) await (await this.#broker.catch(() => undefined))?.close();
-    if (this.#tracking) await (await this.#tracking.catch(() => undefined))?.close();
+    const settled = async <T>(p: Promise<T> | undefined) => p?.catch(() => undefined);
+    await (await settled(this.#coordination))?.close().catch(() => undefined);
+    await (await settled(this.#writer))?.stop();
+    await (await settled(this.#broker))?.close();
+    await (await settled(this.#tracking))?.close();
+  }
+
+  private async restClient() {
+    const { RestTaskClient } = await import("../api/rest/rest-client.js");
+    return new RestTaskClient({
+      baseUrl: this.config.apiUrl ?? "",
+      ...(this.config.apiKey !== undefined ? { apiKey: this.config.apiKey } : {}),
+    });
   }
 }

@@ -1,19 +1,19 @@
 import type { Command } from "commander";
 import { DEAD_LETTER_REASONS } from "../../broker/broker.js";
 import { CliError, printJson, printTable } from "../output.js";
-import type { CliSession } from "../session.js";
+import type { CommandSession } from "../session.js";
 
 // Commands that change state (cancel, requeue, the dead-letter queue), over the same service layer
 // as the REST and gRPC APIs.
 
-export function registerControl(program: Command, session: () => CliSession): void {
+export function registerControl(program: Command, session: CommandSession): void {
   program
     .command("cancel")
     .description("cancel a queued or running task (through the broker's control channel)")
     .argument("<id>", "task id")
     .option("--json", "print JSON")
     .action(async (id: string, opts) => {
-      const answer = await (await session().service()).cancel(id);
+      const answer = await (await session.service()).cancel(id);
       if (opts.json) printJson(answer);
       else process.stdout.write(`cancel requested for ${answer.id}\n`);
     });
@@ -25,7 +25,7 @@ export function registerControl(program: Command, session: () => CliSession): vo
     .option("--queue <name>", "queue whose DLQ holds it (default: search all)")
     .option("--json", "print JSON")
     .action(async (id: string, opts) => {
-      const result = await (await session().service()).requeue(
+      const result = await (await session.service()).requeue(
         id,
         opts.queue ? { queue: opts.queue } : undefined,
       );
@@ -43,7 +43,7 @@ export function registerControl(program: Command, session: () => CliSession): vo
     .option("--cursor <cursor>", "next page, as printed by the previous one")
     .option("--json", "print JSON")
     .action(async (opts) => {
-      const page = await (await session().service()).deadLetters(opts.queue, {
+      const page = await (await session.service()).deadLetters(opts.queue, {
         reason: opts.reason,
         limit: opts.limit,
         cursor: opts.cursor,
@@ -82,10 +82,7 @@ export function registerControl(program: Command, session: () => CliSession): vo
         : opts.reason
           ? { reason: opts.reason }
           : { all: true };
-      const { requeued } = await (await session().service()).requeueDeadLetters(
-        opts.queue,
-        selector,
-      );
+      const { requeued } = await (await session.service()).requeueDeadLetters(opts.queue, selector);
       if (opts.json) printJson({ requeued });
       else process.stdout.write(`requeued ${requeued.length} task(s)\n`);
     });

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { TaskRecord } from "../../tracking/tracking-store.js";
 import { printFields, printJson, printTable } from "../output.js";
-import type { CliSession } from "../session.js";
+import type { CommandSession } from "../session.js";
 
 // Read commands (status, list, logs, queues, workers) over the same service layer as the REST and
 // gRPC APIs: the service decodes and validates the arguments, so the CLI answers bad input with
@@ -31,14 +31,14 @@ export function printRecord(r: TaskRecord): void {
   ]);
 }
 
-export function registerInspect(program: Command, session: () => CliSession): void {
+export function registerInspect(program: Command, session: CommandSession): void {
   program
     .command("status")
     .description("show the tracked record of a task")
     .argument("<id>", "task id")
     .option("--json", "print JSON")
     .action(async (id: string, opts) => {
-      const record = await (await session().service()).get(id);
+      const record = await (await session.service()).get(id);
       if (opts.json) printJson(record);
       else printRecord(record);
     });
@@ -57,7 +57,7 @@ export function registerInspect(program: Command, session: () => CliSession): vo
     .option("--cursor <cursor>", "next page, as printed by the previous one")
     .option("--json", "print JSON")
     .action(async (opts) => {
-      const page = await (await session().service()).list({
+      const page = await (await session.service()).list({
         status: opts.status,
         function_key: opts.functionKey,
         queue: opts.queue,
@@ -90,7 +90,7 @@ export function registerInspect(program: Command, session: () => CliSession): vo
     .argument("<id>", "task id")
     .option("--json", "print JSON")
     .action(async (id: string, opts) => {
-      const lines = await (await session().service()).logs(id);
+      const lines = await (await session.service()).logs(id);
       if (opts.json) return printJson(lines);
       for (const l of lines) {
         process.stdout.write(
@@ -104,7 +104,7 @@ export function registerInspect(program: Command, session: () => CliSession): vo
     .description("per queue: ready, in flight, delayed, dead-lettered")
     .option("--json", "print JSON")
     .action(async (opts) => {
-      const stats = await (await session().service()).queues();
+      const stats = await (await session.service()).queues();
       if (opts.json) return printJson(stats);
       printTable(
         ["QUEUE", "READY", "IN_FLIGHT", "DELAYED", "DEAD_LETTERED"],
@@ -123,7 +123,7 @@ export function registerInspect(program: Command, session: () => CliSession): vo
     .description("workers seen in the last minute")
     .option("--json", "print JSON")
     .action(async (opts) => {
-      const workers = await (await session().service()).workers();
+      const workers = await (await session.service()).workers();
       if (opts.json) return printJson(workers);
       printTable(
         ["WORKER", "PID", "QUEUES", "CONCURRENCY", "RUNNING", "LAST_SEEN", "STATE"],

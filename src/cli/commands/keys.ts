@@ -1,11 +1,13 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { createApiKey, listApiKeys, revokeApiKey } from "../../api/auth/api-keys.js";
 import { resolveConfig } from "../../config/config.js";
 import { printJson, printTable } from "../output.js";
 
 // `gotaskq keys`: API keys for REST and gRPC. The key is printed once, at creation; the keys file
-// (GOTASKQ_API_KEYS_FILE, default .gotaskq/api-keys.json) stores only its digest.
+// (GOTASKQ_API_KEYS_FILE, default .gotaskq/api-keys.json) stores only its digest. The keys
+// module is imported when a keys command runs, not when the CLI starts.
+
+const apiKeys = () => import("../../api/auth/api-keys.js");
 
 function keysFile(): string {
   return path.resolve(resolveConfig(process.env).apiKeysFile);
@@ -26,7 +28,7 @@ export function registerKeys(program: Command): void {
     )
     .option("--json", "print JSON")
     .action(async (opts: { name: string; scopes: string; json?: boolean }) => {
-      const { key, record } = await createApiKey(keysFile(), {
+      const { key, record } = await (await apiKeys()).createApiKey(keysFile(), {
         name: opts.name,
         scopes: opts.scopes,
       });
@@ -41,7 +43,7 @@ export function registerKeys(program: Command): void {
     .description("list keys (never their secrets)")
     .option("--json", "print JSON")
     .action(async (opts: { json?: boolean }) => {
-      const records = await listApiKeys(keysFile());
+      const records = await (await apiKeys()).listApiKeys(keysFile());
       if (opts.json) return printJson(records);
       printTable(
         ["NAME", "PREFIX", "SCOPES", "CREATED", "REVOKED"],
@@ -59,7 +61,7 @@ export function registerKeys(program: Command): void {
     .description("revoke a key by name (servers stop accepting it at once)")
     .argument("<name>", "the key's name")
     .action(async (name: string) => {
-      await revokeApiKey(keysFile(), name);
+      await (await apiKeys()).revokeApiKey(keysFile(), name);
       process.stdout.write(`revoked ${name}\n`);
     });
 }

@@ -1,6 +1,5 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { addOperator, listOperators, removeOperator } from "../../api/operators/operators-file.js";
 import { resolveConfig } from "../../config/config.js";
 import { InvalidArgumentError } from "../../core/errors.js";
 import { printJson, printTable } from "../output.js";
@@ -9,7 +8,10 @@ import { printJson, printTable } from "../output.js";
 // that does not echo (twice, to catch typos) or, for scripts, read from stdin with
 // --password-stdin; never from an argument, which would land in shell history and `ps`.
 // The operators file (GOTASKQ_OPERATORS_FILE, default .gotaskq/operators.json) keeps its scrypt
-// hash only; running servers pick changes up at once.
+// hash only; running servers pick changes up at once. The operators module (scrypt, the file
+// format) is imported when an operators command runs, not when the CLI starts.
+
+const operatorsModule = () => import("../../api/operators/operators-file.js");
 
 function operatorsFile(): string {
   return path.resolve(resolveConfig(process.env).operatorsFile);
@@ -91,7 +93,7 @@ export function registerOperators(program: Command): void {
         opts: { role: string; passwordStdin?: boolean; replace?: boolean; json?: boolean },
       ) => {
         const password = await passwordOf(opts);
-        const record = await addOperator(operatorsFile(), {
+        const record = await (await operatorsModule()).addOperator(operatorsFile(), {
           name,
           role: opts.role,
           password,
@@ -108,7 +110,7 @@ export function registerOperators(program: Command): void {
     .description("list operators (never their hashes)")
     .option("--json", "print JSON")
     .action(async (opts: { json?: boolean }) => {
-      const records = await listOperators(operatorsFile());
+      const records = await (await operatorsModule()).listOperators(operatorsFile());
       if (opts.json) return printJson(records);
       printTable(
         ["NAME", "ROLE", "CREATED"],
@@ -120,7 +122,7 @@ export function registerOperators(program: Command): void {
     .description("remove an operator (their open sessions end at once)")
     .argument("<name>", "the operator's name")
     .action(async (name: string) => {
-      await removeOperator(operatorsFile(), name);
+      await (await operatorsModule()).removeOperator(operatorsFile(), name);
       process.stdout.write(`removed ${name}\n`);
     });
 }

@@ -1,22 +1,18 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import type { Command } from "commander";
-import { createServer } from "../../app/server.js";
-import { createWorkerApp } from "../../app/worker.js";
 import { type GoTaskQConfig, resolveConfig } from "../../config/config.js";
 import type { Service } from "../../core/lifecycle.js";
-import { demoTasks, mergeRegistries } from "../../demo/demo-tasks.js";
 import type { Logger } from "../../logging/logger.js";
 import type { ScheduleSpec } from "../../schedules/schedule.js";
-import { installSignalHandlers } from "../../worker/signals.js";
 import { intOption } from "../options.js";
-import { loadTaskModuleWithSchedules } from "../task-module.js";
 
 // The long-running commands: each resolves its config, hands it to the composition root
 // (src/app/), which starts its parts in order and stops them in reverse on SIGTERM/SIGINT, and
 // prints its banner. `dev` = API (REST + dashboard + gRPC) + worker + demo functions on embedded
 // backends (what `npm start` runs); `server` = the API and dashboard alone; `worker` = a user's
-// task module on the broker.
+// task module on the broker. The composition root, the demo functions and the task-module loader
+// are imported when one of these commands runs, not when the CLI starts (see src/cli/main.ts).
 
 interface RunOptions {
   tasks?: string;
@@ -46,6 +42,12 @@ function flagsOf(opts: RunOptions): Partial<GoTaskQConfig> {
   };
 }
 
+/** A user's task module and the schedules it declares (src/cli/task-module.ts, loaded now). */
+async function loadTaskModule(file: string) {
+  const { loadTaskModuleWithSchedules } = await import("../task-module.js");
+  return loadTaskModuleWithSchedules(file);
+}
+
 function describeUrl(url: string): string {
   if (!url.startsWith("sqlite://")) return url;
   return `${url}  (${path.resolve(url.replace(/^sqlite:\/\//, "").split("?")[0] ?? "")})`;
@@ -53,6 +55,7 @@ function describeUrl(url: string): string {
 
 /** Starts `app`; on SIGTERM/SIGINT it stops (graceful once, forced on a second signal), exit 0. */
 async function run(app: Service & { logger: Logger }): Promise<void> {
+  const { installSignalHandlers } = await import("../../worker/signals.js");
   await app.start();
   installSignalHandlers(app, app.logger);
 }
@@ -89,8 +92,10 @@ export function registerRun(program: Command): void {
       .option("--concurrency <n>", "handlers run at once (default 16)", intOption("--concurrency"))
       .option("--queues <list>", "comma-separated queues to consume (default: default)"),
   ).action(async (opts: RunOptions) => {
+    const { demoTasks, mergeRegistries } = await import("../../demo/demo-tasks.js");
+    const { createServer } = await import("../../app/server.js");
     const registry = demoTasks();
-    const module = opts.tasks ? await loadTaskModuleWithSchedules(opts.tasks) : undefined;
+    const module = opts.tasks ? await loadTaskModule(opts.tasks) : undefined;
     if (module) mergeRegistries(registry, module.registry);
     const config = resolveConfig(process.env, flagsOf(opts));
     // A dev key is generated per run unless GOTASKQ_API_KEYS names the keys to use.
@@ -140,7 +145,8 @@ export function registerRun(program: Command): void {
         "your task module: unknown function keys and invalid payloads are then refused (422)",
       ),
   ).action(async (opts: RunOptions) => {
-    const module = opts.tasks ? await loadTaskModuleWithSchedules(opts.tasks) : undefined;
+    const { createServer } = await import("../../app/server.js");
+    const module = opts.tasks ? await loadTaskModule(opts.tasks) : undefined;
     const registry = module?.registry;
     const config = resolveConfig(process.env, flagsOf(opts));
     const app = createServer(config, {
@@ -168,7 +174,8 @@ export function registerRun(program: Command): void {
     .option("--concurrency <n>", "handlers run at once (default 16)", intOption("--concurrency"))
     .option("--queues <list>", "comma-separated queues to consume (default: default)")
     .action(async (opts: RunOptions & { tasks: string }) => {
-      const { registry, schedules } = await loadTaskModuleWithSchedules(opts.tasks);
+      const { createWorkerApp } = await import("../../app/worker.js");
+      const { registry, schedules } = await loadTaskModule(opts.tasks);
       const config = resolveConfig(process.env, flagsOf(opts));
       await run(createWorkerApp(config, { registry, ...schedulerOf(config, schedules) }));
       process.stdout.write(

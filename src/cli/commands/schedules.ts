@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import type { ScheduleWire } from "../../api/schedule-operations.js";
 import { intOption } from "../options.js";
 import { CliError, printJson, printTable } from "../output.js";
-import type { CliSession } from "../session.js";
+import type { CommandSession } from "../session.js";
 
 // `gotaskq schedules list|add|pause|resume|trigger|remove`: the schedules in the coordination
 // store (or a remote server's, with GOTASKQ_API_URL), through the same ScheduleService the REST
@@ -45,7 +45,7 @@ function payloadOf(text: string | undefined): unknown {
   }
 }
 
-export function registerSchedules(program: Command, session: () => CliSession): void {
+export function registerSchedules(program: Command, session: CommandSession): void {
   const schedules = program
     .command("schedules")
     .description("cron and interval schedules (stored in the coordination store)");
@@ -55,7 +55,7 @@ export function registerSchedules(program: Command, session: () => CliSession): 
     .description("list schedules with their next run and last outcome")
     .option("--json", "print JSON")
     .action(async (opts: { json?: boolean }) => {
-      const list = await (await session().schedules()).list();
+      const list = await (await session.schedules()).list();
       if (opts.json) return printJson(list);
       printTable(
         ["ID", "WHEN", "FUNCTION", "STATE", "NEXT RUN", "LAST"],
@@ -114,7 +114,7 @@ export function registerSchedules(program: Command, session: () => CliSession): 
           ...(opts.overlap !== undefined ? { overlap: opts.overlap } : {}),
           ...(opts.paused ? { paused: true } : {}),
         };
-        const ops = await session().schedules();
+        const ops = await session.schedules();
         const schedule = opts.replace ? await ops.put(id, body) : await ops.create(body);
         if (opts.json) return printJson(schedule);
         process.stdout.write(
@@ -137,7 +137,7 @@ export function registerSchedules(program: Command, session: () => CliSession): 
       .argument("<id>", "schedule id")
       .option("--json", "print JSON")
       .action(async (id: string, opts: { json?: boolean }) => {
-        const schedule = await (await session().schedules())[verb](id);
+        const schedule = await (await session.schedules())[verb](id);
         if (opts.json) return printJson(schedule);
         process.stdout.write(`schedule ${schedule.id} ${done}\n`);
       });
@@ -149,7 +149,7 @@ export function registerSchedules(program: Command, session: () => CliSession): 
     .argument("<id>", "schedule id")
     .option("--json", "print JSON")
     .action(async (id: string, opts: { json?: boolean }) => {
-      const task = await (await session().schedules()).trigger(id);
+      const task = await (await session.schedules()).trigger(id);
       if (opts.json) return printJson(task);
       process.stdout.write(`${task.id}\n`);
     });
@@ -160,7 +160,7 @@ export function registerSchedules(program: Command, session: () => CliSession): 
     .argument("<id>", "schedule id")
     .option("--json", "print JSON")
     .action(async (id: string, opts: { json?: boolean }) => {
-      await (await session().schedules()).remove(id);
+      await (await session.schedules()).remove(id);
       if (opts.json) return printJson({ id, removed: true });
       process.stdout.write(`schedule ${id} removed\n`);
     });

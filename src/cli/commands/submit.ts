@@ -7,7 +7,7 @@ import { isFinalStatus } from "../../core/status.js";
 import type { TaskRecord } from "../../tracking/tracking-store.js";
 import { intOption } from "../options.js";
 import { CliError, EXIT_TASK_NOT_SUCCESSFUL, printJson } from "../output.js";
-import type { CliSession } from "../session.js";
+import type { CommandSession } from "../session.js";
 import { printRecord } from "./inspect.js";
 
 // `gotaskq submit <function_key> [json]`: validate, publish (exit 0 only once the broker has the
@@ -86,7 +86,7 @@ function uniqueOption(
   };
 }
 
-export function registerSubmit(program: Command, session: () => CliSession): void {
+export function registerSubmit(program: Command, session: CommandSession): void {
   program
     .command("submit")
     .description("submit a task; prints its id (exit 0 once the broker holds it durably)")
@@ -125,7 +125,7 @@ export function registerSubmit(program: Command, session: () => CliSession): voi
     .action(async (functionKey: string, json: string | undefined, opts) => {
       const payload = await parsePayload(json);
       // Local backends or a remote server (GOTASKQ_API_URL): the same operations either way.
-      const service = await session().service();
+      const service = await session.service();
       if (!opts.allowUnknown) await checkFunctionKey(service, functionKey);
       const accepted = await service.submit({
         function_key: functionKey,
