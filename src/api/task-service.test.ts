@@ -133,8 +133,12 @@ describe("TaskService", () => {
   it("refuses to cancel a finished task (conflict) and to requeue a successful one", async () => {
     const { id } = await s.service.submit({ function_key: "demo.echo" });
     await statusOf(s.service, id, "SUCCESS");
+    // The two messages agree: cancel does not suggest a requeue that requeue would refuse.
     await expect(s.service.cancel(id)).rejects.toThrow(
-      /already ended with SUCCESS; nothing to cancel/,
+      /already ended with SUCCESS; nothing to cancel \(only FAILURE or CANCELED tasks can be requeued: submit it again/,
+    );
+    await expect(s.service.requeue(id)).rejects.toThrow(
+      /only FAILURE or CANCELED tasks can be requeued/,
     );
     await expect(codeOf(s.service.requeue(id))).resolves.toBe("conflict");
   });

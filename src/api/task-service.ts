@@ -150,9 +150,14 @@ export class TaskService {
       return undefined;
     });
     if (record && isFinalStatus(record.status)) {
+      // The hint agrees with requeue, which takes FAILURE and CANCELED only (producer/requeue.ts).
+      const again =
+        record.status === "SUCCESS"
+          ? "only FAILURE or CANCELED tasks can be requeued: submit it again to run it again"
+          : "requeue it to run it again";
       throw new GoTaskQError(
         "conflict",
-        `task ${id} already ended with ${record.status}; nothing to cancel (requeue it to run it again)`,
+        `task ${id} already ended with ${record.status}; nothing to cancel (${again})`,
       );
     }
     await this.#producer.cancel(id, { fromTracking: this.#tracking });
