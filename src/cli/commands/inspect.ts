@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { TaskRecord } from "../../tracking/tracking-store.js";
+import { timeOption } from "../options.js";
 import { printFields, printJson, printTable } from "../output.js";
 import type { CommandSession } from "../session.js";
 
@@ -51,8 +52,16 @@ export function registerInspect(program: Command, session: CommandSession): void
     .option("--queue <name>", "only this queue")
     .option("--schedule <id>", "only the tasks this schedule submitted")
     .option("-q, --search <text>", "substring of id, function key or error message")
-    .option("--since <time>", "created at or after (ISO 8601)")
-    .option("--until <time>", "created before (ISO 8601)")
+    .option(
+      "--since <time>",
+      "created at or after: a time ago (30m, 1h, 2d) or ISO 8601",
+      timeOption("--since"),
+    )
+    .option(
+      "--until <time>",
+      "created before: a time ago (30m, 1h, 2d) or ISO 8601",
+      timeOption("--until"),
+    )
     .option("--limit <n>", "page size, 1-500 (default 50)")
     .option("--cursor <cursor>", "next page, as printed by the previous one")
     .option("--json", "print JSON")

@@ -1,0 +1,52 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Sandbox } from "../support/cli.js";
+
+// What a new user meets in the first hour (issue 15), through the real CLI against one
+// `gotaskq dev` on embedded SQLite backends: relative times, messages that agree with each other.
+
+interface Page {
+  tasks: Array<{ id: string }>;
+}
+
+describe("gotaskq CLI: the first hour", () => {
+  const box = new Sandbox();
+  let id = "";
+
+  beforeAll(async () => {
+    await box.start(["dev"], { readyText: "Stop with Ctrl+C" });
+    const r = await box.run(["submit", "demo.echo", '{"a":1}', "--wait", "--json"]);
+    expect(r.code).toBe(0);
+    id = (JSON.parse(r.stdout) as { id: string }).id;
+  });
+  afterAll(() => box.cleanup());
+
+  it("takes relative times for list --since and --until", async () => {
+    const recent = await box.json<Page>(["list", "--since", "1h"]);
+    expect(recent.tasks.map((t) => t.id)).toContain(id);
+    const older = await box.json<Page>(["list", "--since", "2d", "--until", "30m"]);
+    expect(older.tasks).toEqual([]);
+    const iso = new Date(Date.now() - 3_600_000).toISOString();
+    expect((await box.json<Page>(["list", "--since", iso])).tasks.map((t) => t.id)).toContain(id);
+  });
+
+  it("refuses any other time in one line naming the flag and the accepted forms", async () => {
+    const r = await box.run(["list", "--since", "yesterday"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toBe("");
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/--since takes a time ago such as 30m, 1h or 2d .*ISO 8601/);
+  });
+
+  it("does not suggest requeueing a SUCCESS task that requeue would refuse", async () => {
+    const cancel = await box.run(["cancel", id]);
+    expect(cancel.code).not.toBe(0);
+    expect(cancel.stderr).toMatch(/already ended with SUCCESS; nothing to cancel/);
+    expect(cancel.stderr).not.toMatch(/requeue it/);
+    const requeue = await box.run(["requeue", id]);
+    expect(requeue.code).not.toBe(0);
+    // Both say the same thing about which tasks requeue takes.
+    for (const r of [cancel, requeue]) {
+      expect(r.stderr).toMatch(/only FAILURE or CANCELED tasks can be requeued/);
+    }
+  });
+});
