@@ -21,7 +21,7 @@ export async function loadTaskModule(file: string): Promise<TaskRegistry> {
 export async function loadTaskModuleWithSchedules(
   file: string,
 ): Promise<{ registry: TaskRegistry; schedules: ScheduleSpec[] }> {
-  const loaded = await importModule(file);
+  const loaded = esmNamespace(await importModule(file));
   const { schedules, ...rest } = loaded as Record<string, unknown>;
   // Without a default export the module's namespace is the definitions object: not `schedules`.
   const tasks = "default" in rest ? loaded : rest;
@@ -38,6 +38,24 @@ export async function loadTaskModuleWithSchedules(
   } catch (error) {
     throw new CliError((error as Error).message);
   }
+}
+
+/**
+ * The module's ES namespace, however it was loaded. tsx compiles a .ts file to CommonJS when no
+ * package.json above it says `"type": "module"` (a fresh folder): Node's namespace is then
+ * `{ default: module.exports }`, and module.exports is the compiled `{ __esModule: true, default,
+ * schedules }`, so `export default` arrived one level too deep ("the handler of "default" must
+ * be a function"). The `__esModule` marker says which: unwrap it, so a task module means the same
+ * with or without a package.json. A hand-written `module.exports = {…}` has no marker and stays
+ * the default export.
+ */
+function esmNamespace(loaded: unknown): unknown {
+  const inner = (loaded as { default?: unknown }).default;
+  const compiled =
+    typeof inner === "object" &&
+    inner !== null &&
+    (inner as { __esModule?: unknown }).__esModule === true;
+  return compiled ? inner : loaded;
 }
 
 async function importModule(file: string): Promise<unknown> {
