@@ -43,7 +43,8 @@ export function demoTasks(): TaskRegistry {
       },
     },
     "demo.flaky": {
-      description: "throws on its first payload.failures attempts, then returns {attempts}",
+      description:
+        "throws on attempts 0 to payload.failures − 1, then returns {attempt} (the attempt that succeeded)",
       schema: {
         type: "object",
         properties: { failures: { type: "integer", minimum: 0, maximum: 100 } },
@@ -52,8 +53,10 @@ export function demoTasks(): TaskRegistry {
       handler: (payload, ctx) => {
         const failures = (field(payload, "failures") as number | undefined) ?? 1;
         if (ctx.attempt < failures)
-          throw new Error(`flaky failure ${ctx.attempt + 1} of ${failures}`);
-        return { attempts: ctx.attempt + 1 };
+          throw new Error(
+            `flaky: failing on attempt ${ctx.attempt} (fails while attempt < ${failures})`,
+          );
+        return { attempt: ctx.attempt };
       },
     },
   });

@@ -510,6 +510,7 @@ export class Producer {
         task_id: envelope.id,
         function_key: envelope.function_key,
         attempt: 0,
+        run: 0,
         queue: envelope.queue,
         ...(event.runAt !== undefined ? { run_at: new Date(event.runAt).toISOString() } : {}),
       },

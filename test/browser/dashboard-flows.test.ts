@@ -220,6 +220,33 @@ describe("dashboard in Chromium", { timeout: 90_000 }, () => {
     expect(dialogs).toEqual([]);
   });
 
+  it("numbers attempts and runs from 0 in the API, the CLI, the handler, the logs and the dashboard", async () => {
+    const id = await h.submit({
+      function_key: "demo.flaky",
+      payload: { failures: 2 },
+      max_retries: 3,
+    });
+    const task = await h.waitForTask(id, (t) => t.status === "SUCCESS", "SUCCESS");
+    // Two failed attempts (0 and 1), then attempt 2 succeeds; the handler saw ctx.attempt = 2.
+    expect(task).toMatchObject({ attempt: 2, run: 0, result: { attempt: 2 } });
+    const cli = await h.box.json<Record<string, unknown>>(["status", id]);
+    expect(cli).toMatchObject({ attempt: 2, run: 0 });
+    const lines = h
+      .devOutput()
+      .split("\n")
+      .filter((line) => line.includes(id))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.find((l) => l.event === "succeeded")).toMatchObject({ attempt: 2, run: 0 });
+    expect(lines.filter((l) => l.event === "retry_scheduled").map((l) => l.attempt)).toEqual([
+      0, 1,
+    ]);
+    const { page } = await h.loggedIn();
+    await page.goto(`${h.baseUrl}/tasks/${id}`);
+    await page.locator('#task-title [data-status="SUCCESS"]').waitFor({ timeout: 20_000 });
+    expect(await page.locator('[data-fact="Attempt"]').textContent()).toBe("2 (max 3)");
+    expect(await page.locator('[data-fact="Run"]').textContent()).toBe("0");
+  });
+
   it("keeps a 900 KB, 64-deep payload collapsed until asked, and stays responsive", async () => {
     let deep: unknown = "bottom";
     for (let i = 0; i < 63; i++) deep = { d: deep };

@@ -38,6 +38,8 @@ export interface DashboardHarness {
     },
   ): Promise<{ status: number; headers: Headers; json: unknown }>;
   submit(body: Record<string, unknown>): Promise<string>;
+  /** Everything `gotaskq dev` printed so far (JSON log lines: its stdout is not a terminal). */
+  devOutput(): string;
   task(id: string): Promise<TaskJson>;
   /** Polls the task until `accept` is true (deadline generous for a loaded machine). */
   waitForTask(id: string, accept: (t: TaskJson) => boolean, what: string): Promise<TaskJson>;
@@ -147,6 +149,7 @@ export async function startDashboard(
       await page.getByRole("button", { name: "Log out" }).waitFor();
       return { context, page };
     },
+    devOutput: () => dev.output(),
     async close() {
       for (const context of contexts) await context.close().catch(() => {});
       await browser.close().catch(() => {});

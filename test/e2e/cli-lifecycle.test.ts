@@ -37,7 +37,7 @@ describe("gotaskq dev + CLI: task lifecycle", () => {
     const r = await box.json<Record>(["submit", "demo.flaky", '{"failures":2}', "--wait"]);
     expect(r.status).toBe("SUCCESS");
     expect(r.attempt).toBe(2);
-    expect(r.result).toEqual({ attempts: 3 });
+    expect(r.result).toEqual({ attempt: 2 });
   });
 
   it("dead-letters demo.fail after its retries and runs it again on requeue", async () => {

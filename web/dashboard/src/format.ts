@@ -1,5 +1,14 @@
 // Display formatting: times in the viewer's locale, durations and sizes in short units.
 
+/**
+ * Attempts and runs are numbered from 0 everywhere (API, CLI, logs, ctx): attempt 0 is the first
+ * try, attempt n the n-th retry (so it never exceeds max_retries); run 0 is the original run,
+ * run n the n-th requeue. The dashboard shows the same numbers, never 1-based ones.
+ */
+export function formatAttempt(attempt: number, maxRetries?: number | null): string {
+  return maxRetries == null ? String(attempt) : `${attempt} (max ${maxRetries})`;
+}
+
 export function formatTime(iso: string | null | undefined, withMs = false): string {
   if (!iso) return "—";
   const date = new Date(iso);

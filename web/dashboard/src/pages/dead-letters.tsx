@@ -208,7 +208,7 @@ function Entries(props: { queue: string; onChange: () => void }): React.JSX.Elem
                     <div>
                       {entry.function_key ?? "—"}
                       {entry.attempt !== undefined && (
-                        <span className="muted"> · attempt {entry.attempt + 1}</span>
+                        <span className="muted"> · attempt {entry.attempt}</span>
                       )}
                     </div>
                   </td>

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "react";
 import { errorText, request } from "../api";
-import { formatDuration, formatTime } from "../format";
+import { formatAttempt, formatDuration, formatTime } from "../format";
 import { JsonView } from "../json-view";
 import { useLiveEvents } from "../live-events";
 import { Link } from "../router";
@@ -165,11 +165,8 @@ function Facts(props: { task: TaskRecord }): React.JSX.Element {
     ["Function", task.function_key ?? "—"],
     ["Queue", task.queue ?? "—"],
     ["Priority", task.priority == null ? "—" : String(task.priority)],
-    [
-      "Attempt",
-      `${task.attempt + 1}${task.max_retries == null ? "" : ` of ${task.max_retries + 1}`}`,
-    ],
-    ["Run", String(task.run + 1)],
+    ["Attempt", formatAttempt(task.attempt, task.max_retries)],
+    ["Run", String(task.run)],
     ["Deliveries", task.delivery_count == null ? "—" : String(task.delivery_count)],
     ["Timeout", formatDuration(task.timeout_ms)],
     ["Worker", task.worker_id ?? "—"],
@@ -229,7 +226,7 @@ function Logs(props: { lines: TaskLogLine[] | undefined }): React.JSX.Element {
         <li key={i} className={`log log-${line.level}`}>
           <time dateTime={line.at}>{formatTime(line.at)}</time>{" "}
           <span className="log-level">{line.level}</span>{" "}
-          <span className="muted">#{line.attempt + 1}</span>{" "}
+          <span className="muted">attempt {line.attempt}</span>{" "}
           <span className="log-message">{line.message}</span>
         </li>
       ))}

@@ -72,7 +72,7 @@ export function Timeline(props: {
           <li key={`${step.run}.${step.attempt}.${step.status}`} data-status={step.status}>
             <StatusBadge status={step.status} />{" "}
             <span className="muted">
-              {step.run > 0 ? `run ${step.run + 1}, ` : ""}attempt {step.attempt + 1}
+              {step.run > 0 ? `run ${step.run}, ` : ""}attempt {step.attempt}
             </span>{" "}
             {step.note && <span className="muted">({step.note})</span>}{" "}
             <time dateTime={step.at}>{formatTime(step.at, true)}</time>

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from "react";
 import { query, request } from "../api";
-import { formatAgo, formatDuration, formatTime } from "../format";
+import { formatAgo, formatAttempt, formatDuration, formatTime } from "../format";
 import { useLiveEvents } from "../live-events";
 import { Link, navigate, useLocation } from "../router";
 import { Problem, StatusBadge } from "../status-badge";
@@ -143,9 +143,8 @@ function TaskTable(props: { tasks: TaskRecord[]; stale: boolean }): React.JSX.El
                 </div>
               </td>
               <td data-label="Attempt">
-                {task.attempt + 1}
-                {task.max_retries != null ? ` / ${task.max_retries + 1}` : ""}
-                {task.run > 0 ? ` (run ${task.run + 1})` : ""}
+                {formatAttempt(task.attempt, task.max_retries)}
+                {task.run > 0 ? `, run ${task.run}` : ""}
               </td>
               <td data-label="Created" title={formatTime(task.created_at)}>
                 {formatAgo(task.created_at, now)}
