@@ -1,9 +1,16 @@
 // GoTaskQ's public library API: what an application imports to define tasks, submit them and
 // run workers. Everything else (adapters, transports, the CLI) is internal and may change.
+// `connect()` opens the backends the CLI would (GOTASKQ_* variables) with a producer on them.
 // Concrete brokers and tracking stores are opened from URLs with `openBroker`/`openTracking`;
 // `createServer` and `createWorkerApp` wire a whole API or worker process as the CLI does.
 
 export { Backends, type BackendsOptions } from "./app/backends.js";
+export {
+  type ConnectOptions,
+  connect,
+  type GoTaskQClient,
+  type WaitOptions,
+} from "./app/connect.js";
 export {
   createServer,
   type GoTaskQServer,
