@@ -237,8 +237,16 @@ describe("dashboard in Chromium", { timeout: 90_000 }, () => {
       .filter((line) => line.includes(id))
       .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines.find((l) => l.event === "succeeded")).toMatchObject({ attempt: 2, run: 0 });
-    expect(lines.filter((l) => l.event === "retry_scheduled").map((l) => l.attempt)).toEqual([
-      0, 1,
+    // A failure is logged with the attempt that failed, a retry with the attempt it schedules.
+    const numbered = (event: string) =>
+      lines.filter((l) => l.event === event).map((l) => [l.attempt, l.run]);
+    expect(numbered("failed")).toEqual([
+      [0, 0],
+      [1, 0],
+    ]);
+    expect(numbered("retry_scheduled")).toEqual([
+      [1, 0],
+      [2, 0],
     ]);
     const { page } = await h.loggedIn();
     await page.goto(`${h.baseUrl}/tasks/${id}`);
