@@ -17,6 +17,7 @@ import { createLogger, type Logger } from "../logging/logger.js";
 import { Producer } from "../producer/producer.js";
 import type { TaskRegistry } from "../tasks/registry.js";
 import { Backends } from "./backends.js";
+import { asPortInUse } from "./port-in-use.js";
 import { type SchedulerDeps, schedulerPart } from "./scheduler.js";
 import { type WorkerTuning, workerPart } from "./worker.js";
 
@@ -234,6 +235,7 @@ class ServerApp implements GoTaskQServer {
     const dashboard =
       this.#deps.transports?.dashboard === false ? undefined : await this.#dashboard();
     const { startRestServer } = await import("../api/rest/server.js");
+    const where = { transport: "rest", host: config.host, port: config.httpPort } as const;
     this.#rest = await startRestServer({
       service,
       schedules,
@@ -244,6 +246,8 @@ class ServerApp implements GoTaskQServer {
       port: config.httpPort,
       bodyLimitBytes: config.maxBodyBytes,
       logger: this.logger,
+    }).catch((error: unknown) => {
+      throw asPortInUse(error, where);
     });
   }
 
@@ -283,6 +287,7 @@ class ServerApp implements GoTaskQServer {
     const config = this.#config;
     const closeGraceMs = this.#deps.tuning?.grpcCloseGraceMs;
     const { startGrpcServer } = await import("../api/grpc/server.js");
+    const where = { transport: "grpc", host: config.host, port: config.grpcPort } as const;
     this.#grpc = await startGrpcServer({
       service,
       schedules,
@@ -293,6 +298,8 @@ class ServerApp implements GoTaskQServer {
       maxMessageBytes: config.maxBodyBytes,
       logger: this.logger,
       ...(closeGraceMs !== undefined ? { closeGraceMs } : {}),
+    }).catch((error: unknown) => {
+      throw asPortInUse(error, where);
     });
   }
 

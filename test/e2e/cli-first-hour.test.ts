@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandbox } from "../support/cli.js";
 
 // What a new user meets in the first hour (issue 15), through the real CLI against one
-// `gotaskq dev` on embedded SQLite backends: relative times, messages that agree with each other.
+// `gotaskq dev` on embedded SQLite backends: relative times, messages that agree with each other,
+// a second `dev` on a port that is taken.
 
 interface Page {
   tasks: Array<{ id: string }>;
@@ -10,15 +11,21 @@ interface Page {
 
 describe("gotaskq CLI: the first hour", () => {
   const box = new Sandbox();
+  const second = new Sandbox();
   let id = "";
+  let ports = { rest: "", grpc: "" };
 
   beforeAll(async () => {
-    await box.start(["dev"], { readyText: "Stop with Ctrl+C" });
+    const dev = await box.start(["dev"], { readyText: "Stop with Ctrl+C" });
+    ports = {
+      rest: /REST: +http:\/\/[^:]+:(\d+)/.exec(dev.output())?.[1] ?? "",
+      grpc: /gRPC: +[^:]+:(\d+)/.exec(dev.output())?.[1] ?? "",
+    };
     const r = await box.run(["submit", "demo.echo", '{"a":1}', "--wait", "--json"]);
     expect(r.code).toBe(0);
     id = (JSON.parse(r.stdout) as { id: string }).id;
   });
-  afterAll(() => box.cleanup());
+  afterAll(() => Promise.all([box.cleanup(), second.cleanup()]));
 
   it("takes relative times for list --since and --until", async () => {
     const recent = await box.json<Page>(["list", "--since", "1h"]);
@@ -47,6 +54,20 @@ describe("gotaskq CLI: the first hour", () => {
     // Both say the same thing about which tasks requeue takes.
     for (const r of [cancel, requeue]) {
       expect(r.stderr).toMatch(/only FAILURE or CANCELED tasks can be requeued/);
+    }
+  });
+
+  it("fails a second dev on a taken port with one line naming the flag and the variable", async () => {
+    for (const [flag, variable, args] of [
+      ["--http-port", "GOTASKQ_HTTP_PORT", ["--http-port", ports.rest, "--grpc-port", "0"]],
+      ["--grpc-port", "GOTASKQ_GRPC_PORT", ["--http-port", "0", "--grpc-port", ports.grpc]],
+    ] as const) {
+      const r = await second.run(["dev", ...args]);
+      expect(r.code).toBe(1);
+      // One line on stderr, no stack trace (the start-up log lines are on stdout).
+      expect(r.stderr.trim().split("\n")).toEqual([
+        `gotaskq: port ${args[args.indexOf(flag) + 1]} on 127.0.0.1 is in use (${flag} / ${variable}); stop the other process or choose another port (0 = any free port)`,
+      ]);
     }
   });
 });

@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, type ServiceDefinition } from "@grpc/grpc-js";
+import { Server, ServerCredentials, type ServiceDefinition, setLogger } from "@grpc/grpc-js";
 import { UnavailableError } from "../../core/errors.js";
 import type { Logger } from "../../logging/logger.js";
 import type { ApiKeyVerifier } from "../auth/api-keys.js";
@@ -43,8 +43,23 @@ export interface GrpcServerHandle {
 
 export const DEFAULT_CLOSE_GRACE_MS = 5_000;
 
+/**
+ * grpc-js writes its own errors to stderr as bare text ("E No address added…" before a port-in-use
+ * error that the caller reports anyway): route them through the process's logger instead, so
+ * they keep the log's format. Process-wide, as grpc-js's logger is; its errors log at warn
+ * because what matters reaches the caller as a rejected promise or a failed call.
+ */
+function routeGrpcLogs(logger: Logger): void {
+  const line =
+    (level: "warn" | "info") =>
+    (message: unknown, ...rest: unknown[]) =>
+      logger[level]({ component: "grpc-js" }, [message, ...rest].map(String).join(" "));
+  setLogger({ error: line("warn"), info: line("info"), debug: line("info") });
+}
+
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServerHandle> {
   const { logger } = options;
+  routeGrpcLogs(logger);
   const server = new Server({
     "grpc.max_receive_message_length": options.maxMessageBytes,
     interceptors: [

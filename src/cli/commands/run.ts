@@ -6,6 +6,7 @@ import type { Service } from "../../core/lifecycle.js";
 import type { Logger } from "../../logging/logger.js";
 import type { ScheduleSpec } from "../../schedules/schedule.js";
 import { intOption } from "../options.js";
+import { CliError } from "../output.js";
 
 // The long-running commands: each resolves its config, hands it to the composition root
 // (src/app/), which starts its parts in order and stops them in reverse on SIGTERM/SIGINT, and
@@ -56,8 +57,25 @@ function describeUrl(url: string): string {
 /** Starts `app`; on SIGTERM/SIGINT it stops (graceful once, forced on a second signal), exit 0. */
 async function run(app: Service & { logger: Logger }): Promise<void> {
   const { installSignalHandlers } = await import("../../worker/signals.js");
-  await app.start();
+  try {
+    await app.start();
+  } catch (error) {
+    throw await withPortHint(error);
+  }
   installSignalHandlers(app, app.logger);
+}
+
+/** A port held by another process, said with the flag and variable that choose it. */
+async function withPortHint(error: unknown): Promise<unknown> {
+  const { PortInUseError } = await import("../../app/port-in-use.js");
+  if (!(error instanceof PortInUseError)) return error;
+  const [flag, variable] =
+    error.transport === "rest"
+      ? ["--http-port", "GOTASKQ_HTTP_PORT"]
+      : ["--grpc-port", "GOTASKQ_GRPC_PORT"];
+  return new CliError(
+    `port ${error.port} on ${error.host} is in use (${flag} / ${variable}); stop the other process or choose another port (0 = any free port)`,
+  );
 }
 
 /** The scheduler part's deps when the config runs it, else nothing (see src/app/scheduler.ts). */
