@@ -51,6 +51,7 @@ export {
   type SubmittedTask,
 } from "./producer/producer.js";
 export type { RequeuedTask, RequeueOptions, TrackingReader } from "./producer/requeue.js";
+export { defineSchedules, type ScheduleDeclaration } from "./schedules/declared.js";
 export type { JsonSchema } from "./tasks/payload-schema.js";
 export {
   defineTasks,

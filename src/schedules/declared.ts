@@ -1,20 +1,52 @@
+import type { BackoffPolicy } from "../core/backoff.js";
 import { InvalidArgumentError } from "../core/errors.js";
-import type { ScheduleSpec } from "./schedule.js";
+import type { MissedRunPolicy, OverlapPolicy, ScheduleSpec } from "./schedule.js";
 import { type ScheduleLimits, validateSchedule } from "./validation.js";
 
 // Schedules a task module declares beside its tasks, as its `schedules` export:
 //
 //   export default defineTasks({ "report.build": buildReport });
-//   export const schedules = {
+//   export const schedules = defineSchedules({
 //     "nightly-report": { function_key: "report.build", cron: "0 3 * * *", timezone: "Europe/Paris" },
 //     "heartbeat": { function_key: "report.build", every: "30s", payload: { quick: true } },
-//   };
+//   });
 //
 // (an array of schedules with their `id` works too). Each is validated as the API validates a
 // schedule, against the module's own functions, when the module loads: a typo fails start-up.
 
 /** One declared schedule: the REST body's fields; `id` may come from the object's key. */
-export type ScheduleDeclaration = Record<string, unknown>;
+export interface ScheduleDeclaration {
+  id?: string;
+  function_key: string;
+  /** 5 fields (minute first) or 6 (seconds first); exactly one of cron and every. */
+  cron?: string;
+  /** IANA zone of `cron`; default "UTC". */
+  timezone?: string;
+  /** At least "1s": "30s", "5m", "1h30m". */
+  every?: string;
+  payload?: unknown;
+  queue?: string;
+  priority?: number;
+  timeout_ms?: number;
+  max_retries?: number;
+  backoff?: BackoffPolicy;
+  metadata?: Record<string, string>;
+  /** Default "skip". */
+  missed?: MissedRunPolicy;
+  /** Default 10. */
+  catch_up_max?: number;
+  /** Default "allow". */
+  overlap?: OverlapPolicy;
+  paused?: boolean;
+}
+
+/**
+ * Types a task module's `schedules` export (`export const schedules = defineSchedules({…})`);
+ * returns it unchanged: it is validated when the module loads.
+ */
+export function defineSchedules<T extends Record<string, ScheduleDeclaration>>(schedules: T): T {
+  return schedules;
+}
 
 export function declaredSchedules(
   exported: unknown,
