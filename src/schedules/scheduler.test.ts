@@ -167,6 +167,22 @@ describe("Scheduler", () => {
     expect(after.length).toBeLessThanOrEqual(6);
   });
 
+  it("skips a tick while the previous one's task is still queued (overlap: skip_if_running)", async () => {
+    const r = rig("2026-01-01T00:00:00.500Z");
+    running = r.schedulers;
+    // No worker runs: the first tick's task stays queued and holds the schedule's unique key.
+    await r.startScheduler([
+      { id: "o", function_key: "demo.echo", every: "1s", overlap: "skip_if_running" },
+    ]);
+    await vi.advanceTimersByTimeAsync(3_000);
+    expect(r.accepted.map((a) => a.tick)).toEqual(["2026-01-01T00:00:01.000Z"]);
+    const state = await new ScheduleStore(r.store).state("o");
+    expect(state).toMatchObject({
+      last_outcome: "skipped_overlap",
+      last_task_id: r.accepted[0]?.id,
+    });
+  });
+
   it("follows an hourly cron through the fall-back hour on a fake clock (two 02:00 local)", async () => {
     const r = rig("2026-10-24T23:30:00Z", { maxSleepMs: 60_000 });
     running = r.schedulers;
