@@ -40,7 +40,7 @@ export interface GoTaskQWorker extends Service {
 }
 
 export function createWorkerApp(config: GoTaskQConfig, deps: WorkerDeps): GoTaskQWorker {
-  const logger = deps.logger ?? createLogger({ level: config.logLevel });
+  const logger = deps.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   // A busy worker writes SQLite tracking inline: tracking then slows it rather than drop events.
   const backends = deps.backends ?? new Backends(config, { logger, sqliteWriteThread: false });
   const part = workerPart(config, backends, logger, deps.registry, deps.tuning);

@@ -40,6 +40,7 @@ export class CliSession {
     this.logger = createLogger({
       level: options.logLevel ?? this.config.logLevel,
       stream: "stderr",
+      format: this.config.logFormat,
     });
   }
 

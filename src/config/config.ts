@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "../core/errors.js";
+import type { LogFormat } from "../logging/logger.js";
 
 // The one configuration type. Library code receives a resolved `GoTaskQConfig`; only the CLI
 // reads the environment and flags, then calls `resolveConfig` (pure: same input, same output).
@@ -51,6 +52,12 @@ export interface GoTaskQConfig {
   /** pino level. Default `info`. */
   logLevel: string;
   /**
+   * Log lines as JSON, human-readable (`pretty`), or `auto`: human-readable when the log's
+   * stream is a terminal, JSON for a pipe or file. GOTASKQ_LOG_FORMAT or `--log-format`.
+   * Default `auto`.
+   */
+  logFormat: LogFormat;
+  /**
    * Run the scheduler in `dev`, `worker` and `server` (schedules need the coordination store;
    * any number of processes may run it). `--no-scheduler` or GOTASKQ_SCHEDULER=off turns it
    * off. Default true.
@@ -89,6 +96,7 @@ export const DEFAULT_CONFIG: GoTaskQConfig = {
   apiUrl: undefined,
   apiKey: undefined,
   logLevel: "info",
+  logFormat: "auto",
   scheduler: true,
   schedulerLeaseMs: 10_000,
 };
@@ -124,6 +132,18 @@ function positiveInt(
 /** 0 asks the OS for any free port (tests, several dev processes on one machine). */
 function port(name: string, raw: string | undefined, fallback: number): number {
   return integer(name, raw, fallback, 0, 65_535);
+}
+
+/** The log formats, spelled here so that reading the config does not load the logger. */
+const LOG_FORMATS: readonly LogFormat[] = ["json", "pretty", "auto"];
+
+function logFormat(raw: string | undefined, fallback: LogFormat): LogFormat {
+  if (raw === undefined || raw === "") return fallback;
+  const format = raw.trim().toLowerCase();
+  if ((LOG_FORMATS as readonly string[]).includes(format)) return format as LogFormat;
+  throw new InvalidArgumentError(
+    `GOTASKQ_LOG_FORMAT must be json, pretty or auto (human-readable on a terminal, JSON otherwise) (got ${JSON.stringify(raw)})`,
+  );
 }
 
 function onOff(name: string, raw: string | undefined, fallback: boolean): boolean {
@@ -184,6 +204,7 @@ export function resolveConfig(env: Source, flags: Partial<GoTaskQConfig> = {}): 
       d.rateLimitBurst,
     ),
     logLevel: env.GOTASKQ_LOG_LEVEL || d.logLevel,
+    logFormat: logFormat(env.GOTASKQ_LOG_FORMAT, d.logFormat),
     scheduler: onOff("GOTASKQ_SCHEDULER", env.GOTASKQ_SCHEDULER, d.scheduler),
     schedulerLeaseMs: integer(
       "GOTASKQ_SCHEDULER_LEASE_MS",

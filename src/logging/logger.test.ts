@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { REDACTED_PATHS } from "./logger.js";
+import { prettyMessage, REDACTED_PATHS } from "./logger.js";
 
 // The logger's redaction list, applied as createLogger applies it, against the shapes this code
 // logs: a credential never reaches a line, and a lifecycle line passes through untouched.
@@ -61,5 +61,24 @@ describe("createLogger's redaction", () => {
       attempt: 0,
     };
     expect(logged(fields)).toMatchObject(fields);
+  });
+});
+
+describe("pretty lines (a terminal, or --log-format pretty)", () => {
+  it("puts the task a line is about right after its message", () => {
+    const line = {
+      msg: "task started",
+      task_id: "0190a0a0-0000-7000-8000-000000000000",
+      function_key: "demo.echo",
+      attempt: 1,
+      run: 0,
+    };
+    expect(prettyMessage(line, "msg")).toBe(
+      "task started demo.echo 0190a0a0-0000-7000-8000-000000000000  attempt 1 run 0",
+    );
+  });
+
+  it("leaves a line about no task as its message", () => {
+    expect(prettyMessage({ msg: "worker started", concurrency: 16 }, "msg")).toBe("worker started");
   });
 });

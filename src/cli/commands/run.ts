@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { type GoTaskQConfig, resolveConfig } from "../../config/config.js";
 import type { Service } from "../../core/lifecycle.js";
-import type { Logger } from "../../logging/logger.js";
+import type { LogFormat, Logger } from "../../logging/logger.js";
 import type { ScheduleSpec } from "../../schedules/schedule.js";
 import { intOption } from "../options.js";
 import { CliError } from "../output.js";
@@ -23,6 +23,7 @@ interface RunOptions {
   grpcPort?: number;
   /** false with --no-scheduler. */
   scheduler?: boolean;
+  logFormat?: LogFormat;
 }
 
 function flagsOf(opts: RunOptions): Partial<GoTaskQConfig> {
@@ -40,6 +41,7 @@ function flagsOf(opts: RunOptions): Partial<GoTaskQConfig> {
     ...(opts.grpcPort !== undefined ? { grpcPort: opts.grpcPort } : {}),
     // commander sets scheduler=true unless --no-scheduler: only the flag may override the env.
     ...(opts.scheduler === false ? { scheduler: false } : {}),
+    ...(opts.logFormat !== undefined ? { logFormat: opts.logFormat } : {}),
   };
 }
 
@@ -83,11 +85,25 @@ function schedulerOf(config: GoTaskQConfig, declared: ScheduleSpec[]) {
   return config.scheduler ? { scheduler: { declared } } : {};
 }
 
-const schedulerOption = (command: Command): Command =>
-  command.option(
-    "--no-scheduler",
-    "do not run the scheduler in this process (also GOTASKQ_SCHEDULER=off)",
+// What dev, server and worker share: the scheduler switch and the log format.
+const longRunningOptions = (command: Command): Command =>
+  command
+    .option(
+      "--no-scheduler",
+      "do not run the scheduler in this process (also GOTASKQ_SCHEDULER=off)",
+    )
+    .option(
+      "--log-format <format>",
+      "json, pretty, or auto: pretty on a terminal, JSON otherwise (default auto; also GOTASKQ_LOG_FORMAT)",
+      logFormatOption,
+    );
+
+function logFormatOption(value: string): LogFormat {
+  if (value === "json" || value === "pretty" || value === "auto") return value;
+  throw new InvalidArgumentError(
+    `--log-format takes json, pretty or auto (got ${JSON.stringify(value)})`,
   );
+}
 
 const portOptions = (command: Command): Command =>
   command
@@ -104,7 +120,7 @@ const portOptions = (command: Command): Command =>
 
 export function registerRun(program: Command): void {
   portOptions(
-    schedulerOption(program.command("dev"))
+    longRunningOptions(program.command("dev"))
       .description("API + worker + demo functions on embedded backends (no server needed)")
       .option("--tasks <module>", "also load your own task module (.js or .ts)")
       .option("--concurrency <n>", "handlers run at once (default 16)", intOption("--concurrency"))
@@ -156,7 +172,7 @@ export function registerRun(program: Command): void {
   });
 
   portOptions(
-    schedulerOption(program.command("server"))
+    longRunningOptions(program.command("server"))
       .description("the REST and gRPC API alone (workers run elsewhere)")
       .option(
         "--tasks <module>",
@@ -183,7 +199,7 @@ export function registerRun(program: Command): void {
     }
   });
 
-  schedulerOption(program.command("worker"))
+  longRunningOptions(program.command("worker"))
     .description("run a worker for your task module against the configured broker")
     .requiredOption(
       "--tasks <module>",
