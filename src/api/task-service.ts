@@ -21,6 +21,7 @@ import type {
   WorkerHeartbeat,
 } from "../tracking/tracking-store.js";
 import { type DeadLetterView, deadLetterView } from "./dead-letter-view.js";
+import type { LiveFunctions } from "./live-functions.js";
 import {
   decodeBatch,
   decodeDeadLetterQuery,
@@ -55,6 +56,12 @@ export interface TaskServiceDeps {
   tracking: TrackingStore;
   /** What functions() lists; give the Producer the same one, as it refuses unknown keys. */
   registry?: TaskRegistry;
+  /**
+   * The keys live workers announce, when the Producer accepts them besides the registry's
+   * (`otherFunctions`): functions() lists them too, and a submission of a key nobody is known to
+   * run waits out the server's start-up window before it is decided (see live-functions.ts).
+   */
+  liveFunctions?: LiveFunctions;
   logger: Logger;
   now?: () => number;
   /** WatchTask polling (see task-watch.ts); defaults 150 ms poll, 5 s until not_found. */
@@ -86,6 +93,7 @@ export class TaskService {
   readonly #broker: Broker;
   readonly #tracking: TrackingStore;
   readonly #registry: TaskRegistry | undefined;
+  readonly #live: LiveFunctions | undefined;
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #watch: Omit<WatchOptions, "now">;
@@ -97,6 +105,7 @@ export class TaskService {
     this.#broker = deps.broker;
     this.#tracking = deps.tracking;
     this.#registry = deps.registry;
+    this.#live = deps.liveFunctions;
     this.#logger = deps.logger;
     this.#now = deps.now ?? Date.now;
     this.#watch = deps.watch ?? {};
@@ -107,13 +116,16 @@ export class TaskService {
    * Validates (in the Producer) and enqueues one task; resolves once the broker holds it, or
    * with the existing task marked `duplicate` (idempotency key or unique key).
    */
-  submit(input: unknown): Promise<SubmittedTask> {
+  async submit(input: unknown): Promise<SubmittedTask> {
+    await this.#settle([input]);
     return this.#producer.submit(input);
   }
 
   /** `{tasks:[…]}` (1–1000): each item validated and answered on its own, in order. */
   async submitBatch(input: unknown): Promise<{ results: BatchItemView[] }> {
-    const outcomes = await this.#producer.submitBatch(decodeBatch(input));
+    const items = decodeBatch(input);
+    await this.#settle(items);
+    const outcomes = await this.#producer.submitBatch(items);
     return { results: outcomes.map(batchItemView) };
   }
 
@@ -205,10 +217,16 @@ export class TaskService {
     return this.#tracking.workers({ seenSince: this.#now() - LIVE_WORKER_WINDOW_MS });
   }
 
-  /** The registry's functions when known, else the keys live workers announce. */
+  /**
+   * The registry's functions when known, then the other keys live workers announce on the
+   * broker (key only: their schema and defaults are theirs); without a registry, the keys of
+   * the live workers' heartbeats.
+   */
   async functions(): Promise<FunctionView[]> {
     if (this.#registry) {
-      return this.#registry.describe().map((f) => ({
+      const registry = this.#registry;
+      const others = (this.#live?.keys() ?? []).filter((key) => !registry.has(key));
+      const own = registry.describe().map((f) => ({
         key: f.key,
         queue: f.queue,
         priority: DEFAULT_PRIORITY,
@@ -217,6 +235,7 @@ export class TaskService {
         ...(f.description !== undefined ? { description: f.description } : {}),
         ...(f.schema !== undefined ? { schema: f.schema } : {}),
       }));
+      return [...own, ...others.map((key) => ({ key }))];
     }
     const live = (await this.workers()).filter((w) => w.stoppedAt === undefined);
     const keys = new Set(live.flatMap((w) => w.functions));
@@ -231,6 +250,19 @@ export class TaskService {
   /** Tracked records by latest change, oldest first: what the live event feed polls. */
   async updates(query: TaskUpdatesQuery): Promise<TaskRecord[]> {
     return this.#tracking.updates(query);
+  }
+
+  /** In the start-up window: waits until live workers announced the submissions' keys, or it ends. */
+  async #settle(items: readonly unknown[]): Promise<void> {
+    const live = this.#live;
+    const registry = this.#registry;
+    // Not an array: the Producer refuses it with its own message.
+    if (!live || !registry || !Array.isArray(items)) return;
+    const keys = items.flatMap((item) => {
+      const key = (item as { function_key?: unknown } | null)?.function_key;
+      return typeof key === "string" ? [key] : [];
+    });
+    await live.settle(keys, (key) => registry.has(key));
   }
 
   /** Resolves when the broker answers; rejects with `unavailable` otherwise. */

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { ApiKeyVerifier } from "../api/auth/api-keys.js";
 import type { GrpcServerHandle } from "../api/grpc/server.js";
+import { LiveFunctions } from "../api/live-functions.js";
 import type { CoordinationSource } from "../api/operators/coordination-access.js";
 import { OperatorDirectory } from "../api/operators/operator-directory.js";
 import type { OperatorRole } from "../api/operators/operators-file.js";
@@ -44,7 +45,11 @@ export interface InMemoryOperator {
 export interface ServerDeps {
   /** Default: a pino logger at `config.logLevel`. */
   logger?: Logger;
-  /** Task definitions: with them the API refuses unknown function keys and invalid payloads (422). */
+  /**
+   * Task definitions: with them the API checks payloads against their schemas (400) and refuses
+   * (422) function keys that neither they nor any live worker registers (workers announce their
+   * keys on the broker's control channel, which the API then listens to).
+   */
   registry?: TaskRegistry;
   /**
    * Backends opened by the caller and shared with other parts; the caller stops them. Default:
@@ -80,6 +85,11 @@ export interface ServerTuning {
   watch?: Omit<WatchOptions, "now">;
   /** How long gRPC waits for calls in progress on stop (ms). Default 5 000. */
   grpcCloseGraceMs?: number;
+  /**
+   * The workers' presence interval: for that long after start, a submission of a key nobody is
+   * known to run waits for their beats before it is refused (ms). Default 5 000, theirs.
+   */
+  presenceIntervalMs?: number;
 }
 
 /** A running API process; its pieces are readable once start() has resolved. */
@@ -97,6 +107,8 @@ export interface GoTaskQServer extends Service {
 }
 
 interface Api {
+  /** The keys live workers announce; only with a registry (without one, every key is accepted). */
+  live: LiveFunctions | undefined;
   producer: Producer;
   service: TaskService;
   schedules: ScheduleService;
@@ -142,7 +154,7 @@ class ServerApp implements GoTaskQServer {
         ? [workerPart(config, backends, logger, deps.worker.registry, deps.worker.tuning)]
         : []),
       ...(deps.scheduler ? [schedulerPart(config, backends, logger, deps.scheduler)] : []),
-      { name: "api", start: () => this.#startApi(), stop: async () => {} },
+      { name: "api", start: () => this.#startApi(), stop: async () => this.#api?.live?.stop() },
       ...(transports.rest
         ? [{ name: "rest", start: () => this.#startRest(), stop: async () => this.#rest?.close() }]
         : []),
@@ -190,6 +202,16 @@ class ServerApp implements GoTaskQServer {
     const { logger } = this;
     const registry = this.#deps.registry ? { registry: this.#deps.registry } : {};
     const watch = this.#deps.tuning?.watch;
+    const presenceIntervalMs = this.#deps.tuning?.presenceIntervalMs;
+    // Keys the registry lacks are accepted when a live worker runs them (another task module).
+    const live = this.#deps.registry
+      ? new LiveFunctions({
+          control: broker.control,
+          logger,
+          ...(presenceIntervalMs !== undefined ? { presenceIntervalMs } : {}),
+        })
+      : undefined;
+    await live?.start();
     const producer = new Producer({
       broker,
       tracking: writer,
@@ -198,6 +220,7 @@ class ServerApp implements GoTaskQServer {
       // Opened on the first submission with an idempotency or unique key, not before.
       coordination: () => this.backends.coordination(),
       ...registry,
+      ...(live ? { otherFunctions: live } : {}),
     });
     const service = new TaskService({
       producer,
@@ -205,6 +228,7 @@ class ServerApp implements GoTaskQServer {
       tracking,
       logger,
       ...registry,
+      ...(live ? { liveFunctions: live } : {}),
       ...(watch ? { watch } : {}),
     });
     // Schedules live in the coordination store, opened on first use (none → 503 naming it).
@@ -227,7 +251,7 @@ class ServerApp implements GoTaskQServer {
         ratePerSecond: config.rateLimitPerSecond,
         burst: config.rateLimitBurst,
       });
-    this.#api = { producer, service, schedules, auth, rateLimiter };
+    this.#api = { live, producer, service, schedules, auth, rateLimiter };
   }
 
   async #startRest(): Promise<void> {

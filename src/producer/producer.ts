@@ -5,6 +5,7 @@ import {
   IdempotencyKeyReusedError,
   InvalidArgumentError,
   UnavailableError,
+  UnknownFunctionError,
 } from "../core/errors.js";
 import { parseTaskId } from "../core/ids.js";
 import { type ValidSubmission, validateSubmission } from "../core/submission.js";
@@ -70,6 +71,12 @@ export interface ProducerOptions {
    * are refused, and a function's own queue applies to submissions that name none.
    */
   registry?: TaskRegistry;
+  /**
+   * With `registry`: keys it lacks that are accepted anyway (the API server passes the keys live
+   * workers announce, src/api/live-functions.ts). Such a submission is published as without a
+   * registry: no payload schema check, no function defaults. Default none.
+   */
+  otherFunctions?: OtherFunctions;
   /** Largest payload accepted (default 1 MiB; never above the broker's limit minus the envelope). */
   maxPayloadBytes?: number;
   /** Most tasks in one `submitBatch` (default 1000). */
@@ -90,6 +97,14 @@ export interface ProducerOptions {
 }
 
 export type { SubmittedTask } from "./prepared-task.js";
+
+/** Function keys run elsewhere than the producer's registry (see ProducerOptions). */
+export interface OtherFunctions {
+  /** Whether `functionKey` is accepted on `queue`. */
+  runs(functionKey: string, queue: string): boolean;
+  /** The message of the UnknownFunctionError when it is not (`registered`: the registry's keys). */
+  refusal(functionKey: string, queue: string, registered: readonly string[]): string;
+}
 
 /** One item's outcome; `index` is its position in the array given to `submitBatch`. */
 export type BatchItemResult =
@@ -138,6 +153,7 @@ export class Producer {
   private readonly tracking: TrackingSink;
   private readonly logger: Logger;
   private readonly registry: TaskRegistry | undefined;
+  private readonly otherFunctions: OtherFunctions | undefined;
   private readonly now: () => number;
   private readonly maxBatchSize: number;
   private readonly coordination: ProducerOptions["coordination"];
@@ -151,6 +167,7 @@ export class Producer {
     this.logger = options.logger ?? createLogger();
     this.tracking = guardedSink(options.tracking ?? noTracking, this.logger);
     this.registry = options.registry;
+    this.otherFunctions = options.otherFunctions;
     this.now = options.now ?? Date.now;
     this.maxBatchSize = options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE;
     this.coordination = options.coordination;
@@ -342,7 +359,9 @@ export class Producer {
       maxPayloadBytes: this.maxPayloadBytes,
       now: this.now,
     });
-    const options = this.registry ? functionOptions(this.registry, checked) : undefined;
+    const options = this.registry
+      ? functionOptions(this.registry, checked, this.otherFunctions)
+      : undefined;
     const queueGiven = (input as Record<string, unknown>).queue != null;
     const queue = queueGiven ? checked.queue : (options?.queue ?? checked.queue);
     const valid = { ...checked, queue };
@@ -523,7 +542,17 @@ export class Producer {
  * The function's options; throws UnknownFunctionError (422) for a key the registry does not
  * know, InvalidArgumentError for a payload its schema refuses.
  */
-function functionOptions(registry: TaskRegistry, valid: ValidSubmission): Readonly<TaskOptions> {
+function functionOptions(
+  registry: TaskRegistry,
+  valid: ValidSubmission,
+  others: OtherFunctions | undefined,
+): Readonly<TaskOptions> | undefined {
+  const key = valid.function_key;
+  if (others && !registry.has(key)) {
+    // Run by another worker: its schema and defaults are its own, checked when it runs.
+    if (others.runs(key, valid.queue)) return undefined;
+    throw new UnknownFunctionError(key, others.refusal(key, valid.queue, registry.keys()));
+  }
   registry.validatePayload(valid.function_key, valid.payload);
   return registry.require(valid.function_key).options;
 }
