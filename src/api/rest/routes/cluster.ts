@@ -22,7 +22,7 @@ export function clusterRoutes(service: TaskService): RouteSpec[] {
       url: "/v1/functions",
       operationId: "listFunctions",
       summary:
-        "Known functions with their payload schema and submission defaults (the server's registry), else the keys live workers announce",
+        "Known functions: the server's registry with payload schema and submission defaults, then the other keys live workers register (key only); without a registry, the keys live workers announce",
       tag: "workers",
       scope: "read",
       schema: { response: { 200: functionsSchema } },
