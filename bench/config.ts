@@ -3,6 +3,7 @@
 // `BENCH_TASKS=5000 BENCH_API_DURATION_S=3 npm run bench`. `BENCH_API=only` measures the API
 // alone, `BENCH_API=off` the queue scenarios alone. The product phase (the real CLI processes,
 // bench/product-phase.ts) runs first; `BENCH_PRODUCT=only BENCH_PRODUCT_TASKS=2000` is its smoke run.
+// The CLI start-up section (bench/cli-startup.ts) runs before everything: `BENCH_CLI=only` alone.
 
 import { BACKENDS, type BackendName } from "./backends/load.js";
 
@@ -40,6 +41,10 @@ export interface BenchConfig {
   /** The product phase: `on` before the other phases, `only`, or `off` (`BENCH_PRODUCT`, default on). */
   product: ApiMode;
   productLoad: ProductConfig;
+  /** The CLI start-up section (bench/cli-startup.ts): `on` first of all, `only`, or `off` (`BENCH_CLI`, default on). */
+  cli: ApiMode;
+  /** Timed runs per CLI command (`BENCH_CLI_RUNS`, default 15). */
+  cliRuns: number;
 }
 
 /**
@@ -192,6 +197,8 @@ export function readBenchConfig(env: Env): BenchConfig {
     api: modeOf("BENCH_API", env.BENCH_API),
     product: modeOf("BENCH_PRODUCT", env.BENCH_PRODUCT),
     productLoad: readProductConfig(env),
+    cli: modeOf("BENCH_CLI", env.BENCH_CLI),
+    cliRuns: positiveInt(env, "BENCH_CLI_RUNS", 15),
     apiLoad: {
       durationS: positiveInt(env, "BENCH_API_DURATION_S", 10),
       rounds: positiveInt(env, "BENCH_API_ROUNDS", 3),

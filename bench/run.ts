@@ -7,6 +7,7 @@ import { renderApiSection } from "./api-report.js";
 import type { BenchBackend } from "./backends/backend.js";
 import { loadBackend } from "./backends/load.js";
 import { deleteBullKeys, describeRedis, redisReachable } from "./bullmq-scenarios.js";
+import { runCliStartupPhase } from "./cli-startup.js";
 import { type BenchConfig, readBenchConfig, type SystemName } from "./config.js";
 import { runDashboardPhase } from "./dashboard-queries.js";
 import { type ProductResults, runProductPhase } from "./product-phase.js";
@@ -268,10 +269,14 @@ async function main(): Promise<void> {
     bullPrefix: `gotaskq-bench-${runId}`,
   };
   const loadAtStart = os.loadavg();
-  const productOnly = config.product === "only";
-  const queuePhase = !productOnly && config.api !== "only";
-  const productPhase = productOnly || (config.product === "on" && config.api !== "only");
-  const apiPhase = !productOnly && config.api !== "off";
+  // BENCH_CLI=only: the CLI start-up section alone; otherwise it runs first, on a quiet machine.
+  const cliOnly = config.cli === "only";
+  const productOnly = !cliOnly && config.product === "only";
+  const cliPhase = cliOnly || (config.cli === "on" && !productOnly && config.api !== "only");
+  const queuePhase = !cliOnly && !productOnly && config.api !== "only";
+  const productPhase =
+    !cliOnly && (productOnly || (config.product === "on" && config.api !== "only"));
+  const apiPhase = !cliOnly && !productOnly && config.api !== "off";
   const wantsBull = productPhase || (queuePhase && config.systems.includes("bullmq"));
   const bullReachable = wantsBull && (await redisReachable(config.redisUrl));
   const backends =
@@ -281,7 +286,11 @@ async function main(): Promise<void> {
   let results: Results | undefined;
   let product: ProductResults | undefined;
   let api: ApiResults | undefined;
+  let cliSection: string | undefined;
   try {
+    if (cliPhase) {
+      cliSection = await runCliStartupPhase({ runs: config.cliRuns, tempRoot: ctx.tempRoot });
+    }
     if (productPhase) {
       product = await runProductPhase({
         config: config.productLoad,
@@ -341,9 +350,10 @@ async function main(): Promise<void> {
     ...(api ? { apiSection: renderApiSection(api, config.apiLoad) } : {}),
   });
   // The dashboard's read queries on a large tracking store (bench/dashboard-queries.ts).
-  if (process.env.BENCH_DASHBOARD !== "off" && !productOnly) {
+  if (process.env.BENCH_DASHBOARD !== "off" && !productOnly && !cliOnly) {
     markdown += `\n${await runDashboardPhase()}`;
   }
+  if (cliSection) markdown += `\n${cliSection}`;
   // One newline at the end, as the formatter (npm run lint) wants the committed report.
   markdown = `${markdown.trimEnd()}\n`;
   process.stdout.write(markdown);
