@@ -1,11 +1,13 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Broker, PresenceCommand } from "../broker/broker.js";
 import { createMemoryBroker } from "../broker/memory/memory-broker.js";
+import { createMemoryCoordinationStore } from "../coordination/memory/memory-coordination-store.js";
 import { UnknownFunctionError } from "../core/errors.js";
 import { silentLogger } from "../logging/logger.js";
 import { Producer } from "../producer/producer.js";
 import { defineTasks } from "../tasks/registry.js";
 import { LiveFunctions } from "./live-functions.js";
+import { ScheduleService } from "./schedule-service.js";
 import { TaskService } from "./task-service.js";
 
 // What an API server hears of live workers on the broker's control channel, and what its
@@ -79,6 +81,31 @@ describe("LiveFunctions", () => {
     expect((error as Error).message).toBe(
       'unknown function_key "text.uper"; did you mean "text.upper"? (registered functions: demo.echo, text.upper; no live worker registers "text.uper" either)',
     );
+  });
+
+  it("takes a schedule for a live worker's key, and refuses one for a key nobody runs", async () => {
+    const { producer, live, heard } = await setUp();
+    await heard(beat(["report.build"]));
+    const coordination = createMemoryCoordinationStore();
+    const schedules = new ScheduleService({
+      coordination: async () => coordination,
+      producer,
+      tracking: {} as never,
+      registry: defineTasks({ "demo.echo": (p: unknown) => p }),
+      liveFunctions: live,
+      maxPayloadBytes: 1_000,
+    });
+    const every = { every: "1h", payload: { any: "thing" } };
+    const created = await schedules.create({
+      id: "nightly",
+      function_key: "report.build",
+      ...every,
+    });
+    expect(created.function_key).toBe("report.build");
+    await expect(
+      schedules.create({ id: "typo", function_key: "report.buld", ...every }),
+    ).rejects.toBeInstanceOf(UnknownFunctionError);
+    await coordination.close();
   });
 
   it("refuses a key live workers run only on other queues, naming them", async () => {

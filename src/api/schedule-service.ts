@@ -10,6 +10,7 @@ import { nextTicks } from "../schedules/ticks.js";
 import { parseScheduleId, validateSchedule } from "../schedules/validation.js";
 import type { TaskRegistry } from "../tasks/registry.js";
 import type { TrackingStore } from "../tracking/tracking-store.js";
+import type { LiveFunctions } from "./live-functions.js";
 
 // The schedule operations every transport calls (REST, gRPC, the CLI): list with next runs and
 // the last outcome, create, update, pause, resume, trigger now, remove. Inputs are `unknown` and
@@ -24,8 +25,12 @@ export interface ScheduleServiceDeps {
   producer: Producer;
   /** Read for the last tick's task status (best-effort, like every tracking read). */
   tracking: TrackingStore;
-  /** With it, a schedule for a function it does not know is refused (422). */
+  /**
+   * With it, a schedule for a function that neither it nor a live worker (`liveFunctions`)
+   * registers is refused (422); a live worker's key is taken without a payload check.
+   */
   registry?: TaskRegistry;
+  liveFunctions?: LiveFunctions;
   maxPayloadBytes: number;
   now?: () => number;
 }
@@ -122,9 +127,14 @@ export class ScheduleService {
   }
 
   #validate(body: unknown) {
+    const { registry, liveFunctions } = this.#deps;
+    const key = (body as { function_key?: unknown } | null)?.function_key;
+    // Another worker's function: its schema is its own (the API does the same for a submission).
+    const elsewhere =
+      typeof key === "string" && !registry?.has(key) && liveFunctions?.keys().includes(key);
     return validateSchedule(body, {
       maxPayloadBytes: this.#deps.maxPayloadBytes,
-      ...(this.#deps.registry ? { registry: this.#deps.registry } : {}),
+      ...(registry && !elsewhere ? { registry } : {}),
     });
   }
 

@@ -238,6 +238,7 @@ class ServerApp implements GoTaskQServer {
       tracking,
       maxPayloadBytes: config.maxPayloadBytes,
       ...registry,
+      ...(live ? { liveFunctions: live } : {}),
     });
     const auth = await ApiKeyVerifier.load({
       keysFile: path.resolve(config.apiKeysFile),
