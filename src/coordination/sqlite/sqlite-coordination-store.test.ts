@@ -103,28 +103,34 @@ describe("sqlite coordination store specifics", () => {
   };
 
   it("two processes racing for the same keys and slots: exactly one wins each, 1,000 rounds", async () => {
-    const file = path.join(fresh(), "coordination.db");
-    // Created first, so neither racer spends its start migrating.
-    await openSqliteCoordinationStore({ path: file }).close();
     const rounds = 1_000;
-    const racers = [racer(file, "a", rounds), racer(file, "b", rounds)];
-    await Promise.all(racers.map((r) => r.ready));
-    for (const r of racers) r.go();
-    const [a, b] = await Promise.all(racers.map((r) => r.done));
-    if (!a || !b) throw new Error("a racer is missing");
-    for (const kind of ["claims", "slots"] as const) {
-      const won = [...a[kind], ...b[kind]].sort((x, y) => x - y);
-      expect(won, kind).toEqual(Array.from({ length: rounds }, (_, i) => i));
+    // Every race must have exactly one winner per key and slot. That the two actually raced
+    // (each won some rounds) needs both to run at once: on a loaded machine one racer can
+    // finish its ~50 ms of work before the other is scheduled, so a race is run again (up to
+    // three times) until both have won something.
+    let raced = false;
+    for (let attempt = 0; attempt < 3 && !raced; attempt++) {
+      const file = path.join(fresh(), "coordination.db");
+      // Created first, so neither racer spends its start migrating.
+      await openSqliteCoordinationStore({ path: file }).close();
+      const racers = [racer(file, "a", rounds), racer(file, "b", rounds)];
+      await Promise.all(racers.map((r) => r.ready));
+      for (const r of racers) r.go();
+      const [a, b] = await Promise.all(racers.map((r) => r.done));
+      if (!a || !b) throw new Error("a racer is missing");
+      for (const kind of ["claims", "slots"] as const) {
+        const won = [...a[kind], ...b[kind]].sort((x, y) => x - y);
+        expect(won, kind).toEqual(Array.from({ length: rounds }, (_, i) => i));
+      }
+      const store = openSqliteCoordinationStore({ path: file, prefix: "race" });
+      const winners = new Set(a.claims);
+      for (const round of [0, rounds - 1]) {
+        expect((await store.read(`race:${round}`))?.value).toBe(winners.has(round) ? "a" : "b");
+      }
+      await store.close();
+      raced = a.claims.length + a.slots.length > 0 && b.claims.length + b.slots.length > 0;
     }
-    // Both actually raced: each won some rounds.
-    expect(a.claims.length + a.slots.length).toBeGreaterThan(0);
-    expect(b.claims.length + b.slots.length).toBeGreaterThan(0);
-    const store = openSqliteCoordinationStore({ path: file, prefix: "race" });
-    const winners = new Set(a.claims);
-    for (const round of [0, rounds - 1]) {
-      expect((await store.read(`race:${round}`))?.value).toBe(winners.has(round) ? "a" : "b");
-    }
-    await store.close();
+    expect(raced, "in three races, one racer always won everything").toBe(true);
   });
 
   it("shares a file with the broker without touching its schema version", async () => {
