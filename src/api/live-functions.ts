@@ -99,11 +99,12 @@ export class LiveFunctions implements Service {
     while (pending()) {
       const left = (this.#startedAt ?? 0) + this.#windowMs - this.#now();
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, Math.max(1, left + 1));
-        function done() {
+        const done = () => {
           clearTimeout(timer);
+          this.#waiters.delete(done);
           resolve();
-        }
+        };
+        const timer = setTimeout(done, Math.max(1, left + 1));
         this.#waiters.add(done);
       });
     }
