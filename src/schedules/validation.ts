@@ -19,12 +19,8 @@ import { cronOf } from "./ticks.js";
 // The task it submits is checked by the task submission validator itself (a probe submission),
 // so a schedule can never hold a payload or an option that every tick would then fail on.
 
-const FIELDS = new Set([
-  "id",
-  "function_key",
-  "cron",
-  "timezone",
-  "every",
+/** The task options a schedule passes to every tick's submission (checked as a submission's). */
+const TASK_FIELDS = [
   "payload",
   "queue",
   "priority",
@@ -32,6 +28,15 @@ const FIELDS = new Set([
   "max_retries",
   "backoff",
   "metadata",
+] as const;
+
+const FIELDS = new Set([
+  "id",
+  "function_key",
+  "cron",
+  "timezone",
+  "every",
+  ...TASK_FIELDS,
   "missed",
   "catch_up_max",
   "overlap",
@@ -251,15 +256,7 @@ function checkTask(raw: Record<string, unknown>, limits: ScheduleLimits) {
     }
   }
   const probe: Record<string, unknown> = { function_key: raw.function_key };
-  for (const field of [
-    "payload",
-    "queue",
-    "priority",
-    "timeout_ms",
-    "max_retries",
-    "backoff",
-    "metadata",
-  ]) {
+  for (const field of TASK_FIELDS) {
     if (raw[field] !== undefined && raw[field] !== null) probe[field] = raw[field];
   }
   const valid = validateSubmission(probe, { maxPayloadBytes: limits.maxPayloadBytes });
