@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../logging/logger.js";
 import { defineTasks } from "../tasks/registry.js";
@@ -61,6 +62,16 @@ describe("connect()", () => {
     const first = await gtq.producer.submit(task);
     const again = await gtq.producer.submit(task);
     expect(again).toMatchObject({ id: first.id, duplicate: true });
+  });
+
+  it("says that GOTASKQ_API_URL is not used: it opens the backends itself", async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: "warn" }, { write: (line: string) => void lines.push(line) });
+    const gtq = await connected({ logger, config: { apiUrl: "http://127.0.0.1:8080" } });
+    expect(gtq.broker.kind).toBe("sqlite");
+    expect(lines.join("")).toMatch(
+      /GOTASKQ_API_URL is set, but connect\(\) does not go through a server/,
+    );
   });
 
   it("refuses unknown keys when given a registry", async () => {

@@ -38,7 +38,10 @@ export interface ConnectOptions {
    * Default none: any well-formed function key is accepted.
    */
   registry?: TaskRegistry;
-  /** Default: pino at `GOTASKQ_LOG_LEVEL` (info) on stderr, so stdout stays the application's. */
+  /**
+   * Default: pino on stderr (stdout stays the application's), at `GOTASKQ_LOG_LEVEL` when set,
+   * else like the CLI: warnings only for submitting, info (task events) for the workers it starts.
+   */
   logger?: Logger;
 }
 
@@ -82,31 +85,44 @@ export interface GoTaskQClient extends Service {
 
 /** Opens the configured backends (see above); resolves once they are open. */
 export async function connect(options: ConnectOptions = {}): Promise<GoTaskQClient> {
-  const config = resolveConfig(options.env ?? process.env, options.config);
-  const logger = options.logger ?? createLogger({ level: config.logLevel, stream: "stderr" });
+  const env = options.env ?? process.env;
+  const config = resolveConfig(env, options.config);
+  const level = options.config?.logLevel ?? (env.GOTASKQ_LOG_LEVEL || undefined);
+  const logger = options.logger ?? createLogger({ level: level ?? "warn", stream: "stderr" });
+  const workerLogger = options.logger ?? logger.child({}, { level: level ?? config.logLevel });
+  if (config.apiUrl !== undefined) {
+    logger.warn(
+      { event: "api_url_ignored", api_url: config.apiUrl, broker_url: config.brokerUrl },
+      "GOTASKQ_API_URL is set, but connect() does not go through a server: it opens GOTASKQ_BROKER_URL and GOTASKQ_TRACKING_URL itself (point them at the server's backends, or submit over its REST API)",
+    );
+  }
   // Tracking writes inline: an application submitting from code is not an API server's event loop.
   const backends = new Backends(config, { logger, sqliteWriteThread: false });
   await backends.start();
-  return new Client(config, logger, backends, options.registry);
+  return new Client(config, { client: logger, worker: workerLogger }, backends, options.registry);
 }
 
 class Client implements GoTaskQClient {
   readonly producer: Producer;
+  readonly logger: Logger;
+  readonly #workerLogger: Logger;
   readonly #backends: Backends;
   readonly #workers: Array<{ stop(): Promise<void> }> = [];
   #closing: Promise<void> | undefined;
 
   constructor(
     readonly config: GoTaskQConfig,
-    readonly logger: Logger,
+    loggers: { client: Logger; worker: Logger },
     backends: Backends,
     registry: TaskRegistry | undefined,
   ) {
+    this.logger = loggers.client;
+    this.#workerLogger = loggers.worker;
     this.#backends = backends;
     this.producer = new Producer({
       broker: backends.broker,
       tracking: backends.writer,
-      logger,
+      logger: loggers.client,
       maxPayloadBytes: config.maxPayloadBytes,
       // Opened on the first submission with an idempotency or unique key, as the server does.
       coordination: () => backends.coordination(),
@@ -143,7 +159,7 @@ class Client implements GoTaskQClient {
 
   async startWorker(registry: TaskRegistry, tuning?: WorkerTuning): Promise<Worker> {
     if (this.#closing) throw new GoTaskQError("conflict", "the client is closed");
-    const part = workerPart(this.config, this.#backends, this.logger, registry, tuning);
+    const part = workerPart(this.config, this.#backends, this.#workerLogger, registry, tuning);
     await part.start();
     this.#workers.push(part);
     return part.worker();
