@@ -5,7 +5,7 @@ import type { Producer, SubmittedTask } from "../producer/producer.js";
 import type { Schedule } from "../schedules/schedule.js";
 import { type ScheduleState, ScheduleStore } from "../schedules/schedule-store.js";
 import { DEFAULT_SCHEDULER_LEASE_MS, schedulerTiming } from "../schedules/scheduler.js";
-import { tickSubmission } from "../schedules/tick-submission.js";
+import { tickSubmission, tickTaskId } from "../schedules/tick-submission.js";
 import { nextTicks } from "../schedules/ticks.js";
 import { parseScheduleId, validateSchedule } from "../schedules/validation.js";
 import type { TaskRegistry } from "../tasks/registry.js";
@@ -114,6 +114,7 @@ export class ScheduleService {
     const { retentionMs } = schedulerTiming({ leaseMs: DEFAULT_SCHEDULER_LEASE_MS });
     const task = await this.#deps.producer.submit(
       tickSubmission(schedule, at, "manual", retentionMs),
+      { id: tickTaskId(schedule.id, at, "manual") },
     );
     await store
       .record(schedule.id, { taskId: task.id, outcome: "submitted", at })

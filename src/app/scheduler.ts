@@ -52,7 +52,7 @@ export function schedulerPart(
       });
       scheduler = new Scheduler({
         coordination: () => backends.coordination(),
-        submit: (submission) => producer.submit(submission),
+        submit: (submission, options) => producer.submit(submission, options),
         logger,
         declared,
         timing: { ...deps.timing, leaseMs: config.schedulerLeaseMs },

@@ -1,4 +1,4 @@
-import { randomFillSync } from "node:crypto";
+import { createHash, randomFillSync } from "node:crypto";
 import { V7Generator } from "uuidv7";
 import { InvalidArgumentError } from "./errors.js";
 
@@ -24,6 +24,23 @@ const generator = new V7Generator({
 
 export function newTaskId(): string {
   return generator.generate().toString();
+}
+
+/**
+ * A task id derived from a name and a time: UUIDv7 layout (the 48-bit millisecond timestamp is
+ * `atMs`, so it sorts with the ids made at that time) with the 74 "random" bits taken from
+ * SHA-256 of `name`. Every process derives the same id for the same (name, time): a scheduled
+ * tick's task has one id however many schedulers submit it.
+ */
+export function derivedTaskId(atMs: number, name: string): string {
+  const hash = createHash("sha256").update(name).digest();
+  const bytes = Buffer.alloc(16);
+  bytes.writeUIntBE(Math.max(0, Math.min(atMs, 2 ** 48 - 1)), 0, 6);
+  hash.copy(bytes, 6, 0, 10);
+  bytes[6] = 0x70 | ((bytes[6] as number) & 0x0f); // version 7
+  bytes[8] = 0x80 | ((bytes[8] as number) & 0x3f); // RFC 4122 variant
+  const hex = bytes.toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 export function isTaskId(value: unknown): value is string {

@@ -98,6 +98,16 @@ export interface ProducerOptions {
 
 export type { SubmittedTask } from "./prepared-task.js";
 
+/** Library-only options of `submit` (not on the wire). */
+export interface SubmitOptions {
+  /**
+   * The task's id instead of a fresh one: a caller whose submissions have an identity of their
+   * own (the scheduler's ticks, see core/ids.ts derivedTaskId) so every copy names one task.
+   * With an idempotency key, the key's first claim decides the id, as always.
+   */
+  id?: string;
+}
+
 /** Function keys run elsewhere than the producer's registry (see ProducerOptions). */
 export interface OtherFunctions {
   /** Whether `functionKey` is accepted on `queue`. */
@@ -183,8 +193,8 @@ export class Producer {
    * Validates and publishes one task; resolves once the broker holds it durably, or with the
    * task already holding its idempotency or unique key (`duplicate: true`, nothing enqueued).
    */
-  async submit(submission: unknown): Promise<SubmittedTask> {
-    const planned = this.plan(submission, 0);
+  async submit(submission: unknown, options: SubmitOptions = {}): Promise<SubmittedTask> {
+    const planned = this.plan(submission, 0, options.id);
     if (!planned.identity.idempotency && !planned.identity.unique) {
       const { prepared } = planned;
       await this.broker.publish(prepared.envelope.queue, [prepared.message]);
@@ -354,7 +364,7 @@ export class Producer {
    * The one validation of a submission (its fields, then its function and payload schema), and
    * the keys it must take before it is published.
    */
-  private plan(input: unknown, index: number): Planned {
+  private plan(input: unknown, index: number, id?: string): Planned {
     const checked = validateSubmission(input, {
       maxPayloadBytes: this.maxPayloadBytes,
       now: this.now,
@@ -389,7 +399,7 @@ export class Producer {
     if (unique && uniqueKey !== undefined) {
       identity.unique = { key: uniqueKey, ttlMs: unique.ttl_ms };
     }
-    return { index, prepared: build(), identity, withId: build };
+    return { index, prepared: build(id), identity, withId: build };
   }
 
   private async store(): Promise<CoordinationStore> {

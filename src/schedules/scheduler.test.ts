@@ -11,6 +11,7 @@ import { Producer } from "../producer/producer.js";
 import { TICK_METADATA_KEY } from "./schedule.js";
 import { ScheduleStore } from "./schedule-store.js";
 import { Scheduler, type SchedulerTiming } from "./scheduler.js";
+import { tickTaskId } from "./tick-submission.js";
 import { validateSchedule } from "./validation.js";
 
 // The scheduler loop on a fake clock (vitest's, which also drives the memory store's TTLs and
@@ -29,8 +30,8 @@ function rig(start: string, timing: Partial<SchedulerTiming> = {}) {
   const startScheduler = async (declared: unknown[] = []) => {
     const scheduler = new Scheduler({
       coordination: async () => createMemoryCoordinationStore({ server }),
-      submit: async (submission: TaskSubmission) => {
-        const task = await producer.submit(submission);
+      submit: async (submission: TaskSubmission, options: { id: string }) => {
+        const task = await producer.submit(submission, options);
         if (!task.duplicate) {
           accepted.push({ tick: submission.metadata?.[TICK_METADATA_KEY] ?? "", id: task.id });
         }
@@ -66,6 +67,10 @@ describe("Scheduler", () => {
     expect(new Set(ticks).size).toBe(ticks.length);
     expect(ticks.length).toBeGreaterThanOrEqual(9);
     expect(ticks[0]).toBe("2026-01-01T00:00:01.000Z");
+    // Each tick's task id derives from (schedule, tick): any scheduler names the same task.
+    for (const { tick, id } of r.accepted) {
+      expect(id).toBe(tickTaskId("every-second", Date.parse(tick), "tick"));
+    }
   });
 
   it("takes over a tick whose holder died, without submitting it twice", async () => {
@@ -125,14 +130,14 @@ describe("Scheduler", () => {
         if (down) throw new UnavailableError("store down (test)");
         return createMemoryCoordinationStore({ server });
       },
-      submit: async (submission) => {
+      submit: async (submission, options) => {
         const store = createMemoryCoordinationStore({ server });
         const producer = new Producer({
           broker: r.broker,
           logger: silentLogger(),
           coordination: store,
         });
-        const task = await producer.submit(submission);
+        const task = await producer.submit(submission, options);
         if (!task.duplicate)
           r.accepted.push({ tick: submission.metadata?.[TICK_METADATA_KEY] ?? "", id: task.id });
         return task;

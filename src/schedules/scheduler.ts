@@ -9,7 +9,7 @@ import type { SubmittedTask } from "../producer/prepared-task.js";
 import type { Schedule, ScheduleSpec } from "./schedule.js";
 import { ScheduleStore } from "./schedule-store.js";
 import { abandonTick, claimTick, settleTick, tickKey } from "./tick-claims.js";
-import { tickSubmission } from "./tick-submission.js";
+import { tickSubmission, tickTaskId } from "./tick-submission.js";
 import { latestTicksBetween, nextTick, ticksBetween } from "./ticks.js";
 
 // The scheduler loop of one process. Any number of processes run it on one coordination store;
@@ -57,7 +57,11 @@ export function schedulerTiming(given: Partial<SchedulerTiming> = {}): Scheduler
 }
 
 /** What the scheduler submits through: the Producer's `submit`. */
-export type Submit = (submission: TaskSubmission) => Promise<SubmittedTask>;
+/** Submits a tick's task under the id given (see tickTaskId). */
+export type Submit = (
+  submission: TaskSubmission,
+  options: { id: string },
+) => Promise<SubmittedTask>;
 
 export interface SchedulerOptions {
   coordination: () => Promise<CoordinationStore>;
@@ -212,7 +216,9 @@ export class Scheduler implements Service {
     let task: SubmittedTask | undefined;
     let outcome: "submitted" | "skipped_overlap" = "submitted";
     try {
-      task = await this.#options.submit(tickSubmission(schedule, tick, "tick", retentionMs));
+      task = await this.#options.submit(tickSubmission(schedule, tick, "tick", retentionMs), {
+        id: tickTaskId(schedule.id, tick, "tick"),
+      });
       // A fresh claim means nobody submitted this tick before: a duplicate is the unique key
       // of skip_if_running answering the previous tick's task.
       if (task.duplicate && !claim.takeover) outcome = "skipped_overlap";

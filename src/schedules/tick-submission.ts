@@ -1,3 +1,4 @@
+import { derivedTaskId } from "../core/ids.js";
 import type { TaskSubmission } from "../core/submission.js";
 import {
   SCHEDULE_METADATA_KEY,
@@ -16,6 +17,14 @@ export type Trigger = "tick" | "manual";
 /** The idempotency key of a tick: the same in every process, unique per (schedule, tick). */
 export function tickIdempotencyKey(scheduleId: string, tick: number, trigger: Trigger): string {
   return `schedule:${scheduleId}:${trigger === "manual" ? "manual:" : ""}${tick}`;
+}
+
+/**
+ * The task id of a tick: derived from (schedule, tick time, trigger), the same in every process,
+ * time-ordered by the tick.
+ */
+export function tickTaskId(scheduleId: string, tick: number, trigger: Trigger): string {
+  return derivedTaskId(tick, tickIdempotencyKey(scheduleId, tick, trigger));
 }
 
 export function tickSubmission(
