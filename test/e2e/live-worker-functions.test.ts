@@ -1,8 +1,8 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually } from "../support/cli.js";
-import { type DevServer, startDevServer } from "../support/dev-server.js";
+import { eventually, Sandbox } from "../support/cli.js";
+import { ADMIN_KEY, type DevServer, startDevServer } from "../support/dev-server.js";
 
 // "Your own tasks" beside a running quick start (issue 15): `gotaskq dev` (its API knows the demo
 // functions) and a separate `gotaskq worker --tasks tasks.ts` registering text.upper, on the same
@@ -47,6 +47,17 @@ describe("the API accepts the function keys of live workers", () => {
     expect((r.json as { detail: string }).detail).toMatch(
       /^unknown function_key "text\.lower"; did you mean "text\.upper"\?.*no live worker registers "text\.lower" either\)$/,
     );
+  });
+
+  it("takes the key from the CLI through the API (GOTASKQ_API_URL), and runs it", async () => {
+    const remote = new Sandbox({ GOTASKQ_API_URL: dev.restUrl, GOTASKQ_API_KEY: ADMIN_KEY });
+    try {
+      const r = await remote.run(["submit", "text.upper", '{"text":"cli"}', "--wait", "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ status: "SUCCESS", result: "CLI" });
+    } finally {
+      await remote.cleanup();
+    }
   });
 
   it("lists the live worker's key among the functions", async () => {
