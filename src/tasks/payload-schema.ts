@@ -1,4 +1,5 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { createRequire } from "node:module";
+import type { ErrorObject, ValidateFunction } from "ajv";
 import { InvalidArgumentError } from "../core/errors.js";
 
 // Payload schemas (JSON Schema, draft-07 as Ajv 8 reads it by default). Each schema is compiled
@@ -10,6 +11,10 @@ import { InvalidArgumentError } from "../core/errors.js";
 // `properties`, untyped keywords), which are plain JSON Schema that users rightly write. Ajv
 // ships no `format` implementations (they live in ajv-formats, which we do not depend on), and
 // an unknown format is refused, so the common ones are defined here.
+//
+// Ajv (CommonJS, ~20 ms to load) is required when the first compiler is made, not with this
+// module: CLI commands that reach the registry's types through the service (`gotaskq status`)
+// never compile a schema and should not pay for it.
 
 /** A JSON Schema object. Kept structural: users write schemas as plain object literals. */
 export type JsonSchema = Record<string, unknown>;
@@ -26,6 +31,7 @@ const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{
 const MAX_LISTED_ERRORS = 5;
 
 export function createSchemaCompiler(): (schema: JsonSchema, key: string) => PayloadValidator {
+  const { Ajv } = createRequire(import.meta.url)("ajv") as typeof import("ajv");
   const ajv = new Ajv({
     allErrors: true,
     strictSchema: true,
