@@ -1,8 +1,9 @@
 import type { Command } from "commander";
 import type { TaskRecord } from "../../tracking/tracking-store.js";
-import { timeOption } from "../options.js";
-import { printFields, printJson, printTable } from "../output.js";
+import { intOption, timeOption } from "../options.js";
+import { EXIT_TASK_NOT_SUCCESSFUL, printFields, printJson, printTable } from "../output.js";
 import type { CommandSession } from "../session.js";
+import { waitForFinal } from "./wait.js";
 
 // Read commands (status, list, logs, queues, workers) over the same service layer as the REST and
 // gRPC APIs: the service decodes and validates the arguments, so the CLI answers bad input with
@@ -37,11 +38,21 @@ export function registerInspect(program: Command, session: CommandSession): void
     .command("status")
     .description("show the tracked record of a task")
     .argument("<id>", "task id")
+    .option("--wait", "follow the task until SUCCESS, FAILURE or CANCELED (exit 3 unless SUCCESS)")
+    .option(
+      "--wait-timeout-ms <ms>",
+      "give up waiting after this long (default 120000)",
+      intOption("--wait-timeout-ms"),
+    )
     .option("--json", "print JSON")
     .action(async (id: string, opts) => {
-      const record = await (await session.service()).get(id);
+      const service = await session.service();
+      const record = opts.wait
+        ? await waitForFinal(service, id, opts.waitTimeoutMs ?? 120_000)
+        : await service.get(id);
       if (opts.json) printJson(record);
       else printRecord(record);
+      if (opts.wait && record.status !== "SUCCESS") process.exitCode = EXIT_TASK_NOT_SUCCESSFUL;
     });
 
   program

@@ -1,14 +1,11 @@
 import type { Command } from "commander";
 import type { TaskOperations } from "../../api/task-operations.js";
-import { GoTaskQError } from "../../core/errors.js";
 import { parseJsonSafe } from "../../core/json-guard.js";
-import { sleep } from "../../core/lifecycle.js";
-import { isFinalStatus } from "../../core/status.js";
-import type { TaskRecord } from "../../tracking/tracking-store.js";
 import { intOption } from "../options.js";
 import { CliError, EXIT_TASK_NOT_SUCCESSFUL, printJson } from "../output.js";
 import type { CommandSession } from "../session.js";
 import { printRecord } from "./inspect.js";
+import { waitForFinal } from "./wait.js";
 
 // `gotaskq submit <function_key> [json]`: validate, publish (exit 0 only once the broker has the
 // task durably), then optionally follow the tracked status to a final one.
@@ -42,33 +39,6 @@ async function checkFunctionKey(service: TaskOperations, key: string): Promise<v
   if (known.length === 0 || known.includes(key)) return;
   throw new CliError(
     `unknown function key "${key}": no live worker registers it (known: ${known.join(", ")}); pass --allow-unknown to enqueue it anyway`,
-  );
-}
-
-/** Not tracked yet (tracking lags behind submission) reads as "keep waiting". */
-async function tracked(service: TaskOperations, id: string): Promise<TaskRecord | undefined> {
-  try {
-    return await service.get(id);
-  } catch (error) {
-    if (error instanceof GoTaskQError && error.code === "not_found") return undefined;
-    throw error;
-  }
-}
-
-async function waitForFinal(
-  service: TaskOperations,
-  id: string,
-  timeoutMs: number,
-): Promise<TaskRecord> {
-  const deadline = Date.now() + timeoutMs;
-  let last: TaskRecord | undefined;
-  while (Date.now() < deadline) {
-    last = await tracked(service, id);
-    if (last && isFinalStatus(last.status)) return last;
-    await sleep(100);
-  }
-  throw new CliError(
-    `task ${id} did not reach a final status within ${timeoutMs} ms (last seen: ${last?.status ?? "not tracked yet"}); is a worker running?`,
   );
 }
 
