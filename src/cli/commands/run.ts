@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { type GoTaskQConfig, resolveConfig } from "../../config/config.js";
@@ -54,6 +55,28 @@ async function loadTaskModule(file: string) {
 function describeUrl(url: string): string {
   if (!url.startsWith("sqlite://")) return url;
   return `${url}  (${path.resolve(url.replace(/^sqlite:\/\//, "").split("?")[0] ?? "")})`;
+}
+
+/**
+ * Where `dev` leaves the key it generated, for scripts and curl in this folder
+ * (`KEY=$(cat .gotaskq/dev-api-key)`): beside the keys file, readable by its owner only. The file
+ * holds the latest run's key (a stopped dev's key is refused); with GOTASKQ_API_KEYS there is no
+ * generated key and a previous run's file is removed. Returns the file, or undefined if not written.
+ */
+function leaveDevKey(config: GoTaskQConfig, devKey: string | undefined): string | undefined {
+  const file = path.join(path.dirname(config.apiKeysFile), "dev-api-key");
+  try {
+    if (!devKey) {
+      rmSync(file, { force: true });
+      return undefined;
+    }
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, `${devKey}\n`, { mode: 0o600 });
+    return file;
+  } catch (error) {
+    process.stderr.write(`could not write the dev API key to ${file}: ${String(error)}\n`);
+    return undefined;
+  }
 }
 
 /** Starts `app`; on SIGTERM/SIGINT it stops (graceful once, forced on a second signal), exit 0. */
@@ -150,13 +173,14 @@ export function registerRun(program: Command): void {
     const restUrl = app.rest?.url ?? "";
     const grpcPort = app.grpc?.port ?? config.grpcPort;
     const key = devKey ?? config.apiKeys[0] ?? "";
+    const keyFile = leaveDevKey(config, devKey);
     process.stdout.write(
       [
         `GoTaskQ dev is running (pid ${process.pid})`,
         `Dashboard:  ${restUrl}/  (operator admin, password ${config.devPassword !== undefined ? "from GOTASKQ_DEV_PASSWORD" : devPassword})`,
         `  REST:      ${restUrl}   (OpenAPI: ${restUrl}/openapi.json)`,
         `  gRPC:      ${config.host}:${grpcPort}   (gotaskq.v1.TaskService, proto/gotaskq/v1/tasks.proto)`,
-        `  API key:   ${key}${devKey ? "   (generated for this run; set GOTASKQ_API_KEYS to choose your own)" : "   (from GOTASKQ_API_KEYS)"}`,
+        `  API key:   ${key}${devKey ? `   (generated for this run${keyFile ? `, also in ${keyFile}` : ""}; set GOTASKQ_API_KEYS to choose your own)` : "   (from GOTASKQ_API_KEYS)"}`,
         `  broker:    ${describeUrl(config.brokerUrl)}`,
         `  tracking:  ${describeUrl(config.trackingUrl)}`,
         `  worker:    concurrency ${config.concurrency}, queues ${config.queues.join(",")}`,
