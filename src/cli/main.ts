@@ -70,4 +70,10 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+// `gotaskq list | head`: a reader that leaves before the answer is written is not an error.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error;
+  process.exit(process.exitCode ?? 0);
+});
+
 await main(process.argv);

@@ -1,5 +1,6 @@
+import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Sandbox } from "../support/cli.js";
+import { CLI, Sandbox } from "../support/cli.js";
 
 // What a new user meets in the first hour (issue 15), through the real CLI against one
 // `gotaskq dev` on embedded SQLite backends: relative times, messages that agree with each other,
@@ -69,5 +70,16 @@ describe("gotaskq CLI: the first hour", () => {
         `gotaskq: port ${args[args.indexOf(flag) + 1]} on 127.0.0.1 is in use (${flag} / ${variable}); stop the other process or choose another port (0 = any free port)`,
       ]);
     }
+  });
+
+  it("stops quietly when the reader of its output leaves early (status | head -1)", async () => {
+    const r = spawnSync(
+      "bash",
+      ["-c", `"${process.execPath}" "${CLI}" status ${id} | head -1; exit \${PIPESTATUS[0]}`],
+      { cwd: box.dir, env: { ...process.env, ...box.env }, encoding: "utf8" },
+    );
+    expect(r.stdout).toBe(`id                  ${id}\n`);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
   });
 });
