@@ -62,6 +62,11 @@ export interface TaskServiceDeps {
    * run waits out the server's start-up window before it is decided (see live-functions.ts).
    */
   liveFunctions?: LiveFunctions;
+  /**
+   * The tracking writer of this process's Producer: what it has not written yet answers a read
+   * that missed the store, so a client reads its submission at once (see get()).
+   */
+  unwritten?: { unwrittenRecord(taskId: string): TaskRecord | undefined };
   logger: Logger;
   now?: () => number;
   /** WatchTask polling (see task-watch.ts); defaults 150 ms poll, 5 s until not_found. */
@@ -94,6 +99,7 @@ export class TaskService {
   readonly #tracking: TrackingStore;
   readonly #registry: TaskRegistry | undefined;
   readonly #live: LiveFunctions | undefined;
+  readonly #unwritten: TaskServiceDeps["unwritten"];
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #watch: Omit<WatchOptions, "now">;
@@ -106,6 +112,7 @@ export class TaskService {
     this.#tracking = deps.tracking;
     this.#registry = deps.registry;
     this.#live = deps.liveFunctions;
+    this.#unwritten = deps.unwritten;
     this.#logger = deps.logger;
     this.#now = deps.now ?? Date.now;
     this.#watch = deps.watch ?? {};
@@ -129,11 +136,25 @@ export class TaskService {
     return { results: outcomes.map(batchItemView) };
   }
 
+  /**
+   * The tracked record; for a task this process accepted whose events are not written yet, the
+   * record they make ("read your submission": a 202 is followed by a 200 PENDING, not a 404).
+   * The writer is asked first: a batch written between the two reads is then in one of them.
+   */
   async get(rawId: unknown): Promise<TaskRecord> {
     const id = parseTaskId(rawId);
-    const record = await this.#tracking.get(id);
-    if (!record) throw notTracked(id);
-    return record;
+    const unwritten = this.#unwritten?.unwrittenRecord(id);
+    let record: TaskRecord | undefined;
+    try {
+      record = await this.#tracking.get(id);
+    } catch (error) {
+      // The store is unreachable: what this process still holds is the best answer there is.
+      if (unwritten) return unwritten;
+      throw error;
+    }
+    const found = record ?? unwritten;
+    if (!found) throw notTracked(id);
+    return found;
   }
 
   /** The list query's filters, decoded as list() decodes them (for the live event stream). */

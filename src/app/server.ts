@@ -226,6 +226,8 @@ class ServerApp implements GoTaskQServer {
       producer,
       broker,
       tracking,
+      // Reads of what this process accepted and has not written yet are answered from the writer.
+      unwritten: writer,
       logger,
       ...registry,
       ...(live ? { liveFunctions: live } : {}),

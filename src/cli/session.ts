@@ -108,6 +108,7 @@ export class CliSession {
         producer: await this.producer(),
         broker: await this.broker(),
         tracking: await this.tracking(),
+        unwritten: await this.writer(),
         logger: this.logger,
       });
     })();

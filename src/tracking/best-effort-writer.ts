@@ -5,9 +5,18 @@ import {
   type BestEffortWriterStats,
   resolveWriterOptions,
 } from "./best-effort-writer-options.js";
+import { eventToValues, rowToRecord } from "./records/rows.js";
+import type { TaskValues } from "./records/schema.js";
+import { mergeTaskValues } from "./sql/merge.js";
 import { TrackingBuffer } from "./tracking-buffer.js";
 import type { TrackingSink } from "./tracking-sink.js";
-import type { TaskEvent, TaskLogLine, TrackingStore, WorkerHeartbeat } from "./tracking-store.js";
+import type {
+  TaskEvent,
+  TaskLogLine,
+  TaskRecord,
+  TrackingStore,
+  WorkerHeartbeat,
+} from "./tracking-store.js";
 import { WriteProblemReporter } from "./write-problem-reporter.js";
 
 // The TrackingSink that producers and workers write to: it puts the item in memory and returns.
@@ -79,6 +88,8 @@ export class BestEffortWriter implements TrackingSink, Service {
   readonly #stopTimeoutMs: number;
   readonly #reporter: WriteProblemReporter;
   readonly #buffer: TrackingBuffer;
+  /** The events of the batch being written (read by unwrittenRecord). */
+  #inFlightEvents: readonly TaskEvent[] = [];
   #inFlight = 0;
 
   #state: "new" | "running" | "stopping" | "stopped" = "new";
@@ -125,6 +136,25 @@ export class BestEffortWriter implements TrackingSink, Service {
     if (!this.#accepting()) return;
     this.#buffer.addHeartbeat(heartbeat);
     this.#schedule();
+  }
+
+  /**
+   * What this writer holds for a task and has not written yet (buffered, or in the batch being
+   * written), folded into a record as the store will fold it; undefined when it holds nothing.
+   * Lets the process that accepted a task answer a read of it at once, before its PENDING event
+   * reaches the store ("read your submission"). A scan of the buffer: for reads that missed.
+   */
+  unwrittenRecord(taskId: string): TaskRecord | undefined {
+    const events = [
+      ...this.#inFlightEvents.filter((event) => event.taskId === taskId),
+      ...this.#buffer.eventsOf(taskId),
+    ];
+    let values: TaskValues | undefined;
+    for (const event of events) {
+      const incoming = eventToValues(event, values);
+      values = values ? mergeTaskValues(values, incoming) : incoming;
+    }
+    return values && rowToRecord(values);
   }
 
   stats(): BestEffortWriterStats {
@@ -227,6 +257,7 @@ export class BestEffortWriter implements TrackingSink, Service {
       if (waiting.length > 0) this.#buffer.putBackEvents(waiting);
     }
     this.#inFlight = batch.events.length + batch.logs.length + batch.heartbeats.length;
+    this.#inFlightEvents = batch.events;
     let failure: unknown;
     // Once the store is found unavailable, the remaining parts go back untried.
     const step = async <T>(part: Part<T>): Promise<void> => {
@@ -250,6 +281,7 @@ export class BestEffortWriter implements TrackingSink, Service {
       putBack: (b) => this.#putBack(b, (items) => this.#buffer.putBackHeartbeats(items)),
     });
     this.#inFlight = 0;
+    this.#inFlightEvents = [];
     if (failure !== undefined) this.#onUnavailable(failure);
     else this.#onSuccess();
   }

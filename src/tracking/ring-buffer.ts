@@ -30,6 +30,13 @@ export class RingBuffer<T> {
     return item;
   }
 
+  /** Every item, oldest first, without removing any. */
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let i = 0; i < this.#size; i++) {
+      yield this.#slots[(this.#head + i) % this.#slots.length] as T;
+    }
+  }
+
   /** Removes and returns up to `count` items from the front, oldest first. */
   take(count: number): T[] {
     const out: T[] = [];

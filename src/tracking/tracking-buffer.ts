@@ -50,6 +50,13 @@ export class TrackingBuffer {
     this.#heartbeats.set(heartbeat.workerId, heartbeat);
   }
 
+  /** The buffered events of one task, oldest first (a scan: for reads that missed the store). */
+  eventsOf(taskId: string): TaskEvent[] {
+    const out: TaskEvent[] = [];
+    for (const event of this.#events) if (event.taskId === taskId) out.push(event);
+    return out;
+  }
+
   /** Up to `maxItems` events and log lines (events first, oldest first) and every heartbeat. */
   take(maxItems: number): TrackingBatch {
     const events = this.#events.take(maxItems);

@@ -53,6 +53,26 @@ describe("gRPC API of gotaskq dev", () => {
     expect(JSON.parse(last.result_json as string)).toEqual({ a: 1 });
   });
 
+  it("reads each submission right after its OK: GetTask never answers NOT_FOUND for it", async () => {
+    // A batch first, so the tracking writer is busy with a backlog while the singles follow.
+    await client.call(
+      "SubmitTasks",
+      {
+        tasks: Array.from({ length: 1_000 }, (_, i) => ({
+          function_key: "demo.echo",
+          payload_json: JSON.stringify({ i }),
+        })),
+      },
+      admin,
+    );
+    for (let i = 0; i < 20; i++) {
+      const { id } = await client.call("SubmitTask", { function_key: "demo.echo" }, admin);
+      const got = await client.call("GetTask", { id }, admin);
+      expect(got.id).toBe(id);
+      expect(String(got.status)).toMatch(/^TASK_STATUS_(PENDING|STARTED|SUCCESS)$/);
+    }
+  });
+
   it("accepts 998 of a batch of 1,000 with 2 invalid items", async () => {
     const tasks: Message[] = Array.from({ length: 1_000 }, (_, i) => ({
       function_key: "demo.echo",

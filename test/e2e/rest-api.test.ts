@@ -74,6 +74,23 @@ describe("REST API of gotaskq dev", () => {
     expect(await waitFor(id, "SUCCESS")).toMatchObject({ result: { a: 1 } });
   });
 
+  it("reads each submission right after its 202: GET never answers 404 for it", async () => {
+    // A batch first, so the tracking writer is busy with a backlog while the singles follow.
+    const tasks = Array.from({ length: 1_000 }, (_, i) => ({
+      function_key: "demo.echo",
+      payload: { i },
+    }));
+    expect((await dev.api("/v1/tasks/batch", { body: { tasks } })).status).toBe(202);
+    for (let i = 0; i < 20; i++) {
+      const submitted = await dev.api("/v1/tasks", { body: { function_key: "demo.echo" } });
+      expect(submitted.status).toBe(202);
+      const { id } = submitted.json as { id: string };
+      const got = await dev.api(`/v1/tasks/${id}`);
+      expect(got.status, JSON.stringify(got.json)).toBe(200);
+      expect((got.json as { status: string }).status).toMatch(/^(PENDING|STARTED|SUCCESS)$/);
+    }
+  });
+
   it("accepts 998 of a batch of 1,000 with 2 invalid items, with precise errors in place", async () => {
     const tasks = Array.from({ length: 1_000 }, (_, i) => ({
       function_key: "demo.echo",
