@@ -1,6 +1,5 @@
-import type { BackoffPolicy } from "../core/backoff.js";
 import { InvalidArgumentError } from "../core/errors.js";
-import type { MissedRunPolicy, OverlapPolicy, ScheduleSpec } from "./schedule.js";
+import type { ScheduleSpec } from "./schedule.js";
 import { type ScheduleLimits, validateSchedule } from "./validation.js";
 
 // Schedules a task module declares beside its tasks, as its `schedules` export:
@@ -14,31 +13,12 @@ import { type ScheduleLimits, validateSchedule } from "./validation.js";
 // (an array of schedules with their `id` works too). Each is validated as the API validates a
 // schedule, against the module's own functions, when the module loads: a typo fails start-up.
 
-/** One declared schedule: the REST body's fields; `id` may come from the object's key. */
-export interface ScheduleDeclaration {
-  id?: string;
-  function_key: string;
-  /** 5 fields (minute first) or 6 (seconds first); exactly one of cron and every. */
-  cron?: string;
-  /** IANA zone of `cron`; default "UTC". */
-  timezone?: string;
-  /** At least "1s": "30s", "5m", "1h30m". */
-  every?: string;
-  payload?: unknown;
-  queue?: string;
-  priority?: number;
-  timeout_ms?: number;
-  max_retries?: number;
-  backoff?: BackoffPolicy;
-  metadata?: Record<string, string>;
-  /** Default "skip". */
-  missed?: MissedRunPolicy;
-  /** Default 10. */
-  catch_up_max?: number;
-  /** Default "allow". */
-  overlap?: OverlapPolicy;
-  paused?: boolean;
-}
+/**
+ * One declared schedule: a ScheduleSpec as a caller writes it, every field but `function_key`
+ * optional (defaults as the REST body's); `id` may come from the object's key.
+ */
+export type ScheduleDeclaration = Partial<Omit<ScheduleSpec, "function_key">> &
+  Pick<ScheduleSpec, "function_key">;
 
 /**
  * Types a task module's `schedules` export (`export const schedules = defineSchedules({…})`);
