@@ -83,12 +83,17 @@ export class CliSession {
 
   producer(): Promise<Producer> {
     this.#producer ??= (async () => {
-      const { Producer } = await import("../producer/producer.js");
-      const coordination = await this.coordination();
+      // Loaded and opened side by side: a one-shot command's time is mostly module loading.
+      const [{ Producer }, coordination, broker, writer] = await Promise.all([
+        import("../producer/producer.js"),
+        this.coordination(),
+        this.broker(),
+        this.writer(),
+      ]);
       return new Producer({
         coordination: () => coordination.store(),
-        broker: await this.broker(),
-        tracking: await this.writer(),
+        broker,
+        tracking: writer,
         logger: this.logger,
         maxPayloadBytes: this.config.maxPayloadBytes,
       });
@@ -103,12 +108,18 @@ export class CliSession {
   service(): Promise<TaskOperations> {
     this.#service ??= (async () => {
       if (this.config.apiUrl !== undefined) return this.restClient();
-      const { TaskService } = await import("../api/task-service.js");
+      const [{ TaskService }, producer, broker, tracking, writer] = await Promise.all([
+        import("../api/task-service.js"),
+        this.producer(),
+        this.broker(),
+        this.tracking(),
+        this.writer(),
+      ]);
       return new TaskService({
-        producer: await this.producer(),
-        broker: await this.broker(),
-        tracking: await this.tracking(),
-        unwritten: await this.writer(),
+        producer,
+        broker,
+        tracking,
+        unwritten: writer,
         logger: this.logger,
       });
     })();
