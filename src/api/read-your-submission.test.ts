@@ -112,6 +112,15 @@ describe("read your submission", () => {
     await expect(r.service.get(other.id)).rejects.toMatchObject({ code: "unavailable" });
   });
 
+  it("requeues a task that ended CANCELED while none of its events is written (as get() shows it)", async () => {
+    const r = await rig({ answerUnwritten: true });
+    const { id } = await r.service.submit({ function_key: "demo.echo", payload: { n: 9 } });
+    r.writer.record({ taskId: id, run: 0, attempt: 0, status: "CANCELED", at: Date.now() + 1 });
+    expect((await r.service.get(id)).status).toBe("CANCELED");
+    expect(await r.store.get(id)).toBeUndefined();
+    expect(await r.service.requeue(id)).toMatchObject({ id, run: 1, source: "tracking" });
+  });
+
   it("without the writer, the same read right after the submit is a not_found", async () => {
     const r = await rig({ answerUnwritten: false });
     const { id } = await r.service.submit({ function_key: "demo.echo" });

@@ -157,6 +157,12 @@ export class TaskService {
     return found;
   }
 
+  /** The store's record, else the one this process's unwritten events make (asked first, as get()). */
+  async #storedOrUnwritten(id: string): Promise<TaskRecord | undefined> {
+    const unwritten = this.#unwritten?.unwrittenRecord(id);
+    return (await this.#tracking.get(id)) ?? unwritten;
+  }
+
   /** The list query's filters, decoded as list() decodes them (for the live event stream). */
   async decodeListQuery(query: unknown): Promise<TaskQuery> {
     return decodeListQuery(query);
@@ -202,7 +208,8 @@ export class TaskService {
     const id = parseTaskId(rawId);
     return this.#producer.requeue(id, {
       ...decodeRequeueOptions(options),
-      fromTracking: this.#tracking,
+      // What get() answers: a task canceled a moment ago may not be written yet, yet GET shows it.
+      fromTracking: { get: (taskId) => this.#storedOrUnwritten(taskId) },
     });
   }
 
