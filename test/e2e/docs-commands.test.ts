@@ -244,7 +244,8 @@ describe("README and docs shell blocks, run as written in a fresh clone", () => 
       "docs/dashboard.md operators: added at the prompt and from stdin, replaced, listed, removed",
       async () => {
         const pass = `ci viewer ${randomBytes(6).toString("hex")}`;
-        const typed = `alice ${randomBytes(6).toString("hex")}`;
+        // Not containing the name: the CLI refuses a password that contains it.
+        const typed = `typed at the prompt ${randomBytes(6).toString("hex")}`;
         const script = path.join(root, "operators.sh");
         writeFileSync(script, doc("docs/dashboard.md", "operators"));
         const child = spawn("script", ["-qfec", `bash '${script}'`, "-E", "never", "/dev/null"], {
