@@ -109,15 +109,18 @@ describe("README and docs shell blocks, run as written in a fresh clone", () => 
     });
   const tasks = (): Task[] =>
     (JSON.parse(cli(["list", "--limit", "500", "--json"])) as { tasks: Task[] }).tasks;
-  const taskWith = (functionKey: string, payload: unknown): Task[] =>
+  const taskWith = (functionKey: string, payload: unknown, priority = 5): Task[] =>
     tasks().filter(
-      (t) => t.functionKey === functionKey && JSON.stringify(t.payload) === JSON.stringify(payload),
+      (t) =>
+        t.functionKey === functionKey &&
+        t.priority === priority &&
+        JSON.stringify(t.payload) === JSON.stringify(payload),
     );
   /** Polls until exactly one such task has `status`; returns it. */
-  const ends = (functionKey: string, payload: unknown, status: string) =>
+  const ends = (functionKey: string, payload: unknown, status: string, priority = 5) =>
     pollUntil(
       () => {
-        const found = taskWith(functionKey, payload);
+        const found = taskWith(functionKey, payload, priority);
         return found.length === 1 && found[0]?.status === status ? found[0] : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 250, what: `${functionKey} ${JSON.stringify(payload)}` },
@@ -161,7 +164,7 @@ describe("README and docs shell blocks, run as written in a fresh clone", () => 
       const { id } = JSON.parse(ran.output) as { id: string };
       const task = await ends("demo.echo", { hello: "world" }, "SUCCESS");
       expect(task).toMatchObject({ id, result: { hello: "world" } });
-    });
+    }, 120_000);
 
     it("README schedules: heartbeat is added and listed; its tasks list", () => {
       const ran = bash(doc("README.md", "readme schedules"), clone);
@@ -170,7 +173,7 @@ describe("README and docs shell blocks, run as written in a fresh clone", () => 
       expect(ran.output).toMatch(/^ID\s+STATUS\s+FUNCTION/m); // list --schedule's table
       // docs/schedules.md adds heartbeat again, as a reader of that page alone would.
       cli(["schedules", "remove", "heartbeat"]);
-    });
+    }, 120_000);
 
     it("docs/schedules.md: heartbeat, nightly (paused) and ping over REST", () => {
       const ran = bash(local(doc("docs/schedules.md", "schedules")), clone);
@@ -186,7 +189,7 @@ describe("README and docs shell blocks, run as written in a fresh clone", () => 
       expect(byId.heartbeat).toMatchObject({ paused: false });
       expect(byId.nightly).toMatchObject({ paused: true, timezone: "America/New_York" });
       expect(byId.ping).toMatchObject({ paused: false });
-    });
+    }, 120_000);
 
     it("docs/api.md keys: a created key works, is listed without its secret, refused once revoked", async () => {
       const [create, list, revoke] = commandLines(doc("docs/api.md", "api keys"));
@@ -201,14 +204,13 @@ describe("README and docs shell blocks, run as written in a fresh clone", () => 
       expect(listed.output).not.toContain(billing);
       expect(bash(revoke, clone).output).toContain("revoked billing");
       expect((await api("/v1/tasks", billing)).status).toBe(401);
-    });
+    }, 120_000);
 
     it("docs/api.md rest: submit, batch, get, list, logs, idempotent submit, cancel, requeue", async () => {
       const ran = bash(local(doc("docs/api.md", "api rest")), clone);
       expect(ran.code, ran.output).toBe(0);
       expect(ran.output).not.toContain("urn:gotaskq:problem"); // no call was refused
-      const echo = await ends("demo.echo", { hello: "world" }, "SUCCESS");
-      expect(echo.priority).toBe(7);
+      const echo = await ends("demo.echo", { hello: "world" }, "SUCCESS", 7);
       expect(ran.output).toContain(`"id":"${echo.id}"`); // the get
       expect(ran.output).toContain('"lines":['); // the logs
       await ends("demo.echo", { n: 1 }, "SUCCESS");
@@ -218,7 +220,7 @@ describe("README and docs shell blocks, run as written in a fresh clone", () => 
       const slow = taskWith("demo.sleep", { ms: 60000 });
       expect(slow).toHaveLength(1);
       expect(slow[0]?.run).toBe(1);
-    });
+    }, 120_000);
 
     it("docs/cli.md remote: gotaskq through GOTASKQ_API_URL submits and waits, lists, requeues", async () => {
       const bin = path.join(root, "bin");
@@ -238,7 +240,7 @@ describe("README and docs shell blocks, run as written in a fresh clone", () => 
       expect(ran.output).toContain("SUCCESS");
       expect(ran.output).toMatch(/^ID\s+STATUS\s+FUNCTION/m);
       await ends("demo.echo", { to: "a@example.com" }, "SUCCESS");
-    });
+    }, 120_000);
 
     it.skipIf(!hasScript)(
       "docs/dashboard.md operators: added at the prompt and from stdin, replaced, listed, removed",
@@ -286,6 +288,7 @@ describe("README and docs shell blocks, run as written in a fresh clone", () => 
         expect((await login("ci-viewer", pass)).status).toBe(200);
         expect((await login("alice", typed)).status).toBe(401);
       },
+      120_000,
     );
   });
 
@@ -312,26 +315,33 @@ describe("README and docs shell blocks, run as written in a fresh clone", () => 
       return line;
     };
 
-    it.skipIf(!rabbitmq)("docs/backends/rabbitmq.md: dev on RabbitMQ runs a task", async () => {
-      const prefix = `docs-${randomBytes(5).toString("hex")}.`;
-      const block = substitute(doc("docs/backends/rabbitmq.md", "rabbitmq"), [
-        ["amqp://guest:guest@127.0.0.1:5672/", `${SERVICES.rabbitmq.url}/`],
-        ["?queue_type=classic'", `?queue_type=classic&prefix=${prefix}'`],
-      ]);
-      const url = /GOTASKQ_BROKER_URL='([^']+)'/.exec(block)?.[1] as string;
-      try {
-        const output = await devRunsATask(block, `${exportLine(block)}\n${submitDemo("rabbitmq")}`);
-        expect(output).toContain(`broker:    ${url}`);
-      } finally {
-        // What the dev declared under the prefix (queues, exchanges, the revocations stream).
-        const admin = openRabbitBroker(url);
+    it.skipIf(!rabbitmq)(
+      "docs/backends/rabbitmq.md: dev on RabbitMQ runs a task",
+      async () => {
+        const prefix = `docs-${randomBytes(5).toString("hex")}.`;
+        const block = substitute(doc("docs/backends/rabbitmq.md", "rabbitmq"), [
+          ["amqp://guest:guest@127.0.0.1:5672/", `${SERVICES.rabbitmq.url}/`],
+          ["?queue_type=classic'", `?queue_type=classic&prefix=${prefix}'`],
+        ]);
+        const url = /GOTASKQ_BROKER_URL='([^']+)'/.exec(block)?.[1] as string;
         try {
-          await admin.destroy();
+          const output = await devRunsATask(
+            block,
+            `${exportLine(block)}\n${submitDemo("rabbitmq")}`,
+          );
+          expect(output).toContain(`broker:    ${url}`);
         } finally {
-          await admin.close();
+          // What the dev declared under the prefix (queues, exchanges, the revocations stream).
+          const admin = openRabbitBroker(url);
+          try {
+            await admin.destroy();
+          } finally {
+            await admin.close();
+          }
         }
-      }
-    });
+      },
+      120_000,
+    );
 
     it.skipIf(!redis)(
       "docs/backends/redis.md: dev on the Redis broker, then on Redis tracking",
@@ -369,6 +379,6 @@ describe("README and docs shell blocks, run as written in a fresh clone", () => 
       } finally {
         await stop(fauxqs);
       }
-    });
+    }, 120_000);
   });
 });
