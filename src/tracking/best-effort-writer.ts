@@ -139,16 +139,18 @@ export class BestEffortWriter implements TrackingSink, Service {
   }
 
   /**
-   * What this writer holds for a task and has not written yet (buffered, or in the batch being
-   * written), folded into a record as the store will fold it; undefined when it holds nothing.
-   * Lets the process that accepted a task answer a read of it at once, before its PENDING event
-   * reaches the store ("read your submission"). A scan of the buffer: for reads that missed.
+   * The submission of a task this writer holds and has not written yet (its PENDING events,
+   * buffered or in the batch being written, folded as the store folds them); undefined when it
+   * holds none. Lets the process that accepted a task answer a read of it at once, before the
+   * event reaches the store ("read your submission"). Only PENDING: a later status it holds is
+   * left to the store, so a read never runs ahead of a list (a task GET shows SUCCESS is in a
+   * list of SUCCESS tasks). A scan of the buffer: for reads that missed the store.
    */
   unwrittenRecord(taskId: string): TaskRecord | undefined {
     const events = [
       ...this.#inFlightEvents.filter((event) => event.taskId === taskId),
       ...this.#buffer.eventsOf(taskId),
-    ];
+    ].filter((event) => event.status === "PENDING");
     let values: TaskValues | undefined;
     for (const event of events) {
       const incoming = eventToValues(event, values);
