@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { type GoTaskQConfig, resolveConfig } from "../../config/config.js";
@@ -72,6 +72,8 @@ function leaveDevKey(config: GoTaskQConfig, devKey: string | undefined): string 
     }
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, `${devKey}\n`, { mode: 0o600 });
+    // `mode` applies only when the file is created: an older file keeps its own otherwise.
+    chmodSync(file, 0o600);
     return file;
   } catch (error) {
     process.stderr.write(`could not write the dev API key to ${file}: ${String(error)}\n`);
