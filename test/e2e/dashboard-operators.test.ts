@@ -1,8 +1,9 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CLI, Sandbox } from "../support/cli.js";
+import { answerPasswordPrompts } from "../support/password-prompts.js";
 
 /**
  * util-linux `script` gives the CLI a real terminal (a pty), as an administrator has. `-E never`:
@@ -84,22 +85,11 @@ describe("gotaskq operators", () => {
     const command = [process.execPath, CLI, "operators", "add", "tty1", "--role", "viewer"]
       .map((part) => `'${part}'`)
       .join(" ");
-    const child = spawn("script", ["-qfec", command, "-E", "never", "/dev/null"], {
+    const { code, output } = await answerPasswordPrompts(command, {
       cwd: box.dir,
       env: { ...process.env, ...box.env },
+      password,
     });
-    let output = "";
-    let answered = 0;
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      // Type only once the prompt is shown: the terminal is then in no-echo (raw) mode.
-      const prompts = output.split(/Password: /i).length - 1;
-      while (answered < prompts) {
-        child.stdin.write(`${password}\r`);
-        answered += 1;
-      }
-    });
-    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
     expect(code, output).toBe(0);
     expect(output).toMatch(/Password: [\s\S]*Repeat password: /);
     expect(output).toContain('operator "tty1" (viewer) added');

@@ -1,4 +1,4 @@
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   chmodSync,
@@ -24,6 +24,7 @@ import {
   USER_TIMEOUT_MS,
   userEnv,
 } from "../support/as-a-user.js";
+import { answerPasswordPrompts } from "../support/password-prompts.js";
 import { pollUntil } from "../support/poll-until.js";
 import { deleteKeys, testPrefix } from "../support/redis-keys.js";
 import { SERVICES, serviceAvailable } from "../support/services.js";
@@ -250,22 +251,11 @@ describe("README and docs shell blocks, run as written in a fresh clone", () => 
         const typed = `typed at the prompt ${randomBytes(6).toString("hex")}`;
         const script = path.join(root, "operators.sh");
         writeFileSync(script, doc("docs/dashboard.md", "operators"));
-        const child = spawn("script", ["-qfec", `bash '${script}'`, "-E", "never", "/dev/null"], {
+        const { code, output, answered } = await answerPasswordPrompts(`bash '${script}'`, {
           cwd: clone,
           env: userEnv({ PASS: pass }),
+          password: typed,
         });
-        let output = "";
-        let answered = 0;
-        child.stdout.on("data", (chunk: Buffer) => {
-          output += chunk.toString();
-          // Type only once a prompt is shown: the terminal is then in no-echo (raw) mode.
-          const prompts = output.split(/Password: /i).length - 1;
-          while (answered < prompts) {
-            child.stdin.write(`${typed}\r`);
-            answered += 1;
-          }
-        });
-        const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
         expect(code, output).toBe(0);
         expect(answered).toBe(4); // twice for the add, twice for the --replace
         expect(output).not.toContain(typed);
